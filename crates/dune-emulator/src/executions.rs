@@ -1,0 +1,312 @@
+//! Executions and their life: PENDING (with a queue position) → EXECUTING → COMPLETED or
+//! FAILED, or CANCELLED on request. States follow from the clock, so nothing runs in the
+//! background.
+
+use crate::catalog::{Catalog, ResultSet, Rows};
+use crate::time::rfc3339;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub enum Outcome {
+    Rows(Arc<ResultSet>),
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub struct Execution {
+    pub id: String,
+    /// 0 for raw SQL executions.
+    pub query_id: u64,
+    pub params: BTreeMap<String, String>,
+    pub submitted_ms: u64,
+    pub pending_ms: u64,
+    pub execution_ms: u64,
+    pub outcome: Outcome,
+    pub cancelled_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Phase {
+    Pending { queue_position: u64 },
+    Executing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Phase {
+    pub fn state(self) -> &'static str {
+        match self {
+            Phase::Pending { .. } => "QUERY_STATE_PENDING",
+            Phase::Executing => "QUERY_STATE_EXECUTING",
+            Phase::Completed => "QUERY_STATE_COMPLETED",
+            Phase::Failed => "QUERY_STATE_FAILED",
+            Phase::Cancelled => "QUERY_STATE_CANCELLED",
+        }
+    }
+
+    pub fn finished(self) -> bool {
+        !matches!(self, Phase::Pending { .. } | Phase::Executing)
+    }
+}
+
+impl Execution {
+    fn started_ms(&self) -> u64 {
+        self.submitted_ms + self.pending_ms
+    }
+
+    fn ended_ms(&self) -> u64 {
+        self.started_ms() + self.execution_ms
+    }
+
+    pub fn phase(&self, now: u64) -> Phase {
+        if let Some(c) = self.cancelled_ms {
+            if c < self.ended_ms() {
+                return Phase::Cancelled;
+            }
+        }
+        if now < self.started_ms() {
+            let left = self.started_ms() - now;
+            return Phase::Pending {
+                queue_position: left / 50 + 1,
+            };
+        }
+        if now < self.ended_ms() {
+            return Phase::Executing;
+        }
+        match self.outcome {
+            Outcome::Rows(_) => Phase::Completed,
+            Outcome::Failed(_) => Phase::Failed,
+        }
+    }
+
+    /// The status object, with exactly the fields Dune sends for this state.
+    pub fn status(&self, now: u64) -> Map<String, Value> {
+        let phase = self.phase(now);
+        let mut m = Map::new();
+        m.insert("execution_id".into(), json!(self.id));
+        m.insert("query_id".into(), json!(self.query_id));
+        m.insert("is_execution_finished".into(), json!(phase.finished()));
+        m.insert("state".into(), json!(phase.state()));
+        m.insert("submitted_at".into(), json!(rfc3339(self.submitted_ms)));
+        m.insert("max_inflight_interactive_executions".into(), json!(3));
+        m.insert("max_inflight_interactive_reached".into(), json!(0));
+        match phase {
+            Phase::Pending { queue_position } => {
+                m.insert("queue_position".into(), json!(queue_position));
+            }
+            Phase::Executing => {
+                m.insert(
+                    "execution_started_at".into(),
+                    json!(rfc3339(self.started_ms())),
+                );
+            }
+            Phase::Cancelled => {
+                let c = self.cancelled_ms.unwrap_or(now);
+                if c >= self.started_ms() {
+                    m.insert(
+                        "execution_started_at".into(),
+                        json!(rfc3339(self.started_ms())),
+                    );
+                    m.insert("execution_ended_at".into(), json!(rfc3339(c)));
+                }
+                m.insert("cancelled_at".into(), json!(rfc3339(c)));
+                m.insert("execution_cost_credits".into(), json!(0));
+            }
+            Phase::Completed | Phase::Failed => {
+                m.insert(
+                    "expires_at".into(),
+                    json!(rfc3339(self.ended_ms() + 90 * 86_400_000)),
+                );
+                m.insert(
+                    "execution_started_at".into(),
+                    json!(rfc3339(self.started_ms())),
+                );
+                m.insert("execution_ended_at".into(), json!(rfc3339(self.ended_ms())));
+                let cost = if phase == Phase::Completed { 10 } else { 0 };
+                m.insert("execution_cost_credits".into(), json!(cost));
+                if let Outcome::Rows(r) = &self.outcome {
+                    let all: Vec<usize> = (0..r.names.len()).collect();
+                    let bytes = r.estimate_bytes(&all, r.len());
+                    m.insert(
+                        "result_metadata".into(),
+                        json!({
+                            "column_names": r.names,
+                            "column_types": r.types,
+                            "row_count": r.len(),
+                            "result_set_bytes": bytes,
+                            "total_row_count": r.len(),
+                            "total_result_set_bytes": bytes,
+                            "datapoint_count": r.len() * r.names.len() as u64,
+                            "pending_time_millis": self.pending_ms,
+                            "execution_time_millis": self.execution_ms,
+                        }),
+                    );
+                }
+            }
+        }
+        if phase == Phase::Failed {
+            if let Outcome::Failed(msg) = &self.outcome {
+                m.insert(
+                    "error".into(),
+                    json!({
+                        "type": "FAILED_TYPE_EXECUTION_FAILED",
+                        "message": format!("{msg} [Execution ID: {}]", self.id),
+                        "metadata": {"line": 1, "column": 1}
+                    }),
+                );
+            }
+        }
+        m
+    }
+
+    pub fn pending_time_millis(&self) -> u64 {
+        self.pending_ms
+    }
+
+    pub fn execution_time_millis(&self) -> u64 {
+        self.execution_ms
+    }
+}
+
+fn literal_column(token: &str) -> Option<(Value, &'static str)> {
+    let t = token.trim();
+    if let Some(s) = t.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        return Some((json!(s.replace("''", "'")), "varchar"));
+    }
+    if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false") {
+        return Some((json!(t.eq_ignore_ascii_case("true")), "boolean"));
+    }
+    if t.eq_ignore_ascii_case("null") {
+        return Some((Value::Null, "unknown"));
+    }
+    if let Ok(i) = t.parse::<i64>() {
+        return Some((
+            json!(i),
+            if i32::try_from(i).is_ok() {
+                "integer"
+            } else {
+                "bigint"
+            },
+        ));
+    }
+    if let Ok(f) = t.parse::<f64>() {
+        return Some((json!(f), "double"));
+    }
+    None
+}
+
+/// Splits at commas outside single quotes.
+fn split_select_list(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                cur.push(c)
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// What the emulator can "run" as raw DuneSQL: `SELECT * FROM query_<id> [LIMIT n]` (a saved
+/// query's result, as DuneSQL's query views give) and `SELECT <constants> [AS name], ...`.
+/// Anything else fails the way a Trino error would.
+pub fn plan_sql(catalog: &Catalog, sql: &str) -> Result<Arc<ResultSet>, String> {
+    let text = sql.trim().trim_end_matches(';').trim();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    if lower.first().map(String::as_str) != Some("select") {
+        let first = words.first().copied().unwrap_or("");
+        return Err(format!(
+            "line 1:1: mismatched input '{first}'. Expecting: 'SELECT', 'WITH', <query>"
+        ));
+    }
+    if lower.len() >= 4 && lower[1] == "*" && lower[2] == "from" {
+        let Some(id) = lower[3]
+            .strip_prefix("query_")
+            .and_then(|d| d.parse::<u64>().ok())
+        else {
+            return Err(format!("line 1:15: Table '{}' does not exist", words[3]));
+        };
+        let query = catalog
+            .get(id)
+            .ok_or_else(|| format!("line 1:15: Table 'query_{id}' does not exist"))?;
+        let defaults = query.resolve_params(&BTreeMap::new())?;
+        let full = query.result(&defaults);
+        return match &lower[4..] {
+            [] => Ok(full),
+            [l, n] if l == "limit" => {
+                let n: u64 = n.parse().map_err(|_| format!("line 1:1: invalid LIMIT '{n}'"))?;
+                let rows = (0..full.len().min(n))
+                    .map(|r| (0..full.names.len()).map(|c| full.cell(r, c)).collect())
+                    .collect();
+                Ok(Arc::new(ResultSet { names: full.names.clone(), types: full.types.clone(), rows: Rows::Stored(rows) }))
+            }
+            _ => Err("line 1:1: the Dune API emulator only runs SELECT * FROM query_<id> [LIMIT n] and SELECT <constants>".into()),
+        };
+    }
+    let list = text[6..].trim();
+    if list.is_empty() || lower.contains(&"from".to_string()) {
+        return Err("line 1:1: the Dune API emulator only runs SELECT * FROM query_<id> [LIMIT n] and SELECT <constants>".into());
+    }
+    let (mut names, mut types, mut row) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, item) in split_select_list(list).iter().enumerate() {
+        let (expr, alias) = match item.to_ascii_lowercase().rfind(" as ") {
+            Some(p) => (
+                &item[..p],
+                Some(item[p + 4..].trim().trim_matches('"').to_string()),
+            ),
+            None => (item.as_str(), None),
+        };
+        let (value, ty) = literal_column(expr).ok_or_else(|| {
+            format!(
+                "line 1:{}: the Dune API emulator cannot evaluate '{}'",
+                8,
+                expr.trim()
+            )
+        })?;
+        names.push(alias.unwrap_or_else(|| format!("_col{i}")));
+        types.push(ty.to_string());
+        row.push(value);
+    }
+    Ok(Arc::new(ResultSet {
+        names,
+        types,
+        rows: Rows::Stored(vec![row]),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::DEFAULT_DATA;
+
+    #[test]
+    fn runs_the_sql_it_understands() {
+        let c = Catalog::parse(DEFAULT_DATA).unwrap();
+        let r = plan_sql(&c, "select 1 as one, 'it''s' as s, 2.5, true").unwrap();
+        assert_eq!(r.names, vec!["one", "s", "_col2", "_col3"]);
+        assert_eq!(r.cell(0, 1), json!("it's"));
+        let q = plan_sql(&c, "SELECT * FROM query_1252207 LIMIT 3;").unwrap();
+        assert_eq!(q.len(), 3);
+        assert!(
+            plan_sql(&c, "selec 1")
+                .unwrap_err()
+                .contains("mismatched input 'selec'")
+        );
+        assert!(
+            plan_sql(&c, "select * from query_42")
+                .unwrap_err()
+                .contains("does not exist")
+        );
+    }
+}

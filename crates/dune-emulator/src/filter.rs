@@ -1,0 +1,546 @@
+//! Dune's `filters`, `sort_by` and `columns` request parameters: parsing and evaluation.
+//!
+//! Filters are a small SQL-WHERE-like language: `col op literal`, `col IN (...)`,
+//! `col LIKE '...'`, `col IS [NOT] NULL`, combined with AND, OR and parentheses. Literals are
+//! single-quoted strings ('' escapes a quote), numbers or bare 0x hex. Column names with special
+//! characters are double-quoted ("" escapes a quote). NOT, NOT IN and NOT LIKE are rejected.
+
+use serde_json::Value;
+use std::cmp::Ordering;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Str(String),
+    Num(String),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cmp(String, CmpOp, Literal),
+    In(String, Vec<Literal>),
+    Like(String, String),
+    IsNull(String, bool),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Quoted(String),
+    Str(String),
+    Num(String),
+    Op(String),
+    LParen,
+    RParen,
+    Comma,
+}
+
+fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' | '\n' | '\r' => i += 1,
+            '(' => {
+                out.push(Tok::LParen);
+                i += 1
+            }
+            ')' => {
+                out.push(Tok::RParen);
+                i += 1
+            }
+            ',' => {
+                out.push(Tok::Comma);
+                i += 1
+            }
+            '\'' | '"' => {
+                let mut text = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err(format!("unterminated {c}")),
+                        Some(&q) if q == c && chars.get(i + 1) == Some(&c) => {
+                            text.push(c);
+                            i += 2;
+                        }
+                        Some(&q) if q == c => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&o) => {
+                            text.push(o);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push(if c == '\'' {
+                    Tok::Str(text)
+                } else {
+                    Tok::Quoted(text)
+                });
+            }
+            '=' | '<' | '>' | '!' => {
+                let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+                let op = if ["<=", ">=", "<>", "!="].contains(&two.as_str()) {
+                    two
+                } else {
+                    c.to_string()
+                };
+                if op == "!" {
+                    return Err("unexpected '!'".into());
+                }
+                i += op.len();
+                out.push(Tok::Op(op));
+            }
+            c if c.is_ascii_digit() || c == '-' || c == '.' => {
+                let start = i;
+                i += 1;
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                    i += 1;
+                }
+                out.push(Tok::Num(chars[start..i].iter().collect()));
+            }
+            c if c.is_alphabetic() || c == '_' => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                out.push(Tok::Ident(chars[start..i].iter().collect()));
+            }
+            other => return Err(format!("unexpected character '{other}'")),
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn keyword(&mut self, kw: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Ident(w)) if w.eq_ignore_ascii_case(kw)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut left = self.and()?;
+        while self.keyword("OR") {
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut left = self.predicate()?;
+        while self.keyword("AND") {
+            left = Expr::And(Box::new(left), Box::new(self.predicate()?));
+        }
+        Ok(left)
+    }
+
+    fn literal(&mut self) -> Result<Literal, String> {
+        match self.next() {
+            Some(Tok::Str(s)) => Ok(Literal::Str(s)),
+            Some(Tok::Num(n)) if n.starts_with("0x") || n.parse::<f64>().is_ok() => {
+                Ok(Literal::Num(n))
+            }
+            Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("true") => Ok(Literal::Bool(true)),
+            Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("false") => Ok(Literal::Bool(false)),
+            other => Err(format!("expected a literal, found {other:?}")),
+        }
+    }
+
+    fn predicate(&mut self) -> Result<Expr, String> {
+        if self.keyword("NOT") {
+            return Err("NOT is not supported".into());
+        }
+        if self.peek() == Some(&Tok::LParen) {
+            self.pos += 1;
+            let e = self.or()?;
+            if self.next() != Some(Tok::RParen) {
+                return Err("expected ')'".into());
+            }
+            return Ok(e);
+        }
+        let column = match self.next() {
+            Some(Tok::Ident(c)) | Some(Tok::Quoted(c)) => c,
+            other => return Err(format!("expected a column name, found {other:?}")),
+        };
+        if self.keyword("NOT") {
+            return Err("NOT IN and NOT LIKE are not supported".into());
+        }
+        if self.keyword("IS") {
+            let negated = self.keyword("NOT");
+            if !self.keyword("NULL") {
+                return Err("expected NULL after IS".into());
+            }
+            return Ok(Expr::IsNull(column, !negated));
+        }
+        if self.keyword("IN") {
+            if self.next() != Some(Tok::LParen) {
+                return Err("expected '(' after IN".into());
+            }
+            let mut items = vec![self.literal()?];
+            loop {
+                match self.next() {
+                    Some(Tok::Comma) => items.push(self.literal()?),
+                    Some(Tok::RParen) => break,
+                    other => return Err(format!("expected ',' or ')', found {other:?}")),
+                }
+            }
+            return Ok(Expr::In(column, items));
+        }
+        if self.keyword("LIKE") {
+            return match self.next() {
+                Some(Tok::Str(p)) => Ok(Expr::Like(column, p)),
+                other => Err(format!("LIKE needs a quoted pattern, found {other:?}")),
+            };
+        }
+        let op = match self.next() {
+            Some(Tok::Op(o)) => match o.as_str() {
+                "=" => CmpOp::Eq,
+                "<>" | "!=" => CmpOp::Ne,
+                "<" => CmpOp::Lt,
+                "<=" => CmpOp::Le,
+                ">" => CmpOp::Gt,
+                ">=" => CmpOp::Ge,
+                _ => return Err(format!("unknown operator {o}")),
+            },
+            other => {
+                return Err(format!(
+                    "expected an operator after {column}, found {other:?}"
+                ));
+            }
+        };
+        Ok(Expr::Cmp(column, op, self.literal()?))
+    }
+}
+
+/// Parses a `filters` expression.
+pub fn parse_filters(s: &str) -> Result<Expr, String> {
+    let mut p = Parser {
+        toks: tokenize(s)?,
+        pos: 0,
+    };
+    let e = p.or()?;
+    if p.pos < p.toks.len() {
+        return Err(format!("unexpected {:?}", p.toks[p.pos]));
+    }
+    Ok(e)
+}
+
+/// Splits a comma-separated list where items may be double-quoted (`a,"b,c"`).
+pub fn split_list(s: &str) -> Result<Vec<String>, String> {
+    let mut items = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => items.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quote".into());
+    }
+    items.push(cur);
+    Ok(items)
+}
+
+/// Parses `columns`: names separated by commas, optionally double-quoted.
+pub fn parse_columns(s: &str) -> Result<Vec<String>, String> {
+    split_list(s).map(|v| v.into_iter().map(|c| c.trim().to_string()).collect())
+}
+
+/// Parses `sort_by`: `col [asc|desc], ...`. Returns (column, descending).
+pub fn parse_sort(s: &str) -> Result<Vec<(String, bool)>, String> {
+    let mut out = Vec::new();
+    for item in split_list_keep_quotes(s) {
+        let item = item.trim();
+        let (name, rest) = if let Some(stripped) = item.strip_prefix('"') {
+            let end = stripped.rfind('"').ok_or("unterminated quote in sort_by")?;
+            (
+                stripped[..end].replace("\"\"", "\""),
+                stripped[end + 1..].trim().to_string(),
+            )
+        } else {
+            let mut parts = item.splitn(2, char::is_whitespace);
+            (
+                parts.next().unwrap_or("").to_string(),
+                parts.next().unwrap_or("").trim().to_string(),
+            )
+        };
+        let desc = match rest.to_ascii_lowercase().as_str() {
+            "" | "asc" => false,
+            "desc" => true,
+            other => return Err(format!("invalid sort direction '{other}'")),
+        };
+        if name.is_empty() {
+            return Err("empty column in sort_by".into());
+        }
+        out.push((name, desc));
+    }
+    Ok(out)
+}
+
+fn split_list_keep_quotes(s: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c)
+            }
+            ',' if !quoted => items.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    items.push(cur);
+    items
+}
+
+/// Every column an expression mentions.
+pub fn columns_of(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            columns_of(a, out);
+            columns_of(b, out);
+        }
+        Expr::Cmp(c, ..) | Expr::In(c, _) | Expr::Like(c, _) | Expr::IsNull(c, _) => {
+            out.push(c.clone())
+        }
+    }
+}
+
+fn big_int_cmp(a: &str, b: &str) -> Option<Ordering> {
+    let norm = |s: &str| -> Option<(bool, String)> {
+        let (neg, digits) = match s.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, s),
+        };
+        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let t = digits.trim_start_matches('0');
+        Some((neg && !t.is_empty(), t.to_string()))
+    };
+    let (an, ad) = norm(a)?;
+    let (bn, bd) = norm(b)?;
+    let mag = ad.len().cmp(&bd.len()).then_with(|| ad.cmp(&bd));
+    Some(match (an, bn) {
+        (false, false) => mag,
+        (true, true) => mag.reverse(),
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+    })
+}
+
+/// Compares a cell with a literal the way Dune would for that value: numbers numerically
+/// (exactly for integers of any size), strings as strings, hex case-insensitively.
+pub fn compare(cell: &Value, lit: &Literal) -> Option<Ordering> {
+    match (cell, lit) {
+        (Value::Null, _) => None,
+        (Value::Bool(b), Literal::Bool(l)) => Some(b.cmp(l)),
+        (Value::Bool(b), Literal::Str(s)) => Some(b.to_string().cmp(&s.to_ascii_lowercase())),
+        (Value::Number(n), Literal::Num(l)) | (Value::Number(n), Literal::Str(l)) => {
+            let ns = n.to_string();
+            big_int_cmp(&ns, l).or_else(|| n.as_f64()?.partial_cmp(&l.parse::<f64>().ok()?))
+        }
+        (Value::String(s), Literal::Num(l)) | (Value::String(s), Literal::Str(l)) => {
+            if s.starts_with("0x") || l.starts_with("0x") {
+                return Some(s.to_ascii_lowercase().cmp(&l.to_ascii_lowercase()));
+            }
+            if let Some(o) = big_int_cmp(s, l) {
+                return Some(o);
+            }
+            if matches!(lit, Literal::Num(_)) {
+                if let (Ok(a), Ok(b)) = (s.parse::<f64>(), l.parse::<f64>()) {
+                    return a.partial_cmp(&b);
+                }
+            }
+            Some(s.as_str().cmp(l.as_str()))
+        }
+        (other, Literal::Str(l)) => Some(other.to_string().cmp(l)),
+        _ => None,
+    }
+}
+
+/// SQL LIKE with `%` and `_`.
+pub fn like(text: &str, pattern: &str) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    let (mut ti, mut pi) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '_' || p[pi] == t[ti]) {
+            ti += 1;
+            pi += 1;
+        } else if pi < p.len() && p[pi] == '%' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '%' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Evaluates an expression against a row through `get(column) -> value`.
+pub fn eval(e: &Expr, get: &dyn Fn(&str) -> Value) -> bool {
+    match e {
+        Expr::And(a, b) => eval(a, get) && eval(b, get),
+        Expr::Or(a, b) => eval(a, get) || eval(b, get),
+        Expr::IsNull(c, want_null) => get(c).is_null() == *want_null,
+        Expr::Like(c, p) => match get(c) {
+            Value::String(s) => like(&s, p),
+            Value::Null => false,
+            other => like(&other.to_string(), p),
+        },
+        Expr::In(c, items) => {
+            let v = get(c);
+            items
+                .iter()
+                .any(|l| compare(&v, l) == Some(Ordering::Equal))
+        }
+        Expr::Cmp(c, op, l) => match compare(&get(c), l) {
+            None => false,
+            Some(o) => match op {
+                CmpOp::Eq => o == Ordering::Equal,
+                CmpOp::Ne => o != Ordering::Equal,
+                CmpOp::Lt => o == Ordering::Less,
+                CmpOp::Le => o != Ordering::Greater,
+                CmpOp::Gt => o == Ordering::Greater,
+                CmpOp::Ge => o != Ordering::Less,
+            },
+        },
+    }
+}
+
+/// Orders two cells for sort_by: numbers numerically, strings as strings, NULLs last.
+pub fn order_cells(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Greater,
+        (_, Value::Null) => Ordering::Less,
+        (Value::Number(x), Value::Number(y)) => big_int_cmp(&x.to_string(), &y.to_string())
+            .or_else(|| x.as_f64()?.partial_cmp(&y.as_f64()?))
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => big_int_cmp(x, y).unwrap_or_else(|| x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (x, y) => x.to_string().cmp(&y.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(v: Value) -> impl Fn(&str) -> Value {
+        move |c: &str| v.get(c).cloned().unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn parses_and_evaluates_documented_forms() {
+        let r = row(
+            json!({"block_time": "2024-03-05 20:50:59.000 UTC", "amount_usd": 12.5,
+            "tx_to": "0x6A3E", "token.symbol": "USDC", "maker": null, "raw": "18446744073709551617"}),
+        );
+        let yes = [
+            "block_time > '2024-03-01'",
+            "amount_usd >= 12.5 AND (maker IS NULL OR amount_usd < 0)",
+            "tx_to IN (0x6a3e, 0xdbf8)",
+            "\"token.symbol\" = 'USDC'",
+            "\"token.symbol\" LIKE 'US%'",
+            "raw > 18446744073709551616",
+            "maker IS NULL",
+            "amount_usd <> 3",
+        ];
+        for f in yes {
+            assert!(eval(&parse_filters(f).unwrap(), &r), "{f}");
+        }
+        let no = [
+            "block_time < '2024-03-01'",
+            "maker = 'x'",
+            "maker IS NOT NULL",
+            "raw < 5",
+        ];
+        for f in no {
+            assert!(!eval(&parse_filters(f).unwrap(), &r), "{f}");
+        }
+        for bad in [
+            "NOT a = 1",
+            "a NOT IN (1)",
+            "a = now()",
+            "a ==",
+            "'x' = a",
+            "a = 'x",
+        ] {
+            assert!(parse_filters(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quotes_escape_inside_literals_and_names() {
+        let e = parse_filters("\"we\"\"ird\" = 'it''s'").unwrap();
+        assert_eq!(
+            e,
+            Expr::Cmp("we\"ird".into(), CmpOp::Eq, Literal::Str("it's".into()))
+        );
+        assert_eq!(parse_columns("a,\"b,c\",d").unwrap(), vec!["a", "b,c", "d"]);
+        assert_eq!(
+            parse_sort("amount_usd desc, \"Total Volume\" asc,block_time").unwrap(),
+            vec![
+                ("amount_usd".into(), true),
+                ("Total Volume".into(), false),
+                ("block_time".into(), false)
+            ]
+        );
+    }
+}

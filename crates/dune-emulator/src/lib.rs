@@ -1,0 +1,202 @@
+//! A local emulator of the Dune Analytics API v1 (see `reference/dune-api.md`), so that
+//! dune_fdw, its tests, its demo and its benchmark run without the internet.
+//!
+//! Start it in-process with [`Emulator::start`] or as the `dune-emulator` binary.
+
+pub mod catalog;
+pub mod encode;
+pub mod executions;
+pub mod faults;
+pub mod filter;
+pub mod http;
+pub mod routes;
+pub mod stats;
+pub mod synth;
+pub mod time;
+pub mod ulid;
+
+use catalog::Catalog;
+use executions::{Execution, Outcome};
+use faults::FaultRule;
+use stats::Stats;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// The API key the emulator accepts unless told otherwise.
+pub const DEFAULT_API_KEY: &str = "emulator-key";
+
+/// When the emulator's seeded latest results ran: 2024-01-12 21:34:37 UTC.
+pub const SEEDED_AT_MS: u64 = 1_705_095_277_447;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Keys accepted in `X-Dune-Api-Key` or `api_key`.
+    pub api_keys: Vec<String>,
+    /// Accept any non-empty key.
+    pub any_key: bool,
+    /// Default time an execution waits in the queue, then runs (per query overrides apply).
+    pub pending_ms: u64,
+    pub execution_ms: u64,
+    /// The datapoint cap per results request (Dune's default is 250,000).
+    pub max_datapoints: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            api_keys: vec![DEFAULT_API_KEY.to_string()],
+            any_key: false,
+            pending_ms: 300,
+            execution_ms: 1200,
+            max_datapoints: 250_000,
+        }
+    }
+}
+
+/// Everything the emulator knows, behind one lock.
+pub struct Inner {
+    pub settings: Settings,
+    pub executions: HashMap<String, Execution>,
+    /// (query id, canonical parameters) → newest completed execution id.
+    pub latest: HashMap<(u64, String), String>,
+    pub faults: Vec<FaultRule>,
+    pub stats: Stats,
+    /// Row orders computed for filtered or sorted reads, keyed by (execution, filters, sort_by).
+    pub views: Vec<((String, String, String), Arc<Vec<u64>>)>,
+}
+
+pub struct State {
+    pub catalog: Catalog,
+    inner: Mutex<Inner>,
+}
+
+impl State {
+    pub fn new(catalog: Catalog, settings: Settings) -> State {
+        let state = State {
+            catalog,
+            inner: Mutex::new(Inner {
+                settings,
+                executions: HashMap::new(),
+                latest: HashMap::new(),
+                faults: Vec::new(),
+                stats: Stats::default(),
+                views: Vec::new(),
+            }),
+        };
+        state.seed_latest();
+        state
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Each query marked `latest` starts with one completed execution of its default
+    /// parameters, with a fixed id and time so that documentation examples stay true.
+    fn seed_latest(&self) {
+        let mut inner = self.lock();
+        for q in self.catalog.queries.iter().filter(|q| q.latest) {
+            let params = q
+                .resolve_params(&BTreeMap::new())
+                .expect("defaults are known");
+            let id = ulid::ulid_with(SEEDED_AT_MS, q.query_id);
+            let outcome = match &q.fail {
+                Some(m) => Outcome::Failed(m.clone()),
+                None => Outcome::Rows(q.result(&params)),
+            };
+            inner
+                .latest
+                .insert((q.query_id, canonical(&params)), id.clone());
+            inner.executions.insert(
+                id.clone(),
+                Execution {
+                    id,
+                    query_id: q.query_id,
+                    params,
+                    submitted_ms: SEEDED_AT_MS,
+                    pending_ms: 16,
+                    execution_ms: 18_272,
+                    outcome,
+                    cancelled_ms: None,
+                },
+            );
+        }
+    }
+}
+
+/// The canonical text of a parameter set, the key of "latest result for these parameters".
+pub fn canonical(params: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(params).expect("strings serialize")
+}
+
+/// A running emulator; stops when dropped.
+pub struct Emulator {
+    addr: SocketAddr,
+    pub state: Arc<State>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Listens on 127.0.0.1:`port` (0 picks a free port) and serves in background threads.
+    pub fn start(port: u16, catalog: Catalog, settings: Settings) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::new(catalog, settings));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler_state = state.clone();
+        let handler = Arc::new(move |req: &http::Request| routes::handle(&handler_state, req));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || http::serve(listener, handler, stop2));
+        Ok(Emulator {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The emulator with the shipped data file and default settings.
+    pub fn start_default() -> std::io::Result<Emulator> {
+        let catalog = Catalog::parse(catalog::DEFAULT_DATA).map_err(std::io::Error::other)?;
+        Emulator::start(0, catalog, Settings::default())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The value for a server's `api_url`: `http://127.0.0.1:<port>/api`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.lock().stats.clone()
+    }
+
+    pub fn reset_stats(&self) {
+        self.state.lock().stats = Stats::default();
+    }
+
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.state.lock().faults.push(rule);
+    }
+
+    pub fn settings(&self, f: impl FnOnce(&mut Settings)) {
+        f(&mut self.state.lock().settings);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr); // wake the accept loop
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

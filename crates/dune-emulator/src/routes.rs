@@ -1,0 +1,796 @@
+//! The Dune API v1 routes, plus the emulator's own `/_emulator/*` control routes.
+
+use crate::catalog::ResultSet;
+use crate::encode::{csv_field, json_row, sorted_names, value_bytes};
+use crate::executions::{Execution, Outcome, Phase, plan_sql};
+use crate::faults::{self, Action, FaultRule};
+use crate::filter::{self, Expr};
+use crate::http::{Request, Response, url_encode};
+use crate::stats::{LogEntry, Stats};
+use crate::time::now_ms;
+use crate::ulid::{is_well_formed, new_ulid};
+use crate::{State, canonical};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const PERFORMANCE_TIERS: [&str; 3] = ["medium", "large", "free"];
+const DATAPOINT_LIMIT_MESSAGE: &str = "This api request would exceed your configured limits per request. Please visit your settings on dune.com and adjust your limits to continue usage.";
+
+enum Route<'a> {
+    Execute(&'a str),
+    SqlExecute,
+    Status(&'a str),
+    Results(&'a str, bool),
+    Cancel(&'a str),
+    Latest(&'a str, bool),
+    Query(&'a str),
+    Queries,
+    Unknown,
+}
+
+impl Route<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Route::Execute(_) => "execute",
+            Route::SqlExecute => "sql_execute",
+            Route::Status(_) => "status",
+            Route::Results(_, false) => "results",
+            Route::Results(_, true) => "results_csv",
+            Route::Cancel(_) => "cancel",
+            Route::Latest(_, false) => "latest",
+            Route::Latest(_, true) => "latest_csv",
+            Route::Query(_) => "query",
+            Route::Queries => "queries",
+            Route::Unknown => "unknown",
+        }
+    }
+}
+
+fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
+    let Some(rest) = path.strip_prefix("/api/v1/") else {
+        return Route::Unknown;
+    };
+    let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    match (method, segs.as_slice()) {
+        ("POST", ["query", id, "execute"]) => Route::Execute(id),
+        ("POST", ["sql", "execute"]) => Route::SqlExecute,
+        ("GET", ["execution", id, "status"]) => Route::Status(id),
+        ("GET", ["execution", id, "results"]) => Route::Results(id, false),
+        ("GET", ["execution", id, "results", "csv"]) => Route::Results(id, true),
+        ("POST", ["execution", id, "cancel"]) => Route::Cancel(id),
+        ("GET", ["query", id, "results"]) => Route::Latest(id, false),
+        ("GET", ["query", id, "results", "csv"]) => Route::Latest(id, true),
+        ("GET", ["query", id]) => Route::Query(id),
+        ("GET", ["queries"]) => Route::Queries,
+        _ => Route::Unknown,
+    }
+}
+
+/// Serves one request.
+pub fn handle(state: &State, req: &Request) -> Response {
+    if let Some(what) = req.path.strip_prefix("/_emulator/") {
+        return control(state, req, what);
+    }
+    let route = classify(&req.method, &req.path);
+    let name = route.name();
+    let fault = faults::take(&mut state.lock().faults, name);
+    let injected = fault.is_some();
+    let resp = match fault {
+        Some(Action::Replace(r)) => r,
+        other => {
+            let mut r = serve(state, req, &route);
+            if let Some(Action::Misbehave(m)) = other {
+                r.misbehave = Some(m);
+            }
+            r
+        }
+    };
+    if injected {
+        state.lock().stats.faults_injected += 1;
+    }
+    let entry = LogEntry {
+        method: req.method.clone(),
+        route: name.to_string(),
+        path: req.path.clone(),
+        query: redact_query(&req.raw_query),
+        body: String::from_utf8_lossy(&req.body[..req.body.len().min(4096)]).into_owned(),
+        status: resp.status,
+    };
+    state.lock().stats.record(entry);
+    resp
+}
+
+fn redact_query(raw: &str) -> String {
+    raw.split('&')
+        .map(|p| {
+            if p.starts_with("api_key=") {
+                "api_key=REDACTED"
+            } else {
+                p
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn authorized(state: &State, req: &Request) -> bool {
+    let key = req
+        .header("x-dune-api-key")
+        .or_else(|| req.param("api_key"))
+        .unwrap_or("");
+    let inner = state.lock();
+    !key.is_empty() && (inner.settings.any_key || inner.settings.api_keys.iter().any(|k| k == key))
+}
+
+fn serve(state: &State, req: &Request, route: &Route) -> Response {
+    if matches!(route, Route::Unknown) {
+        return Response::error(404, "Not found");
+    }
+    if !authorized(state, req) {
+        return Response::error(401, "invalid API Key");
+    }
+    let host = req.header("host").unwrap_or("127.0.0.1");
+    let base = format!("http://{host}/api");
+    match *route {
+        Route::Execute(id) => execute_query(state, req, id),
+        Route::SqlExecute => execute_sql(state, req),
+        Route::Status(id) => with_execution(state, id, |e, now| {
+            Response::json(200, Value::Object(e.status(now)).to_string())
+        }),
+        Route::Cancel(id) => cancel(state, id),
+        Route::Results(id, csv) => results(state, req, id, csv, &base),
+        Route::Latest(id, csv) => latest(state, req, id, csv, &base),
+        Route::Query(id) => read_query(state, id),
+        Route::Queries => list_queries(state, req),
+        Route::Unknown => unreachable!(),
+    }
+}
+
+fn invalid_execution(id: &str) -> Response {
+    Response::error(
+        400,
+        &format!("The requested execution ID (ID: {id}) is invalid."),
+    )
+}
+
+fn with_execution(
+    state: &State,
+    id: &str,
+    f: impl FnOnce(&Execution, u64) -> Response,
+) -> Response {
+    if !is_well_formed(id) {
+        return invalid_execution(id);
+    }
+    let inner = state.lock();
+    match inner.executions.get(&id.to_ascii_uppercase()) {
+        Some(e) => f(e, now_ms()),
+        None => Response::error(404, "Execution not found"),
+    }
+}
+
+fn performance(req: &Request, body: &Map<String, Value>) -> Result<(), Response> {
+    let tier = body
+        .get("performance")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| req.param("performance").map(str::to_string));
+    match tier {
+        Some(t) if !PERFORMANCE_TIERS.contains(&t.as_str()) => {
+            Err(Response::error(400, "Invalid request body payload"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn json_body(req: &Request) -> Result<Map<String, Value>, Response> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Null) => Ok(Map::new()),
+        _ => Err(Response::error(400, "Invalid request body payload")),
+    }
+}
+
+fn create_execution(
+    state: &State,
+    query_id: u64,
+    params: BTreeMap<String, String>,
+    outcome: Outcome,
+    timing: (Option<u64>, Option<u64>),
+) -> Response {
+    let now = now_ms();
+    let mut inner = state.lock();
+    let id = new_ulid(now);
+    let execution = Execution {
+        id: id.clone(),
+        query_id,
+        params,
+        submitted_ms: now,
+        pending_ms: timing.0.unwrap_or(inner.settings.pending_ms),
+        execution_ms: timing.1.unwrap_or(inner.settings.execution_ms),
+        outcome,
+        cancelled_ms: None,
+    };
+    let state_name = execution.phase(now).state();
+    inner.executions.insert(id.clone(), execution);
+    inner.stats.executions_created += 1;
+    Response::json(
+        200,
+        json!({ "execution_id": id, "state": state_name }).to_string(),
+    )
+}
+
+fn execute_query(state: &State, req: &Request, id: &str) -> Response {
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(query) = id.parse::<u64>().ok().and_then(|q| state.catalog.get(q)) else {
+        return Response::error(404, "Query not found");
+    };
+    if let Err(r) = performance(req, &body) {
+        return r;
+    }
+    let given: BTreeMap<String, Value> = match body.get("query_parameters") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(m)) => m.clone().into_iter().collect(),
+        Some(_) => return Response::error(400, "Invalid request body payload"),
+    };
+    let params = match query.resolve_params(&given) {
+        Ok(p) => p,
+        Err(msg) => return Response::error(400, &msg),
+    };
+    let outcome = match &query.fail {
+        Some(msg) => Outcome::Failed(msg.clone()),
+        None => Outcome::Rows(query.result(&params)),
+    };
+    create_execution(
+        state,
+        query.query_id,
+        params,
+        outcome,
+        (query.pending_ms, query.execution_ms),
+    )
+}
+
+fn execute_sql(state: &State, req: &Request) -> Response {
+    let body = match json_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(sql) = body.get("sql").and_then(Value::as_str) else {
+        return Response::error(400, "Invalid request body payload");
+    };
+    if let Err(r) = performance(req, &body) {
+        return r;
+    }
+    let outcome = match plan_sql(&state.catalog, sql) {
+        Ok(r) => Outcome::Rows(r),
+        Err(msg) => Outcome::Failed(msg),
+    };
+    create_execution(state, 0, BTreeMap::new(), outcome, (None, None))
+}
+
+fn cancel(state: &State, id: &str) -> Response {
+    if !is_well_formed(id) {
+        return invalid_execution(id);
+    }
+    let now = now_ms();
+    let mut inner = state.lock();
+    let Some(e) = inner.executions.get_mut(&id.to_ascii_uppercase()) else {
+        return Response::error(404, "Execution not found");
+    };
+    let success = !e.phase(now).finished();
+    if success {
+        e.cancelled_ms = Some(now);
+        let id = e.id.clone();
+        inner.stats.cancelled.push(id);
+    }
+    Response::json(200, json!({ "success": success }).to_string())
+}
+
+/// Resolves `params.<name>` entries against the query's parameters. Partial sets take the
+/// defaults for the rest; none at all means "any parameter set".
+fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Response {
+    let Some(query) = id.parse::<u64>().ok().and_then(|q| state.catalog.get(q)) else {
+        return Response::error(404, "Query not found");
+    };
+    let given: BTreeMap<String, Value> = req
+        .query
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("params.")
+                .map(|n| (n.to_string(), Value::from(v.clone())))
+        })
+        .collect();
+    let wanted = if given.is_empty() {
+        None
+    } else {
+        match query.resolve_params(&given) {
+            Ok(p) => Some(canonical(&p)),
+            Err(_) => {
+                return Response::error(404, "No results found for this query and parameters");
+            }
+        }
+    };
+    let now = now_ms();
+    let newest = {
+        let inner = state.lock();
+        let mut best: Option<(u64, String)> = None;
+        for e in inner.executions.values() {
+            if e.query_id != query.query_id
+                || !e.phase(now).finished()
+                || e.phase(now) == Phase::Cancelled
+            {
+                continue;
+            }
+            if wanted.as_ref().is_some_and(|w| *w != canonical(&e.params)) {
+                continue;
+            }
+            let ended = e.submitted_ms + e.pending_ms + e.execution_ms;
+            if best.as_ref().is_none_or(|(t, _)| ended > *t) {
+                best = Some((ended, e.id.clone()));
+            }
+        }
+        best.map(|(_, id)| id).or_else(|| {
+            let key = (query.query_id, wanted.clone()?);
+            inner.latest.get(&key).cloned()
+        })
+    };
+    match newest {
+        Some(exec_id) => results(state, req, &exec_id, csv, base),
+        None => Response::error(404, "No results found for this query and parameters"),
+    }
+}
+
+struct Read {
+    columns: Vec<usize>,
+    filters: Option<(String, Expr)>,
+    sort: Vec<(usize, bool)>,
+    sort_text: String,
+    limit: Option<u64>,
+    offset: u64,
+    sample: Option<u64>,
+    ignore_cap: bool,
+}
+
+fn parse_u64(req: &Request, name: &str) -> Result<Option<u64>, Response> {
+    match req.param(name) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Response::error(400, &format!("invalid value for {name}: {v}"))),
+    }
+}
+
+fn parse_read(req: &Request, r: &ResultSet) -> Result<Read, Response> {
+    let find = |name: &str| {
+        r.column_index(name)
+            .ok_or_else(|| Response::error(400, &format!("column not found: {name}")))
+    };
+    let columns = match req.param("columns") {
+        Some(list) if !list.is_empty() => filter::parse_columns(list)
+            .map_err(|e| Response::error(400, &format!("invalid columns: {e}")))?
+            .iter()
+            .map(|c| find(c))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => (0..r.names.len()).collect(),
+    };
+    let filters = match req.param("filters") {
+        Some(f) if !f.trim().is_empty() => {
+            let e = filter::parse_filters(f)
+                .map_err(|e| Response::error(400, &format!("invalid filters: {e}")))?;
+            let mut cols = Vec::new();
+            filter::columns_of(&e, &mut cols);
+            for c in cols {
+                find(&c)?;
+            }
+            Some((f.to_string(), e))
+        }
+        _ => None,
+    };
+    let sort_text = req.param("sort_by").unwrap_or("").to_string();
+    let sort = if sort_text.trim().is_empty() {
+        Vec::new()
+    } else {
+        filter::parse_sort(&sort_text)
+            .map_err(|e| Response::error(400, &format!("invalid sort_by: {e}")))?
+            .into_iter()
+            .map(|(c, desc)| find(&c).map(|i| (i, desc)))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let read = Read {
+        columns,
+        filters,
+        sort,
+        sort_text,
+        limit: parse_u64(req, "limit")?,
+        offset: parse_u64(req, "offset")?.unwrap_or(0),
+        sample: parse_u64(req, "sample_count")?,
+        ignore_cap: req.param("ignore_max_datapoints_per_request") == Some("true"),
+    };
+    if read.sample.is_some()
+        && (read.limit.is_some() || req.param("offset").is_some() || read.filters.is_some())
+    {
+        return Err(Response::error(
+            400,
+            "sample_count cannot be combined with limit, offset or filters",
+        ));
+    }
+    Ok(read)
+}
+
+/// The row order for a filtered or sorted read, computed once per (execution, filters,
+/// sort_by) and kept for the next pages.
+fn view(state: &State, exec_id: &str, r: &ResultSet, read: &Read) -> Option<Arc<Vec<u64>>> {
+    if read.filters.is_none() && read.sort.is_empty() {
+        return None;
+    }
+    let key = (
+        exec_id.to_string(),
+        read.filters
+            .as_ref()
+            .map(|(t, _)| t.clone())
+            .unwrap_or_default(),
+        read.sort_text.clone(),
+    );
+    if let Some((_, v)) = state.lock().views.iter().find(|(k, _)| *k == key) {
+        return Some(v.clone());
+    }
+    let mut rows: Vec<u64> = match &read.filters {
+        None => (0..r.len()).collect(),
+        Some((_, e)) => (0..r.len())
+            .filter(|&row| {
+                filter::eval(e, &|name: &str| {
+                    r.column_index(name).map_or(Value::Null, |c| r.cell(row, c))
+                })
+            })
+            .collect(),
+    };
+    if !read.sort.is_empty() {
+        let mut keyed: Vec<(Vec<Value>, u64)> = rows
+            .iter()
+            .map(|&row| {
+                (
+                    read.sort.iter().map(|(c, _)| r.cell(row, *c)).collect(),
+                    row,
+                )
+            })
+            .collect();
+        keyed.sort_by(|(a, _), (b, _)| {
+            for (i, (_, desc)) in read.sort.iter().enumerate() {
+                let o = filter::order_cells(&a[i], &b[i]);
+                let o = if *desc && !(a[i].is_null() || b[i].is_null()) {
+                    o.reverse()
+                } else {
+                    o
+                };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        rows = keyed.into_iter().map(|(_, row)| row).collect();
+    }
+    let v = Arc::new(rows);
+    let mut inner = state.lock();
+    if inner.views.len() >= 8 {
+        inner.views.remove(0);
+    }
+    inner.views.push((key, v.clone()));
+    Some(v)
+}
+
+const ENVELOPE_KEYS: [&str; 9] = [
+    "execution_id",
+    "query_id",
+    "state",
+    "is_execution_finished",
+    "submitted_at",
+    "expires_at",
+    "execution_started_at",
+    "execution_ended_at",
+    "cancelled_at",
+];
+
+fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Response {
+    if !is_well_formed(id) {
+        return invalid_execution(id);
+    }
+    let id = id.to_ascii_uppercase();
+    let now = now_ms();
+    let (phase, status, rows, pending_ms, execution_ms) = {
+        let inner = state.lock();
+        let Some(e) = inner.executions.get(&id) else {
+            return Response::error(404, "Execution not found");
+        };
+        let rows = match &e.outcome {
+            Outcome::Rows(r) => Some(r.clone()),
+            Outcome::Failed(_) => None,
+        };
+        (
+            e.phase(now),
+            e.status(now),
+            rows,
+            e.pending_time_millis(),
+            e.execution_time_millis(),
+        )
+    };
+    let mut envelope = Map::new();
+    for k in ENVELOPE_KEYS {
+        if let Some(v) = status.get(k) {
+            envelope.insert(k.to_string(), v.clone());
+        }
+    }
+    if phase != Phase::Completed {
+        if let Some(err) = status.get("error") {
+            envelope.insert("error".into(), err.clone());
+        }
+        if csv {
+            return Response::error(
+                400,
+                &format!("Execution is not completed: {}", phase.state()),
+            );
+        }
+        return Response::json(200, Value::Object(envelope).to_string());
+    }
+    let r = rows.expect("completed executions have rows");
+    let read = match parse_read(req, &r) {
+        Ok(read) => read,
+        Err(resp) => return resp,
+    };
+    let view = view(state, &id, &r, &read);
+    let total = view.as_ref().map_or(r.len(), |v| v.len() as u64);
+    let ncols = read.columns.len().max(1) as u64;
+    let cap = state.lock().settings.max_datapoints;
+    let remaining = total.saturating_sub(read.offset);
+    let positions: Vec<u64> = if let Some(n) = read.sample {
+        if n >= total {
+            (0..total).collect()
+        } else {
+            (0..n).map(|i| i * total / n.max(1)).collect()
+        }
+    } else {
+        let page = match read.limit {
+            Some(l) if read.ignore_cap => l.min(remaining),
+            Some(l) => l.min((cap / ncols).max(1)).min(remaining),
+            None if !read.ignore_cap && remaining * ncols > cap => {
+                return Response::error(402, DATAPOINT_LIMIT_MESSAGE);
+            }
+            None => remaining,
+        };
+        (read.offset..read.offset + page).collect()
+    };
+    let row_ids: Vec<u64> = positions
+        .iter()
+        .map(|&p| view.as_ref().map_or(p, |v| v[p as usize]))
+        .collect();
+    let next_offset = match read.sample {
+        None if read.offset + (row_ids.len() as u64) < total => {
+            Some(read.offset + row_ids.len() as u64)
+        }
+        _ => None,
+    };
+    let next_uri = next_offset.map(|off| {
+        let mut q: Vec<(String, String)> = Vec::new();
+        for name in [
+            "allow_partial_results",
+            "columns",
+            "filters",
+            "ignore_max_datapoints_per_request",
+        ] {
+            if let Some(v) = req.param(name) {
+                q.push((name.into(), v.into()));
+            }
+        }
+        q.push((
+            "limit".into(),
+            read.limit.unwrap_or(row_ids.len() as u64).to_string(),
+        ));
+        q.push(("offset".into(), off.to_string()));
+        if let Some(v) = req.param("sort_by") {
+            q.push(("sort_by".into(), v.into()));
+        }
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect();
+        format!(
+            "{base}/v1/execution/{id}/results{}?{}",
+            if csv { "/csv" } else { "" },
+            qs.join("&")
+        )
+    });
+    let names: Vec<String> = read.columns.iter().map(|&c| r.names[c].clone()).collect();
+    let types: Vec<String> = read.columns.iter().map(|&c| r.types[c].clone()).collect();
+    let mut page_bytes = 0u64;
+    let resp = if csv {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = w.write_record(&names);
+        for &row in &row_ids {
+            let fields: Vec<String> = read
+                .columns
+                .iter()
+                .map(|&c| {
+                    let v = r.cell(row, c);
+                    page_bytes += value_bytes(&v);
+                    csv_field(&v)
+                })
+                .collect();
+            let _ = w.write_record(&fields);
+        }
+        let body = w.into_inner().unwrap_or_default();
+        let mut resp = crate::http::Response::new(200, "text/csv", body);
+        if let (Some(off), Some(uri)) = (next_offset, &next_uri) {
+            resp = resp
+                .with_header("x-dune-next-offset", &off.to_string())
+                .with_header("x-dune-next-uri", uri);
+        }
+        resp
+    } else {
+        let sorted = sorted_names(&names);
+        let mut rows_json = String::with_capacity(row_ids.len() * 64);
+        let mut values = Vec::with_capacity(names.len());
+        for (i, &row) in row_ids.iter().enumerate() {
+            values.clear();
+            for &c in &read.columns {
+                let v = r.cell(row, c);
+                page_bytes += value_bytes(&v);
+                values.push(v);
+            }
+            if i > 0 {
+                rows_json.push(',');
+            }
+            json_row(&mut rows_json, &sorted, &values);
+        }
+        let metadata = json!({
+            "column_names": names,
+            "column_types": types,
+            "row_count": row_ids.len(),
+            "result_set_bytes": page_bytes,
+            "total_row_count": total,
+            "total_result_set_bytes": r.estimate_bytes(&read.columns, total),
+            "datapoint_count": row_ids.len() as u64 * ncols,
+            "pending_time_millis": pending_ms,
+            "execution_time_millis": execution_ms,
+        });
+        let mut head = Value::Object(envelope).to_string();
+        head.pop();
+        let mut body = head;
+        body.push_str(",\"result\":{\"rows\":[");
+        body.push_str(&rows_json);
+        body.push_str("],\"metadata\":");
+        body.push_str(&metadata.to_string());
+        body.push('}');
+        if let (Some(off), Some(uri)) = (next_offset, &next_uri) {
+            body.push_str(&format!(
+                ",\"next_offset\":{off},\"next_uri\":{}",
+                Value::from(uri.as_str())
+            ));
+        }
+        body.push('}');
+        Response::json(200, body)
+    };
+    let mut inner = state.lock();
+    let stats: &mut Stats = &mut inner.stats;
+    stats.results_requests += 1;
+    stats.rows_served += row_ids.len() as u64;
+    stats.datapoints_served += row_ids.len() as u64 * read.columns.len() as u64;
+    stats.bytes_served += resp.body.len() as u64;
+    resp
+}
+
+fn query_json(q: &crate::catalog::QueryDef) -> Value {
+    let params: Vec<Value> = q
+        .parameters
+        .iter()
+        .map(|p| {
+            let mut m = json!({"key": p.key, "type": p.kind, "value": p.value});
+            if let Some(opts) = &p.enum_options {
+                m["enumOptions"] = json!(opts);
+            }
+            m
+        })
+        .collect();
+    json!({
+        "query_id": q.query_id,
+        "name": q.name,
+        "description": q.description,
+        "tags": [],
+        "version": 1,
+        "parameters": params,
+        "query_engine": "v2 Dune SQL",
+        "query_sql": format!("-- served by the dune_fdw emulator\nselect * from query_{}", q.query_id),
+        "is_private": q.is_private,
+        "is_archived": false,
+        "is_unsaved": false,
+        "owner": "dune_fdw_emulator",
+    })
+}
+
+fn read_query(state: &State, id: &str) -> Response {
+    match id.parse::<u64>().ok().and_then(|q| state.catalog.get(q)) {
+        Some(q) => Response::json(200, query_json(q).to_string()),
+        None => Response::error(404, "Query not found"),
+    }
+}
+
+fn list_queries(state: &State, req: &Request) -> Response {
+    let limit = req
+        .param("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100);
+    let offset = req
+        .param("offset")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let all = &state.catalog.queries;
+    let page: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(query_json)
+        .collect();
+    Response::json(
+        200,
+        json!({ "queries": page, "total": all.len() }).to_string(),
+    )
+}
+
+/// `/_emulator/*`: counters, faults and settings for tests.
+fn control(state: &State, req: &Request, what: &str) -> Response {
+    match (req.method.as_str(), what) {
+        ("GET", "health") => Response::json(200, "{\"ok\":true}".into()),
+        ("GET", "stats") => {
+            let stats = state.lock().stats.clone();
+            Response::json(200, serde_json::to_string(&stats).unwrap_or_default())
+        }
+        ("POST", "reset") => {
+            let mut inner = state.lock();
+            inner.stats = Stats::default();
+            inner.faults.clear();
+            Response::json(200, "{\"ok\":true}".into())
+        }
+        ("POST", "faults") => {
+            let rules: Result<Vec<FaultRule>, _> = serde_json::from_slice::<Value>(&req.body)
+                .and_then(|v| match v {
+                    Value::Array(_) => serde_json::from_value(v),
+                    other => serde_json::from_value(other).map(|r| vec![r]),
+                });
+            match rules {
+                Ok(rules) => {
+                    state.lock().faults.extend(rules);
+                    Response::json(200, "{\"ok\":true}".into())
+                }
+                Err(e) => Response::error(400, &format!("bad fault rule: {e}")),
+            }
+        }
+        ("DELETE", "faults") => {
+            state.lock().faults.clear();
+            Response::json(200, "{\"ok\":true}".into())
+        }
+        ("POST", "settings") => {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let mut inner = state.lock();
+            let s = &mut inner.settings;
+            if let Some(v) = body.get("pending_ms").and_then(Value::as_u64) {
+                s.pending_ms = v;
+            }
+            if let Some(v) = body.get("execution_ms").and_then(Value::as_u64) {
+                s.execution_ms = v;
+            }
+            if let Some(v) = body.get("max_datapoints").and_then(Value::as_u64) {
+                s.max_datapoints = v;
+            }
+            Response::json(200, "{\"ok\":true}".into())
+        }
+        _ => Response::error(404, "Not found"),
+    }
+}

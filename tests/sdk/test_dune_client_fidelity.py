@@ -1,0 +1,113 @@
+"""The official Python SDK (dune-client from PyPI), pointed at the emulator, must work
+unchanged: this is how we know the emulator speaks the Dune API and not our idea of it.
+
+Run by scripts/test.sh: DUNE_EMULATOR_BIN names the emulator binary to start."""
+
+import csv
+import io
+import os
+import subprocess
+import unittest
+
+from dune_client.client import DuneClient
+from dune_client.models import ExecutionState
+from dune_client.query import QueryBase
+from dune_client.types import QueryParameter
+
+KEY = "emulator-key"
+
+
+class Fidelity(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        binary = os.environ.get("DUNE_EMULATOR_BIN", "target/debug/dune-emulator")
+        cls.proc = subprocess.Popen(
+            [binary, "--port", "0", "--pending-ms", "50", "--execution-ms", "300"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = cls.proc.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        api_url = line.removeprefix("listening on ")
+        cls.base = api_url.removesuffix("/api")
+        cls.client = DuneClient(api_key=KEY, base_url=cls.base, request_timeout=10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=10)
+
+    def test_run_query_returns_the_documented_first_row(self):
+        rows = self.client.run_query(QueryBase(query_id=1258228), ping_frequency=1).get_rows()
+        self.assertEqual(len(rows), 12)
+        first = rows[0]
+        self.assertEqual(first["block_time"], "2021-06-04 00:11:44.000 UTC")
+        self.assertEqual(first["token_bought_amount_raw"], "2662657507914878729")
+        self.assertIsNone(first["maker"])
+        self.assertEqual(list(first.keys()), sorted(first.keys()), "keys come in alphabetical order")
+
+    def test_run_query_with_parameters_and_small_batches_follows_every_page(self):
+        query = QueryBase(query_id=1252207, params=[QueryParameter.enum_type("Time Period", "week")])
+        result = self.client.run_query(query, ping_frequency=1, batch_size=5)
+        rows = result.get_rows()
+        self.assertEqual([r["Rank"] for r in rows], list(range(1, 29)))
+        self.assertEqual(result.result.metadata.column_types[:2], ["bigint", "varchar"])
+
+    def test_run_query_csv_joins_pages_under_one_header(self):
+        result = self.client.run_query_csv(QueryBase(query_id=3493826), ping_frequency=1, batch_size=3)
+        table = list(csv.reader(io.TextIOWrapper(result.data, encoding="utf-8")))
+        self.assertEqual(table[0], ["ct", "TableName"])
+        self.assertEqual(len(table), 9)
+        self.assertEqual(table[1], ["1200", "ethereum.transactions"])
+
+    def test_get_latest_result_pages_through_the_latest_execution(self):
+        result = self.client.get_latest_result(1252207, batch_size=10)
+        rows = result.get_rows()
+        self.assertEqual(len(rows), 28)
+        self.assertEqual(rows[0]["project"], "opensea")
+        self.assertEqual(rows[27]["project"], "oneplanet")
+
+    def test_status_and_paginated_results(self):
+        job = self.client.execute_query(QueryBase(query_id=1258228))
+        self.assertEqual(len(job.execution_id), 26)
+        self.assertTrue(job.execution_id.startswith("01"))
+        status = self.client.get_execution_status(job.execution_id)
+        self.assertIn(status.state, {ExecutionState.PENDING, ExecutionState.EXECUTING})
+        while not status.state.is_complete():
+            import time
+
+            time.sleep(0.2)
+            status = self.client.get_execution_status(job.execution_id)
+        self.assertEqual(status.result_metadata.total_row_count, 12)
+        page = self.client.get_execution_results(job.execution_id, limit=5, columns=["tx_hash", "usd_amount"])
+        seen = list(page.get_rows())
+        while page.next_uri is not None:
+            page = self.client._get_execution_results_by_url(url=page.next_uri)
+            seen.extend(page.get_rows())
+        self.assertEqual(len(seen), 12)
+        self.assertEqual(set(seen[0].keys()), {"tx_hash", "usd_amount"})
+
+    def test_cancel_execution(self):
+        job = self.client.execute_query(QueryBase(query_id=9000003))
+        self.assertTrue(self.client.cancel_execution(job.execution_id))
+        status = self.client.get_execution_status(job.execution_id)
+        self.assertEqual(status.state, ExecutionState.CANCELLED)
+        self.assertIsNotNone(status.times.cancelled_at)
+
+    def test_run_sql(self):
+        rows = self.client.run_sql("select * from query_3493826 limit 2", ping_frequency=1).get_rows()
+        self.assertEqual([r["ct"] for r in rows], [1200, 880])
+
+    def test_rejected_key_is_a_401(self):
+        bad = DuneClient(api_key="wrong", base_url=self.base)
+        with self.assertRaises(Exception) as ctx:
+            bad.get_execution_status("01HKZJ2683PHF9Q9PHHQ8FW4Q1")
+        self.assertIn("401", str(ctx.exception))
+
+
+if __name__ == "__main__":
+    runner = unittest.TextTestRunner(verbosity=2)
+    outcome = runner.run(unittest.defaultTestLoader.loadTestsFromTestCase(Fidelity))
+    failed = len(outcome.failures) + len(outcome.errors)
+    print(f"sdk fidelity: {outcome.testsRun - failed} passed, {failed} failed")
+    raise SystemExit(1 if failed else 0)
