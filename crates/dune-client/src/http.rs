@@ -1,0 +1,317 @@
+//! One request to Dune, with a timeout, bounded retries and a size cap. URLs are built here
+//! (never taken from a response host), and the key only ever travels in a header.
+
+use crate::cancel::Cancel;
+use crate::config::ClientConfig;
+use crate::error::{Error, NotFound, Result};
+use crate::retry::{Idempotency, backoff, retry_after, retryable_status};
+use std::io::ErrorKind;
+use std::time::Duration;
+use ureq::Agent;
+
+/// A response with a 2xx status.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Percent-encoding of a query-string component (RFC 3986 unreserved characters kept).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `base?k=v&...` with every key and value encoded.
+pub fn with_query(base: &str, query: &[(String, String)]) -> String {
+    if query.is_empty() {
+        return base.to_string();
+    }
+    let qs: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+        .collect();
+    format!("{base}?{}", qs.join("&"))
+}
+
+enum Failure {
+    /// No connection was made: nothing reached Dune.
+    NotConnected(String),
+    TimedOut {
+        connected: bool,
+    },
+    Broken(String),
+    TooLarge,
+}
+
+pub struct Http {
+    agent: Agent,
+    pub config: ClientConfig,
+    pub cancel: Cancel,
+}
+
+fn classify(e: ureq::Error, connected_hint: bool) -> Failure {
+    match e {
+        ureq::Error::Timeout(t) => {
+            let connected = !matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
+            Failure::TimedOut {
+                connected: connected && connected_hint,
+            }
+        }
+        ureq::Error::HostNotFound => Failure::NotConnected("host not found".into()),
+        ureq::Error::ConnectionFailed => Failure::NotConnected("connection failed".into()),
+        ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge,
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            Failure::NotConnected(io.to_string())
+        }
+        ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => Failure::TimedOut {
+            connected: connected_hint,
+        },
+        other => Failure::Broken(other.to_string()),
+    }
+}
+
+/// Dune's `{"error": "..."}` message, or the start of the body.
+fn api_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(m) = v.get("error").and_then(|e| {
+            e.as_str()
+                .map(str::to_string)
+                .or_else(|| e.get("message")?.as_str().map(str::to_string))
+        }) {
+            return m;
+        }
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)])
+        .trim()
+        .to_string();
+    if text.is_empty() {
+        "(empty body)".into()
+    } else {
+        text
+    }
+}
+
+impl Http {
+    pub fn new(config: ClientConfig, cancel: Cancel) -> Http {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(config.request_timeout))
+            .timeout_connect(Some(config.connect_timeout))
+            .max_redirects(0)
+            .user_agent(concat!("dune_fdw/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Http {
+            agent,
+            config,
+            cancel,
+        }
+    }
+
+    /// `<api_url>/v1<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v1{path}", self.config.api_url)
+    }
+
+    fn once(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+    ) -> std::result::Result<(u16, Vec<(String, String)>, Vec<u8>), Failure> {
+        let key = self.config.api_key.expose();
+        let result = match body {
+            None if method == "GET" => self.agent.get(url).header("X-Dune-Api-Key", key).call(),
+            None => self
+                .agent
+                .post(url)
+                .header("X-Dune-Api-Key", key)
+                .send_empty(),
+            Some(b) => self
+                .agent
+                .post(url)
+                .header("X-Dune-Api-Key", key)
+                .header("Content-Type", "application/json")
+                .send(b),
+        };
+        let mut resp = result.map_err(|e| classify(e, true))?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(self.config.max_response_bytes)
+            .read_to_vec()
+            .map_err(|e| classify(e, true))?;
+        Ok((status, headers, bytes))
+    }
+
+    fn sleep(&self, d: Duration) -> Result<()> {
+        if self.cancel.sleep(d) {
+            Ok(())
+        } else {
+            Err(Error::Cancelled)
+        }
+    }
+
+    /// Sends a request, trying again on 429/502/503/504 and network failures (for an execute:
+    /// only where Dune certainly did not act on it). `what` says what a 404 means.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+        idem: Idempotency,
+        what: NotFound,
+    ) -> Result<Reply> {
+        let redact = |s: String| self.config.api_key.redact(&s);
+        let mut attempt = 0u32;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            attempt += 1;
+            let may_retry = attempt <= self.config.max_retries;
+            match self.once(method, url, body) {
+                Ok((status, headers, body)) if (200..300).contains(&status) => {
+                    return Ok(Reply {
+                        status,
+                        headers,
+                        body,
+                    });
+                }
+                Ok((status, headers, body)) => {
+                    if may_retry && retryable_status(status, idem) {
+                        let ra = headers
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                            .map(|(_, v)| v.as_str());
+                        let wait = retry_after(ra, self.config.max_retry_wait)
+                            .unwrap_or_else(|| backoff(attempt, self.config.max_retry_wait));
+                        self.sleep(wait)?;
+                        continue;
+                    }
+                    let message = redact(api_message(&body));
+                    return Err(match status {
+                        400 => Error::BadRequest(message),
+                        401 => Error::Unauthorized(message),
+                        402 => Error::LimitExceeded(message),
+                        403 => Error::Forbidden(message),
+                        404 => Error::NotFound { what, message },
+                        429 => Error::RateLimited {
+                            message,
+                            attempts: attempt,
+                        },
+                        _ => Error::Server {
+                            status,
+                            message,
+                            attempts: attempt,
+                        },
+                    });
+                }
+                Err(Failure::TooLarge) => {
+                    return Err(Error::ResponseTooLarge {
+                        limit: self.config.max_response_bytes,
+                    });
+                }
+                Err(Failure::NotConnected(message)) => {
+                    if may_retry {
+                        self.sleep(backoff(attempt, self.config.max_retry_wait))?;
+                        continue;
+                    }
+                    return Err(Error::Connection {
+                        message: redact(message),
+                        attempts: attempt,
+                        maybe_executed: false,
+                    });
+                }
+                Err(Failure::TimedOut { connected }) => {
+                    let maybe_executed = connected && idem == Idempotency::Execute;
+                    if may_retry && !maybe_executed {
+                        self.sleep(backoff(attempt, self.config.max_retry_wait))?;
+                        continue;
+                    }
+                    return Err(Error::Timeout {
+                        after: self.config.request_timeout,
+                        attempts: attempt,
+                        maybe_executed,
+                    });
+                }
+                Err(Failure::Broken(message)) => {
+                    let maybe_executed = idem == Idempotency::Execute;
+                    if may_retry && !maybe_executed {
+                        self.sleep(backoff(attempt, self.config.max_retry_wait))?;
+                        continue;
+                    }
+                    return Err(Error::Connection {
+                        message: redact(message),
+                        attempts: attempt,
+                        maybe_executed,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_fully_encoded() {
+        let q = vec![
+            (
+                "filters".to_string(),
+                "\"a b\" = 'it''s' AND x > 1".to_string(),
+            ),
+            ("params.Time Period".to_string(), "day&x=1".to_string()),
+        ];
+        assert_eq!(
+            with_query("http://h/api/v1/x", &q),
+            "http://h/api/v1/x?filters=%22a%20b%22%20%3D%20%27it%27%27s%27%20AND%20x%20%3E%201&params.Time%20Period=day%26x%3D1"
+        );
+        assert_eq!(encode_component("ü"), "%C3%BC");
+    }
+
+    #[test]
+    fn api_messages_are_extracted() {
+        assert_eq!(
+            api_message(br#"{"error":"invalid API Key"}"#),
+            "invalid API Key"
+        );
+        assert_eq!(
+            api_message(b"<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+        assert_eq!(api_message(b""), "(empty body)");
+    }
+}

@@ -1,0 +1,320 @@
+//! The API's answers, read tolerantly: optional fields may be missing, unknown fields and
+//! unknown states are kept rather than rejected.
+
+use crate::error::{Error, Result};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecState {
+    Pending,
+    Executing,
+    Completed,
+    CompletedPartial,
+    Failed,
+    Cancelled,
+    Expired,
+    Unknown(String),
+}
+
+impl ExecState {
+    pub fn parse(s: &str) -> ExecState {
+        match s {
+            "QUERY_STATE_PENDING" => ExecState::Pending,
+            "QUERY_STATE_EXECUTING" => ExecState::Executing,
+            "QUERY_STATE_COMPLETED" => ExecState::Completed,
+            "QUERY_STATE_COMPLETED_PARTIAL" => ExecState::CompletedPartial,
+            "QUERY_STATE_FAILED" => ExecState::Failed,
+            "QUERY_STATE_CANCELLED" | "QUERY_STATE_CANCELED" => ExecState::Cancelled,
+            "QUERY_STATE_EXPIRED" => ExecState::Expired,
+            other => ExecState::Unknown(other.to_string()),
+        }
+    }
+
+    /// The state as Dune spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ExecState::Pending => "QUERY_STATE_PENDING",
+            ExecState::Executing => "QUERY_STATE_EXECUTING",
+            ExecState::Completed => "QUERY_STATE_COMPLETED",
+            ExecState::CompletedPartial => "QUERY_STATE_COMPLETED_PARTIAL",
+            ExecState::Failed => "QUERY_STATE_FAILED",
+            ExecState::Cancelled => "QUERY_STATE_CANCELLED",
+            ExecState::Expired => "QUERY_STATE_EXPIRED",
+            ExecState::Unknown(s) => s,
+        }
+    }
+
+    /// The state without its prefix: `PENDING`, `COMPLETED`, ...
+    pub fn short(&self) -> &str {
+        let s = self.as_str();
+        s.strip_prefix("QUERY_STATE_").unwrap_or(s)
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            ExecState::Completed
+                | ExecState::CompletedPartial
+                | ExecState::Failed
+                | ExecState::Cancelled
+                | ExecState::Expired
+        )
+    }
+
+    pub fn has_rows(&self) -> bool {
+        matches!(self, ExecState::Completed | ExecState::CompletedPartial)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultMetadata {
+    pub column_names: Vec<String>,
+    pub column_types: Vec<String>,
+    pub row_count: Option<u64>,
+    pub total_row_count: Option<u64>,
+    pub datapoint_count: Option<u64>,
+}
+
+impl ResultMetadata {
+    pub fn from_json(v: &Value) -> Option<ResultMetadata> {
+        let strings = |k: &str| -> Vec<String> {
+            v.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let obj = v.as_object()?;
+        Some(ResultMetadata {
+            column_names: strings("column_names"),
+            column_types: strings("column_types"),
+            row_count: obj.get("row_count").and_then(Value::as_u64),
+            total_row_count: obj.get("total_row_count").and_then(Value::as_u64),
+            datapoint_count: obj.get("datapoint_count").and_then(Value::as_u64),
+        })
+    }
+}
+
+fn object(body: &[u8], what: &str) -> Result<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(Error::InvalidResponse(format!(
+            "{what}: expected a JSON object, got {}",
+            kind(&other)
+        ))),
+        Err(e) => Err(Error::InvalidResponse(format!(
+            "{what}: invalid JSON ({e})"
+        ))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn required_str(m: &Map<String, Value>, key: &str, what: &str) -> Result<String> {
+    match m.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(Error::InvalidResponse(format!(
+            "{what}: \"{key}\" is {}, not a string",
+            kind(other)
+        ))),
+        None => Err(Error::InvalidResponse(format!(
+            "{what}: \"{key}\" is missing"
+        ))),
+    }
+}
+
+/// The answer to an execute request.
+pub fn execution_id_from(body: &[u8]) -> Result<String> {
+    required_str(
+        &object(body, "execute response")?,
+        "execution_id",
+        "execute response",
+    )
+}
+
+/// Where an execution stands.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub execution_id: String,
+    pub state: ExecState,
+    pub is_execution_finished: Option<bool>,
+    pub queue_position: Option<u64>,
+    pub error_message: Option<String>,
+    pub metadata: Option<ResultMetadata>,
+    /// The whole object as Dune sent it.
+    pub raw: Map<String, Value>,
+}
+
+impl Status {
+    pub fn from_json(body: &[u8]) -> Result<Status> {
+        let m = object(body, "status response")?;
+        Self::from_map(m, "status response")
+    }
+
+    fn from_map(m: Map<String, Value>, what: &str) -> Result<Status> {
+        let state = required_str(&m, "state", what)?;
+        Ok(Status {
+            execution_id: required_str(&m, "execution_id", what)?,
+            state: ExecState::parse(&state),
+            is_execution_finished: m.get("is_execution_finished").and_then(Value::as_bool),
+            queue_position: m.get("queue_position").and_then(Value::as_u64),
+            error_message: error_message(&m),
+            metadata: m.get("result_metadata").and_then(ResultMetadata::from_json),
+            raw: m,
+        })
+    }
+
+    /// Finished: a terminal state, or Dune says so for a state this client does not know.
+    pub fn finished(&self) -> bool {
+        self.state.is_terminal() || self.is_execution_finished == Some(true)
+    }
+}
+
+fn error_message(m: &Map<String, Value>) -> Option<String> {
+    match m.get("error")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(e) => Some(
+            e.get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| Value::Object(e.clone()).to_string()),
+        ),
+        _ => None,
+    }
+}
+
+/// One page of a JSON results response.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub execution_id: String,
+    pub state: ExecState,
+    pub is_execution_finished: Option<bool>,
+    pub error_message: Option<String>,
+    pub rows: Vec<Map<String, Value>>,
+    pub metadata: Option<ResultMetadata>,
+    pub next_offset: Option<u64>,
+    pub next_uri: Option<String>,
+    pub execution_ended_at: Option<String>,
+}
+
+impl Page {
+    pub fn from_json(body: &[u8]) -> Result<Page> {
+        let mut m = object(body, "results response")?;
+        let result = m.remove("result");
+        let status = Status::from_map(m, "results response")?;
+        let (rows, metadata) = match result {
+            None | Some(Value::Null) => (Vec::new(), None),
+            Some(Value::Object(mut r)) => {
+                let metadata = r.get("metadata").and_then(ResultMetadata::from_json);
+                let rows = match r.remove("rows") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(rows)) => rows
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, row)| match row {
+                            Value::Object(o) => Ok(o),
+                            other => Err(Error::InvalidResponse(format!(
+                                "results response: row {i} is {}, not an object",
+                                kind(&other)
+                            ))),
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                    Some(other) => {
+                        return Err(Error::InvalidResponse(format!(
+                            "results response: \"rows\" is {}, not an array",
+                            kind(&other)
+                        )));
+                    }
+                };
+                (rows, metadata)
+            }
+            Some(other) => {
+                return Err(Error::InvalidResponse(format!(
+                    "results response: \"result\" is {}, not an object",
+                    kind(&other)
+                )));
+            }
+        };
+        Ok(Page {
+            next_offset: status.raw.get("next_offset").and_then(Value::as_u64),
+            next_uri: status
+                .raw
+                .get("next_uri")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            execution_ended_at: status
+                .raw
+                .get("execution_ended_at")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            execution_id: status.execution_id,
+            state: status.state,
+            is_execution_finished: status.is_execution_finished,
+            error_message: status.error_message,
+            rows,
+            metadata,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_cancel_spellings_and_unknown_states_parse() {
+        assert_eq!(
+            ExecState::parse("QUERY_STATE_CANCELED"),
+            ExecState::Cancelled
+        );
+        assert_eq!(
+            ExecState::parse("QUERY_STATE_CANCELLED"),
+            ExecState::Cancelled
+        );
+        let s = ExecState::parse("QUERY_STATE_SOMETHING_NEW");
+        assert!(!s.is_terminal());
+        assert_eq!(s.short(), "SOMETHING_NEW");
+    }
+
+    #[test]
+    fn status_tolerates_missing_and_extra_fields() {
+        let s = Status::from_json(br#"{"execution_id":"01X","state":"QUERY_STATE_PENDING","queue_position":33894,"brand_new":1}"#).unwrap();
+        assert_eq!(s.queue_position, Some(33894));
+        assert!(!s.finished());
+        let s = Status::from_json(
+            br#"{"execution_id":"01X","state":"QUERY_STATE_NEW","is_execution_finished":true}"#,
+        )
+        .unwrap();
+        assert!(s.finished(), "Dune's own flag wins for unknown states");
+        let s = Status::from_json(br#"{"execution_id":"01X","state":"QUERY_STATE_FAILED","error":{"type":"T","message":"line 1:8: boom"}}"#).unwrap();
+        assert_eq!(s.error_message.as_deref(), Some("line 1:8: boom"));
+    }
+
+    #[test]
+    fn bad_shapes_are_clear_errors() {
+        let e = Status::from_json(b"{not json").unwrap_err();
+        assert!(e.to_string().contains("invalid JSON"), "{e}");
+        let e = Status::from_json(br#"{"execution_id":5,"state":"x"}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("\"execution_id\" is a number"),
+            "{e}"
+        );
+        let e = Page::from_json(
+            br#"{"execution_id":"01X","state":"QUERY_STATE_COMPLETED","result":{"rows":[1]}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("row 0 is a number"), "{e}");
+    }
+}

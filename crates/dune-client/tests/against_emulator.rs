@@ -1,0 +1,337 @@
+//! The client against the emulator: the flows dune_fdw relies on, and its behaviour under
+//! faults (what is retried, what is never sent twice).
+
+use dune_client::error::NotFound;
+use dune_client::pages::csv_all;
+use dune_client::{ApiKey, Cancel, Client, ClientConfig, Error, ExecState, Pager, Read, Source};
+use dune_emulator::faults::FaultRule;
+use dune_emulator::{DEFAULT_API_KEY, Emulator};
+use serde_json::{Map, Value, json};
+use std::time::{Duration, Instant};
+
+fn emulator() -> Emulator {
+    let emu = Emulator::start_default().expect("emulator starts");
+    emu.settings(|s| {
+        s.pending_ms = 20;
+        s.execution_ms = 80;
+    });
+    emu
+}
+
+fn client_with(emu: &Emulator, key: &str, f: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut config = ClientConfig::new(&emu.api_url(), ApiKey::new(key)).unwrap();
+    config.max_retry_wait = Duration::from_secs(2);
+    f(&mut config);
+    Client::new(config, Cancel::new())
+}
+
+fn client(emu: &Emulator) -> Client {
+    client_with(emu, DEFAULT_API_KEY, |_| {})
+}
+
+fn fault(v: Value) -> FaultRule {
+    serde_json::from_value(v).unwrap()
+}
+
+fn all_rows(
+    client: &Client,
+    source: Source,
+    read: Read,
+    page_size: u64,
+) -> Vec<Map<String, Value>> {
+    let mut pager = Pager::new(source, read, None, page_size);
+    let mut rows = Vec::new();
+    while let Some(page) = pager.next_page(client).unwrap() {
+        rows.extend(page.rows);
+    }
+    rows
+}
+
+fn run(client: &Client, query_id: i64, params: Option<&Value>) -> String {
+    let id = client.execute_query(query_id, params, None).unwrap();
+    let status = client
+        .wait(&id, Duration::from_secs(10), &mut |_| {})
+        .unwrap();
+    assert_eq!(status.state, ExecState::Completed);
+    id
+}
+
+#[test]
+fn execute_wait_and_read_every_page() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 1_252_207, None);
+    let rows = all_rows(&c, Source::execution(&id).unwrap(), Read::default(), 5);
+    assert_eq!(rows.len(), 28);
+    assert_eq!(rows[0]["project"], "opensea");
+    assert_eq!(rows[27]["Rank"], 28);
+    assert_eq!(emu.stats().requests["results"], 6, "28 rows in pages of 5");
+}
+
+#[test]
+fn latest_results_by_parameter_combination() {
+    let emu = emulator();
+    let c = client(&emu);
+    let week = json!({"Time Period": "week"});
+    let mut pager = Pager::new(
+        Source::latest(1_252_207, Some(&week)).unwrap(),
+        Read::default(),
+        None,
+        100,
+    );
+    let err = pager.next_page(&c).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                what: NotFound::LatestResult,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    run(&c, 1_252_207, Some(&week));
+    let rows = all_rows(
+        &c,
+        Source::latest(1_252_207, Some(&week)).unwrap(),
+        Read::default(),
+        10,
+    );
+    assert_eq!(rows.len(), 28);
+    let log = emu.stats().log;
+    assert!(
+        log.iter()
+            .any(|e| e.query.contains("params.Time%20Period=week")),
+        "params travel as params.<name>"
+    );
+}
+
+#[test]
+fn columns_filters_and_sort_are_sent_and_honoured() {
+    let emu = emulator();
+    let c = client(&emu);
+    let read = Read {
+        columns: Some(vec!["project".into(), "Total Volume".into()]),
+        filters: Some("\"Total Volume\" > 1e9 AND project <> 'blur'".into()),
+        sort_by: Some("\"Total Volume\" asc".into()),
+    };
+    let rows = all_rows(&c, Source::latest(1_252_207, None).unwrap(), read, 100);
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["looksrare", "cryptopunks", "x2y2", "opensea"]);
+    assert_eq!(rows[0].len(), 2, "only the requested columns");
+    assert_eq!(emu.stats().datapoints_served, 8);
+}
+
+#[test]
+fn a_limit_reads_one_small_page_of_a_huge_result() {
+    let emu = emulator();
+    let c = client(&emu);
+    let mut pager = Pager::new(
+        Source::latest(9_100_002, None).unwrap(),
+        Read::default(),
+        Some(10),
+        32_000,
+    );
+    let page = pager.next_page(&c).unwrap().unwrap();
+    assert_eq!(page.rows.len(), 10);
+    assert!(pager.next_page(&c).unwrap().is_none());
+    let stats = emu.stats();
+    assert_eq!(stats.results_requests, 1);
+    assert_eq!(stats.datapoints_served, 100);
+    assert_eq!(page.metadata.unwrap().total_row_count, Some(5_000_000));
+}
+
+#[test]
+fn rejected_key_never_appears_in_the_error() {
+    let emu = emulator();
+    let c = client_with(&emu, "sk_secret_wrong_key", |_| {});
+    let err = c.execute_query(1_258_228, None, None).unwrap_err();
+    assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Dune rejected the API key: invalid API Key"
+    );
+    assert!(!format!("{err:?}").contains("sk_secret"));
+}
+
+#[test]
+fn rate_limits_are_retried_honouring_retry_after() {
+    let emu = emulator();
+    let c = client(&emu);
+    emu.add_fault(fault(
+        json!({"route": "latest", "status": 429, "retry_after": "1"}),
+    ));
+    let start = Instant::now();
+    let rows = all_rows(
+        &c,
+        Source::latest(3_493_826, None).unwrap(),
+        Read::default(),
+        100,
+    );
+    assert_eq!(rows.len(), 8);
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "waited as Retry-After asked"
+    );
+    assert_eq!(emu.stats().requests["latest"], 2);
+}
+
+#[test]
+fn broken_middle_pages_are_retried_without_losing_or_doubling_rows() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 1_252_207, None);
+    let expected = all_rows(&c, Source::execution(&id).unwrap(), Read::default(), 4);
+    emu.add_fault(fault(
+        json!({"route": "results", "skip": 2, "cut_after": 40}),
+    ));
+    emu.add_fault(fault(json!({"route": "results", "skip": 1, "status": 503})));
+    emu.add_fault(fault(json!({"route": "results", "skip": 3, "reset": true})));
+    let got = all_rows(&c, Source::execution(&id).unwrap(), Read::default(), 4);
+    assert_eq!(got, expected);
+    assert_eq!(emu.stats().faults_injected, 3);
+}
+
+#[test]
+fn execute_is_never_sent_twice_once_it_may_have_reached_dune() {
+    let emu = emulator();
+    let c = client(&emu);
+    emu.add_fault(fault(json!({"route": "execute", "reset": true})));
+    let err = c.execute_query(1_258_228, None, None).unwrap_err();
+    assert!(err.maybe_executed(), "{err:?}");
+    let stats = emu.stats();
+    assert_eq!(stats.requests["execute"], 1);
+    assert_eq!(stats.executions_created, 1);
+
+    emu.add_fault(fault(json!({"route": "execute", "status": 502})));
+    let err = c.execute_query(1_258_228, None, None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Server {
+                status: 502,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    emu.add_fault(fault(
+        json!({"route": "execute", "status": 429, "retry_after": "0"}),
+    ));
+    c.execute_query(1_258_228, None, None).unwrap();
+    let stats = emu.stats();
+    assert_eq!(stats.requests["execute"], 4, "the 429 was retried once");
+    assert_eq!(stats.executions_created, 2);
+}
+
+#[test]
+fn a_stalled_status_times_out_and_is_retried() {
+    let emu = emulator();
+    let c = client_with(&emu, DEFAULT_API_KEY, |cfg| {
+        cfg.request_timeout = Duration::from_millis(300)
+    });
+    let id = run(&c, 3_493_826, None);
+    emu.add_fault(fault(json!({"route": "status", "stall_ms": 2000})));
+    let start = Instant::now();
+    assert_eq!(c.status(&id).unwrap().state, ExecState::Completed);
+    assert!(start.elapsed() < Duration::from_millis(1900));
+    emu.add_fault(fault(
+        json!({"route": "status", "stall_ms": 2000, "times": 10}),
+    ));
+    let c = client_with(&emu, DEFAULT_API_KEY, |cfg| {
+        cfg.request_timeout = Duration::from_millis(200);
+        cfg.max_retries = 1;
+    });
+    let err = c.status(&id).unwrap_err();
+    assert!(matches!(err, Error::Timeout { attempts: 2, .. }), "{err:?}");
+}
+
+#[test]
+fn failures_and_cancellations_surface_with_dune_words() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = c.execute_query(9_000_002, None, None).unwrap();
+    let status = c.wait(&id, Duration::from_secs(10), &mut |_| {}).unwrap();
+    assert_eq!(status.state, ExecState::Failed);
+    let mut pager = Pager::new(Source::execution(&id).unwrap(), Read::default(), None, 10);
+    let err = pager.next_page(&c).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Column 'amount' cannot be resolved"),
+        "{err}"
+    );
+
+    let slow = c.execute_query(9_000_003, None, Some("large")).unwrap();
+    assert!(c.cancel_execution(&slow).unwrap());
+    let mut pager = Pager::new(Source::execution(&slow).unwrap(), Read::default(), None, 10);
+    let err = pager.next_page(&c).unwrap_err();
+    assert!(
+        matches!(&err, Error::ExecutionEnded { state, .. } if state == "QUERY_STATE_CANCELLED"),
+        "{err:?}"
+    );
+    assert_eq!(emu.stats().cancelled, vec![slow]);
+}
+
+#[test]
+fn raw_sql_and_csv_pages() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = c.execute_sql("select * from query_3493826", None).unwrap();
+    c.wait(&id, Duration::from_secs(10), &mut |_| {}).unwrap();
+    let mut csv = String::new();
+    let pages = csv_all(&c, &Source::execution(&id).unwrap(), 3, &mut |s| {
+        csv.push_str(s)
+    })
+    .unwrap();
+    assert_eq!(pages, 3);
+    assert_eq!(csv.lines().count(), 9);
+    assert_eq!(csv.lines().next(), Some("ct,TableName"));
+    assert_eq!(csv.matches("ct,TableName").count(), 1);
+}
+
+#[test]
+fn bad_input_is_refused_before_sending() {
+    let emu = emulator();
+    let c = client(&emu);
+    assert!(c.execute_query(0, None, None).is_err());
+    assert!(c.execute_query(1, Some(&json!([1, 2])), None).is_err());
+    assert!(c.execute_query(1, None, Some("turbo")).is_err());
+    assert!(c.status("../query/1").is_err());
+    assert_eq!(emu.stats().total_requests, 0);
+    let err = c
+        .execute_query(1_252_207, Some(&json!({"Nope": 1})), None)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Dune rejected the request: unknown parameters (Nope)"
+    );
+}
+
+#[test]
+fn cancelling_stops_a_backoff_at_once() {
+    let emu = emulator();
+    let c = client(&emu);
+    emu.add_fault(fault(
+        json!({"route": "latest", "status": 429, "retry_after": "30"}),
+    ));
+    let flag = c.cancel_flag().clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        flag.cancel();
+    });
+    let start = Instant::now();
+    let mut pager = Pager::new(
+        Source::latest(3_493_826, None).unwrap(),
+        Read::default(),
+        None,
+        10,
+    );
+    assert_eq!(pager.next_page(&c).unwrap_err(), Error::Cancelled);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    t.join().unwrap();
+}
