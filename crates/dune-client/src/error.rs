@@ -158,8 +158,8 @@ impl fmt::Display for Error {
                 waited,
             } => write!(
                 f,
-                "Dune execution {execution_id} is still {state} after waiting {} s",
-                waited.as_secs()
+                "Dune execution {execution_id} is still {state} after waiting {:.1} s",
+                waited.as_secs_f64()
             ),
             Error::Cancelled => write!(f, "cancelled"),
         }

@@ -79,14 +79,7 @@ fn classify(e: ureq::Error, connected_hint: bool) -> Failure {
         ureq::Error::HostNotFound => Failure::NotConnected("host not found".into()),
         ureq::Error::ConnectionFailed => Failure::NotConnected("connection failed".into()),
         ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge,
-        ureq::Error::Io(io)
-            if matches!(
-                io.kind(),
-                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
-            ) =>
-        {
-            Failure::NotConnected(io.to_string())
-        }
+        ureq::Error::Io(io) if never_connected(&io) => Failure::NotConnected(io.to_string()),
         ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => Failure::TimedOut {
             connected: connected_hint,
         },
@@ -94,16 +87,27 @@ fn classify(e: ureq::Error, connected_hint: bool) -> Failure {
     }
 }
 
+/// Whether an I/O error happened before a connection existed (so nothing reached Dune).
+fn never_connected(io: &std::io::Error) -> bool {
+    matches!(
+        io.kind(),
+        ErrorKind::ConnectionRefused
+            | ErrorKind::AddrNotAvailable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::HostUnreachable
+    ) || io.to_string().contains("failed to lookup address")
+}
+
 /// Dune's `{"error": "..."}` message, or the start of the body.
 fn api_message(body: &[u8]) -> String {
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-        if let Some(m) = v.get("error").and_then(|e| {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(m) = v.get("error").and_then(|e| {
             e.as_str()
                 .map(str::to_string)
                 .or_else(|| e.get("message")?.as_str().map(str::to_string))
-        }) {
-            return m;
-        }
+        })
+    {
+        return m;
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(300)])
         .trim()
@@ -142,7 +146,7 @@ impl Http {
         method: &str,
         url: &str,
         body: Option<&str>,
-    ) -> std::result::Result<(u16, Vec<(String, String)>, Vec<u8>), Failure> {
+    ) -> std::result::Result<Reply, Failure> {
         let key = self.config.api_key.expose();
         let result = match body {
             None if method == "GET" => self.agent.get(url).header("X-Dune-Api-Key", key).call(),
@@ -171,7 +175,11 @@ impl Http {
             .limit(self.config.max_response_bytes)
             .read_to_vec()
             .map_err(|e| classify(e, true))?;
-        Ok((status, headers, bytes))
+        Ok(Reply {
+            status,
+            headers,
+            body: bytes,
+        })
     }
 
     fn sleep(&self, d: Duration) -> Result<()> {
@@ -201,25 +209,17 @@ impl Http {
             attempt += 1;
             let may_retry = attempt <= self.config.max_retries;
             match self.once(method, url, body) {
-                Ok((status, headers, body)) if (200..300).contains(&status) => {
-                    return Ok(Reply {
-                        status,
-                        headers,
-                        body,
-                    });
-                }
-                Ok((status, headers, body)) => {
+                Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
+                Ok(reply) => {
+                    let status = reply.status;
                     if may_retry && retryable_status(status, idem) {
-                        let ra = headers
-                            .iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                            .map(|(_, v)| v.as_str());
+                        let ra = reply.header("retry-after");
                         let wait = retry_after(ra, self.config.max_retry_wait)
                             .unwrap_or_else(|| backoff(attempt, self.config.max_retry_wait));
                         self.sleep(wait)?;
                         continue;
                     }
-                    let message = redact(api_message(&body));
+                    let message = redact(api_message(&reply.body));
                     return Err(match status {
                         400 => Error::BadRequest(message),
                         401 => Error::Unauthorized(message),

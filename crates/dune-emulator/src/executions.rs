@@ -62,10 +62,10 @@ impl Execution {
     }
 
     pub fn phase(&self, now: u64) -> Phase {
-        if let Some(c) = self.cancelled_ms {
-            if c < self.ended_ms() {
-                return Phase::Cancelled;
-            }
+        if let Some(c) = self.cancelled_ms
+            && c < self.ended_ms()
+        {
+            return Phase::Cancelled;
         }
         if now < self.started_ms() {
             let left = self.started_ms() - now;
@@ -147,17 +147,17 @@ impl Execution {
                 }
             }
         }
-        if phase == Phase::Failed {
-            if let Outcome::Failed(msg) = &self.outcome {
-                m.insert(
-                    "error".into(),
-                    json!({
-                        "type": "FAILED_TYPE_EXECUTION_FAILED",
-                        "message": format!("{msg} [Execution ID: {}]", self.id),
-                        "metadata": {"line": 1, "column": 1}
-                    }),
-                );
-            }
+        if phase == Phase::Failed
+            && let Outcome::Failed(msg) = &self.outcome
+        {
+            m.insert(
+                "error".into(),
+                json!({
+                    "type": "FAILED_TYPE_EXECUTION_FAILED",
+                    "message": format!("{msg} [Execution ID: {}]", self.id),
+                    "metadata": {"line": 1, "column": 1}
+                }),
+            );
         }
         m
     }

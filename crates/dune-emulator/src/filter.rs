@@ -391,10 +391,10 @@ pub fn compare(cell: &Value, lit: &Literal) -> Option<Ordering> {
             if let Some(o) = big_int_cmp(s, l) {
                 return Some(o);
             }
-            if matches!(lit, Literal::Num(_)) {
-                if let (Ok(a), Ok(b)) = (s.parse::<f64>(), l.parse::<f64>()) {
-                    return a.partial_cmp(&b);
-                }
+            if matches!(lit, Literal::Num(_))
+                && let (Ok(a), Ok(b)) = (s.parse::<f64>(), l.parse::<f64>())
+            {
+                return a.partial_cmp(&b);
             }
             Some(s.as_str().cmp(l.as_str()))
         }

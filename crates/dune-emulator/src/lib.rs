@@ -56,6 +56,9 @@ impl Default for Settings {
     }
 }
 
+/// (execution id, filters, sort_by): what a computed row order depends on.
+pub type ViewKey = (String, String, String);
+
 /// Everything the emulator knows, behind one lock.
 pub struct Inner {
     pub settings: Settings,
@@ -64,8 +67,8 @@ pub struct Inner {
     pub latest: HashMap<(u64, String), String>,
     pub faults: Vec<FaultRule>,
     pub stats: Stats,
-    /// Row orders computed for filtered or sorted reads, keyed by (execution, filters, sort_by).
-    pub views: Vec<((String, String, String), Arc<Vec<u64>>)>,
+    /// Row orders computed for filtered or sorted reads.
+    pub views: Vec<(ViewKey, Arc<Vec<u64>>)>,
 }
 
 pub struct State {

@@ -89,7 +89,7 @@ pub fn cell(generator: Generator, seed: u64, col: usize, row: u64) -> Value {
             let v = (h % 1_000_000_000_000) as i64 - 500_000_000_000;
             Value::from(format!("{v}{:012}", mix(h) % 1_000_000_000_000))
         }
-        Generator::Boolean => Value::from(h % 2 == 0),
+        Generator::Boolean => Value::from(h.is_multiple_of(2)),
         Generator::MostlyNull => {
             if row % 10 == 7 {
                 Value::from(format!("note {row}"))

@@ -1,0 +1,28 @@
+//! Every setting of dune_fdw, registered from `_PG_init`.
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+/// `dune_fdw.server`: the foreign server the dune_* functions use.
+pub static SERVER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"dune"));
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"dune_fdw.server",
+        c"The foreign server the dune_* functions use.",
+        c"Name of a server of the dune_fdw wrapper. A second Dune account is a second server; \
+          SET dune_fdw.server to use it.",
+        &SERVER,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The value of `dune_fdw.server` (backend thread only).
+pub fn server_name() -> String {
+    SERVER
+        .get()
+        .and_then(|s| s.into_string().ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "dune".to_string())
+}
