@@ -8,12 +8,15 @@ pub mod cancel;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod filters;
 pub mod http;
 pub mod models;
 pub mod pages;
 pub mod poll;
 pub mod retry;
 pub mod secret;
+pub mod time;
+pub mod types;
 pub mod validate;
 
 pub use cancel::Cancel;

@@ -431,11 +431,62 @@ pub fn like(text: &str, pattern: &str) -> bool {
     pi == p.len()
 }
 
-/// Evaluates an expression against a row through `get(column) -> value`.
-pub fn eval(e: &Expr, get: &dyn Fn(&str) -> Value) -> bool {
+/// Microseconds since the epoch of a date or timestamp text: `2024-03-05`,
+/// `2024-03-05 20:50:59.123 UTC`, `2024-03-05T20:50:59Z`, `2024-03-05 20:50`.
+pub fn instant(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix(" UTC")
+        .or_else(|| t.strip_suffix('Z'))
+        .unwrap_or(t);
+    let (date, time) = match t.split_once([' ', 'T']) {
+        Some((d, tm)) => (d, tm),
+        None => (t, "00:00:00"),
+    };
+    let mut d = date.split('-');
+    let y: i64 = d.next()?.parse().ok()?;
+    let m: i64 = d.next()?.parse().ok()?;
+    let day: i64 = d.next()?.parse().ok()?;
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut parts = time.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let mi: i64 = parts.next().unwrap_or("0").parse().ok()?;
+    let sec_text = parts.next().unwrap_or("0");
+    let (sec, frac) = sec_text.split_once('.').unwrap_or((sec_text, ""));
+    let sec: i64 = sec.parse().ok()?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let micros: i64 = format!("{:0<6}", &frac[..frac.len().min(6)]).parse().ok()?;
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1_000_000) + micros)
+}
+
+/// Compares as `compare` does, but dates and timestamps (`is_time`) as instants, the way
+/// Trino compares a timestamp column with a string literal.
+pub fn compare_typed(cell: &Value, lit: &Literal, is_time: bool) -> Option<Ordering> {
+    if is_time {
+        if let (Value::String(c), Literal::Str(l)) = (cell, lit) {
+            if let (Some(a), Some(b)) = (instant(c), instant(l)) {
+                return Some(a.cmp(&b));
+            }
+        }
+    }
+    compare(cell, lit)
+}
+
+/// Evaluates an expression against a row through `get(column) -> value`; `is_time(column)`
+/// says which columns hold dates or timestamps.
+pub fn eval(e: &Expr, get: &dyn Fn(&str) -> Value, is_time: &dyn Fn(&str) -> bool) -> bool {
     match e {
-        Expr::And(a, b) => eval(a, get) && eval(b, get),
-        Expr::Or(a, b) => eval(a, get) || eval(b, get),
+        Expr::And(a, b) => eval(a, get, is_time) && eval(b, get, is_time),
+        Expr::Or(a, b) => eval(a, get, is_time) || eval(b, get, is_time),
         Expr::IsNull(c, want_null) => get(c).is_null() == *want_null,
         Expr::Like(c, p) => match get(c) {
             Value::String(s) => like(&s, p),
@@ -446,9 +497,9 @@ pub fn eval(e: &Expr, get: &dyn Fn(&str) -> Value) -> bool {
             let v = get(c);
             items
                 .iter()
-                .any(|l| compare(&v, l) == Some(Ordering::Equal))
+                .any(|l| compare_typed(&v, l, is_time(c)) == Some(Ordering::Equal))
         }
-        Expr::Cmp(c, op, l) => match compare(&get(c), l) {
+        Expr::Cmp(c, op, l) => match compare_typed(&get(c), l, is_time(c)) {
             None => false,
             Some(o) => match op {
                 CmpOp::Eq => o == Ordering::Equal,
@@ -502,8 +553,9 @@ mod tests {
             "maker IS NULL",
             "amount_usd <> 3",
         ];
+        let time = |c: &str| c == "block_time";
         for f in yes {
-            assert!(eval(&parse_filters(f).unwrap(), &r), "{f}");
+            assert!(eval(&parse_filters(f).unwrap(), &r, &time), "{f}");
         }
         let no = [
             "block_time < '2024-03-01'",
@@ -512,7 +564,14 @@ mod tests {
             "raw < 5",
         ];
         for f in no {
-            assert!(!eval(&parse_filters(f).unwrap(), &r), "{f}");
+            assert!(!eval(&parse_filters(f).unwrap(), &r, &time), "{f}");
+        }
+        for f in [
+            "block_time = '2024-03-05 20:50:59'",
+            "block_time <= '2024-03-05 20:50:59.000000'",
+            "block_time < '2024-03-06'",
+        ] {
+            assert!(eval(&parse_filters(f).unwrap(), &r, &time), "{f}");
         }
         for bad in [
             "NOT a = 1",

@@ -441,13 +441,16 @@ fn view(state: &State, exec_id: &str, r: &ResultSet, read: &Read) -> Option<Arc<
     if let Some((_, v)) = state.lock().views.iter().find(|(k, _)| *k == key) {
         return Some(v.clone());
     }
+    let is_time = |name: &str| {
+        r.column_index(name)
+            .is_some_and(|c| r.types[c].starts_with("timestamp") || r.types[c] == "date")
+    };
     let mut rows: Vec<u64> = match &read.filters {
         None => (0..r.len()).collect(),
         Some((_, e)) => (0..r.len())
             .filter(|&row| {
-                filter::eval(e, &|name: &str| {
-                    r.column_index(name).map_or(Value::Null, |c| r.cell(row, c))
-                })
+                let get = |name: &str| r.column_index(name).map_or(Value::Null, |c| r.cell(row, c));
+                filter::eval(e, &get, &is_time)
             })
             .collect(),
     };
