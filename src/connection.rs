@@ -9,9 +9,16 @@ use crate::options;
 use dune_client::{ApiKey, ClientConfig, DEFAULT_API_URL};
 use pgrx::pg_sys;
 
-/// The client settings for `role` on `server`.
-pub fn config_for(server: &ServerInfo, role: pg_sys::Oid) -> FdwResult<ClientConfig> {
-    catalog::check_usage(server, role)?;
+/// The client settings for `role` on `server`. The functions and IMPORT need USAGE on the
+/// server; a foreign-table scan needs only SELECT on the table (as with postgres_fdw).
+pub fn config_for(
+    server: &ServerInfo,
+    role: pg_sys::Oid,
+    check_usage: bool,
+) -> FdwResult<ClientConfig> {
+    if check_usage {
+        catalog::check_usage(server, role)?;
+    }
     let mapping = catalog::user_mapping_options(server, role)?;
     let key = mapping
         .iter()
@@ -29,5 +36,5 @@ pub fn config_for(server: &ServerInfo, role: pg_sys::Oid) -> FdwResult<ClientCon
 /// the current role.
 pub fn for_functions() -> FdwResult<ClientConfig> {
     let server = catalog::server_by_name(&gucs::server_name())?;
-    config_for(&server, catalog::current_role())
+    config_for(&server, catalog::current_role(), true)
 }

@@ -28,6 +28,22 @@ pub enum FdwError {
         message: String,
         hint: Option<String>,
     },
+    /// The latest-results view was read without an equality on query_id.
+    MissingQueryId(String),
+    /// A Dune value that does not fit its column.
+    BadValue {
+        table: String,
+        column: String,
+        row: u64,
+        value: String,
+        problem: String,
+    },
+    /// A declared column that the Dune result does not have.
+    NoSuchColumn {
+        table: String,
+        column: String,
+        available: Vec<String>,
+    },
     Internal(String),
 }
 
@@ -155,6 +171,24 @@ impl FdwError {
                     None => r,
                 }
             }
+            FdwError::MissingQueryId(table) => report(
+                ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
+                format!("{table} needs the query: WHERE query_id = <id>"),
+            )
+            .hint(format!(
+                "For example: SELECT \"row\" FROM {table} WHERE query_id = 1252207; or WHERE query_id IN (1252207, 1258228), and optionally AND params = '{{\"Time Period\": \"day\"}}'"
+            )),
+            FdwError::BadValue { table, column, row, value, problem } => report(
+                ERRCODE_INVALID_TEXT_REPRESENTATION,
+                format!("column \"{column}\" of foreign table \"{table}\", row {row}: {problem}: {value}"),
+            )
+            .hint("Declare the column with a type that fits the Dune values (text always does)."),
+            FdwError::NoSuchColumn { table, column, available } => report(
+                ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+                format!("the Dune result has no column \"{column}\" for foreign table \"{table}\""),
+            )
+            .detail(format!("Its columns are: {}", available.join(", ")))
+            .hint("Rename the column, or map it: ALTER FOREIGN TABLE ... ALTER COLUMN ... OPTIONS (ADD column_name '...')"),
             FdwError::Internal(m) => report(ERRCODE_INTERNAL_ERROR, m.clone()),
         }
     }

@@ -2,7 +2,8 @@
 //! and how server options become the client's settings.
 
 use crate::error::{FdwError, FdwResult};
-use dune_client::ClientConfig;
+use crate::fdw::table::LATEST_RESULTS_VIEW;
+use dune_client::{ClientConfig, validate};
 use std::time::Duration;
 
 pub const SERVER_OPTIONS: &[&str] = &[
@@ -17,6 +18,7 @@ pub const TABLE_OPTIONS: &[&str] = &[
     "query_id",
     "sql",
     "execution_id",
+    "view",
     "params",
     "mode",
     "max_age",
@@ -57,10 +59,6 @@ impl Object {
     }
 }
 
-fn invalid(message: String, hint: Option<String>) -> FdwError {
-    FdwError::InvalidOption { message, hint }
-}
-
 fn integer(name: &str, value: &str, min: u64, max: u64) -> FdwResult<u64> {
     match value.trim().parse::<u64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
@@ -70,30 +68,33 @@ fn integer(name: &str, value: &str, min: u64, max: u64) -> FdwResult<u64> {
     }
 }
 
-/// Checks one option's name for this object, and its value where it can be checked alone.
+fn api<T>(r: dune_client::Result<T>) -> FdwResult<()> {
+    r.map(|_| ()).map_err(FdwError::from)
+}
+
+/// Checks one option's name for this object, and its value where it can be checked alone
+/// (max_age, an interval, is checked by the validator with PostgreSQL's parser).
 pub fn check(object: Object, name: &str, value: &str) -> FdwResult<()> {
     let valid = object.valid();
     if !valid.contains(&name) {
         let hint = if name == "api_key" && object != Object::UserMapping {
-            Some("api_key belongs in a user mapping, where other roles cannot read it: CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key '...');".to_string())
+            "api_key belongs in a user mapping, where other roles cannot read it: CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key '...');".to_string()
         } else if valid.is_empty() {
-            Some(format!(
-                "There are no valid options for {}.",
-                object.describe()
-            ))
+            format!("There are no valid options for {}.", object.describe())
         } else {
-            Some(format!(
+            format!(
                 "Valid options for {} are: {}",
                 object.describe(),
                 valid.join(", ")
-            ))
+            )
         };
-        return Err(invalid(format!("invalid option \"{name}\""), hint));
+        return Err(FdwError::InvalidOption {
+            message: format!("invalid option \"{name}\""),
+            hint: Some(hint),
+        });
     }
     match name {
-        "api_url" => dune_client::config::normalize_api_url(value)
-            .map(|_| ())
-            .map_err(FdwError::from),
+        "api_url" => api(dune_client::config::normalize_api_url(value)),
         "request_timeout_ms" => integer(name, value, 100, 3_600_000).map(|_| ()),
         "max_retries" => integer(name, value, 0, 20).map(|_| ()),
         "fetch_size" => integer(name, value, 1, 1_000_000).map(|_| ()),
@@ -101,8 +102,59 @@ pub fn check(object: Object, name: &str, value: &str) -> FdwResult<()> {
         "api_key" if value.trim().is_empty() => Err(FdwError::InvalidArgument(
             "api_key must not be empty".into(),
         )),
+        "query_id" => integer(name, value, 1, i64::MAX as u64).map(|_| ()),
+        "sql" => api(validate::sql(value)),
+        "execution_id" => api(validate::execution_id(value)),
+        "params" => {
+            let v: serde_json::Value = serde_json::from_str(value).map_err(|e| {
+                FdwError::InvalidArgument(format!("params must be a JSON object: {e}"))
+            })?;
+            api(validate::params(Some(&v)))
+        }
+        "mode" if value != "latest" && value != "execute" => Err(FdwError::InvalidArgument(
+            format!("mode must be latest or execute, not \"{value}\""),
+        )),
+        "performance" => api(validate::performance(Some(value))),
+        "view" if value != LATEST_RESULTS_VIEW => Err(FdwError::InvalidArgument(format!(
+            "view must be {LATEST_RESULTS_VIEW}, not \"{value}\""
+        ))),
+        "column_name" if value.is_empty() => Err(FdwError::InvalidArgument(
+            "column_name must not be empty".into(),
+        )),
         _ => Ok(()),
     }
+}
+
+/// Checks a foreign table's options together: exactly one of query_id, sql, execution_id (or
+/// view); mode and max_age only with query_id.
+pub fn check_table(names: &[&str]) -> FdwResult<()> {
+    let sources: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| ["query_id", "sql", "execution_id", "view"].contains(n))
+        .collect();
+    if sources.len() != 1 {
+        return Err(FdwError::InvalidOption {
+            message: format!(
+                "a dune_fdw foreign table needs exactly one of the options query_id, sql, execution_id (it has {})",
+                if sources.is_empty() {
+                    "none".to_string()
+                } else {
+                    sources.join(", ")
+                }
+            ),
+            hint: Some("For example: OPTIONS (query_id '1258228')".into()),
+        });
+    }
+    if sources[0] != "query_id"
+        && let Some(bad) = names.iter().find(|n| ["mode", "max_age"].contains(n))
+    {
+        return Err(FdwError::InvalidOption {
+                message: format!("option {bad} applies only to a table with query_id"),
+                hint: Some("A table with sql always executes it; a table with execution_id reads that execution.".into()),
+            });
+    }
+    Ok(())
 }
 
 /// Applies a server's options over the client defaults.
@@ -121,28 +173,6 @@ pub fn apply_server(options: &[(String, String)], config: &mut ClientConfig) -> 
             }
             _ => {}
         }
-    }
-    Ok(())
-}
-
-/// Checks a foreign table's options together: exactly one of query_id, sql, execution_id.
-pub fn check_table(names: &[&str]) -> FdwResult<()> {
-    let sources: Vec<&&str> = names
-        .iter()
-        .filter(|n| ["query_id", "sql", "execution_id"].contains(n))
-        .collect();
-    if sources.len() != 1 {
-        return Err(FdwError::InvalidOption {
-            message: format!(
-                "a dune_fdw foreign table needs exactly one of the options query_id, sql, execution_id (it has {})",
-                if sources.is_empty() {
-                    "none".to_string()
-                } else {
-                    sources.iter().map(|s| **s).collect::<Vec<_>>().join(", ")
-                }
-            ),
-            hint: Some("For example: OPTIONS (query_id '1258228')".into()),
-        });
     }
     Ok(())
 }

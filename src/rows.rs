@@ -1,41 +1,60 @@
-//! Result rows as jsonb, streamed: the helper thread reads page N+1 while Postgres consumes
-//! page N, and at most two pages are ever held.
+//! Result rows as jsonb for the set-returning functions, streamed: the helper thread reads
+//! page N+1 while Postgres consumes page N, so at most two pages are ever held.
 
-use crate::blocking::{Emitter, Stream};
+use crate::blocking::Stream;
 use crate::error::{FdwError, FdwResult};
-use dune_client::{Client, ClientConfig, Error, ExecState, Page, Pager};
+use dune_client::scan::{ScanEvent, ScanSpec, Started, scan};
+use dune_client::{ClientConfig, ExecState, Read};
 use pgrx::JsonB;
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 /// Pages the helper thread may read ahead of the backend.
-const PAGES_AHEAD: usize = 1;
+pub const PAGES_AHEAD: usize = 1;
 
-/// Sends every page of `pager` to the backend; stops early when it stops listening.
-pub fn send_pages(client: &Client, mut pager: Pager, out: &Emitter<Page>) -> Result<(), Error> {
-    while let Some(page) = pager.next_page(client)? {
-        if !out.emit(page) {
-            break;
-        }
+/// What the functions read: everything of `source`, waiting up to `wait` for an execution.
+pub fn spec(
+    config: &ClientConfig,
+    source: dune_client::scan::ScanSource,
+    wait: Duration,
+) -> ScanSpec {
+    ScanSpec {
+        source,
+        read: Read::default(),
+        limit: None,
+        page_size: config.page_size,
+        wait,
     }
-    Ok(())
 }
 
 pub struct RowStream {
-    pages: Stream<Page>,
+    events: Stream<ScanEvent>,
     rows: std::vec::IntoIter<Map<String, Value>>,
     warned_partial: bool,
 }
 
 impl RowStream {
-    pub fn start(
-        config: ClientConfig,
-        producer: impl FnOnce(&Client, &Emitter<Page>) -> Result<(), Error> + Send + 'static,
-    ) -> FdwResult<RowStream> {
+    pub fn start(config: ClientConfig, spec: ScanSpec) -> FdwResult<RowStream> {
+        let events = Stream::start(config, PAGES_AHEAD, move |client, out| {
+            scan(client, &spec, &Started::default(), &mut |event| {
+                out.emit(event)
+            })
+        })?;
         Ok(RowStream {
-            pages: Stream::start(config, PAGES_AHEAD, producer)?,
+            events,
             rows: Vec::new().into_iter(),
             warned_partial: false,
         })
+    }
+}
+
+/// Warns once that Dune kept only part of a result.
+pub fn warn_partial(execution_id: &str, warned: &mut bool) {
+    if !*warned {
+        *warned = true;
+        pgrx::warning!(
+            "Dune stored only part of the result of execution {execution_id} (QUERY_STATE_COMPLETED_PARTIAL): these rows are not the whole result"
+        );
     }
 }
 
@@ -47,17 +66,14 @@ impl Iterator for RowStream {
             if let Some(row) = self.rows.next() {
                 return Some(JsonB(Value::Object(row)));
             }
-            match self.pages.next()? {
-                Ok(page) => {
-                    if page.state == ExecState::CompletedPartial && !self.warned_partial {
-                        self.warned_partial = true;
-                        pgrx::warning!(
-                            "Dune stored only part of the result of execution {} (QUERY_STATE_COMPLETED_PARTIAL): these rows are not the whole result",
-                            page.execution_id
-                        );
+            match self.events.next()? {
+                Ok(ScanEvent::Page(page)) => {
+                    if page.state == ExecState::CompletedPartial {
+                        warn_partial(&page.execution_id, &mut self.warned_partial);
                     }
                     self.rows = page.rows.into_iter();
                 }
+                Ok(ScanEvent::Notice(text)) => pgrx::notice!("{text}"),
                 Err(e) => FdwError::from(e).raise(),
             }
         }

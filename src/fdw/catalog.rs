@@ -65,6 +65,13 @@ pub fn server_by_name(name: &str) -> FdwResult<ServerInfo> {
     server_from(server)
 }
 
+/// The server with this oid (as referenced by a foreign table).
+pub fn server_by_oid(oid: pg_sys::Oid) -> FdwResult<ServerInfo> {
+    // SAFETY: GetForeignServer errors out (never returns NULL) for an unknown oid.
+    let server = unsafe { pg_sys::GetForeignServer(oid) };
+    server_from(server)
+}
+
 /// The role's name, for messages.
 pub fn role_name(role: pg_sys::Oid) -> String {
     // SAFETY: noerr = true returns NULL for an unknown role instead of raising.

@@ -1,32 +1,27 @@
-//! `dune_fdw_handler`: the FdwRoutine of the wrapper.
+//! `dune_fdw_handler`: the FdwRoutine of the wrapper, pointing at the callbacks in plan.rs,
+//! scan.rs, explain.rs and import.rs.
 
-use pgrx::pg_sys;
+use crate::fdw::{explain, import, plan, scan};
 use pgrx::prelude::*;
-use pgrx::{AllocatedByRust, PgBox};
-
-#[pg_guard]
-extern "C-unwind" fn get_foreign_rel_size(
-    _root: *mut pg_sys::PlannerInfo,
-    _rel: *mut pg_sys::RelOptInfo,
-    _table: pg_sys::Oid,
-) {
-    pgrx::ereport!(
-        ERROR,
-        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        "scanning dune_fdw foreign tables is not available in this version",
-        "Read Dune rows with dune_latest(query_id) or dune_run(query_id) meanwhile."
-    );
-}
+use pgrx::{AllocatedByRust, PgBox, pg_sys};
 
 /// The handler of the dune_fdw wrapper.
 #[pg_extern]
 fn dune_fdw_handler() -> PgBox<pg_sys::FdwRoutine, AllocatedByRust> {
-    // SAFETY: alloc_node returns a zeroed FdwRoutine node in the current memory context; the
-    // callbacks set are `extern "C-unwind"` functions guarded by #[pg_guard].
+    // SAFETY: alloc_node returns a zeroed FdwRoutine node in the current memory context; every
+    // callback set is an `extern "C-unwind"` function guarded by #[pg_guard].
     unsafe {
-        let mut routine =
+        let mut r =
             PgBox::<pg_sys::FdwRoutine, AllocatedByRust>::alloc_node(pg_sys::NodeTag::T_FdwRoutine);
-        routine.GetForeignRelSize = Some(get_foreign_rel_size);
-        routine
+        r.GetForeignRelSize = Some(plan::get_foreign_rel_size);
+        r.GetForeignPaths = Some(plan::get_foreign_paths);
+        r.GetForeignPlan = Some(plan::get_foreign_plan);
+        r.BeginForeignScan = Some(scan::begin_foreign_scan);
+        r.IterateForeignScan = Some(scan::iterate_foreign_scan);
+        r.ReScanForeignScan = Some(scan::rescan_foreign_scan);
+        r.EndForeignScan = Some(scan::end_foreign_scan);
+        r.ExplainForeignScan = Some(explain::explain_foreign_scan);
+        r.ImportForeignSchema = Some(import::import_foreign_schema);
+        r
     }
 }

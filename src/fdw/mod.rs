@@ -1,5 +1,13 @@
-//! The foreign-data wrapper: handler, validator, and catalog access.
+//! The foreign-data wrapper: one file per concern, named after it.
 
 pub mod catalog;
+pub mod convert;
+pub mod deparse;
+pub mod explain;
 pub mod handler;
+pub mod import;
+pub mod plan;
+pub mod scan;
+pub mod scan_plan;
+pub mod table;
 pub mod validator;

@@ -3,7 +3,10 @@
 
 use crate::error::{FdwError, FdwResult, OrRaise};
 use crate::fdw::catalog;
+use crate::fdw::convert::parse_typed;
 use crate::options::{self, Object};
+use pgrx::FromDatum;
+use pgrx::datum::Interval;
 use pgrx::pg_sys::{self, BuiltinOid};
 use pgrx::prelude::*;
 
@@ -26,6 +29,16 @@ fn validate(options: Vec<Option<String>>, catalog_oid: Option<pg_sys::Oid>) -> F
     for item in options.into_iter().flatten() {
         let (name, value) = item.split_once('=').unwrap_or((item.as_str(), ""));
         options::check(object, name, value)?;
+        if object == Object::Table && name == "max_age" {
+            let d = parse_typed(pg_sys::INTERVALOID, value);
+            // SAFETY: parse_typed returned an interval datum.
+            let i = unsafe { Interval::from_polymorphic_datum(d, false, pg_sys::INTERVALOID) };
+            if i.is_none_or(|i| i.as_micros() < 0) {
+                return Err(FdwError::InvalidArgument(format!(
+                    "max_age must be a positive interval, not \"{value}\""
+                )));
+            }
+        }
         if object == Object::Server && name == "api_url" && !catalog::is_superuser() {
             return Err(FdwError::InvalidOption {
                 message: "only a superuser may set api_url".into(),
@@ -37,13 +50,9 @@ fn validate(options: Vec<Option<String>>, catalog_oid: Option<pg_sys::Oid>) -> F
         seen.push(name.to_string());
     }
     if object == Object::Table {
-        options::check_table(&options_pairs(&seen))?;
+        options::check_table(&seen.iter().map(String::as_str).collect::<Vec<_>>())?;
     }
     Ok(())
-}
-
-fn options_pairs(names: &[String]) -> Vec<&str> {
-    names.iter().map(String::as_str).collect()
 }
 
 /// The validator of the dune_fdw wrapper.

@@ -1,8 +1,9 @@
 use crate::connection;
 use crate::error::{FdwResult, OrRaise};
-use crate::functions::json_arg;
-use crate::rows::{RowStream, send_pages};
-use dune_client::{Pager, Read, Source};
+use crate::functions::{DEFAULT_WAIT, json_arg};
+use crate::rows::{RowStream, spec};
+use dune_client::Source;
+use dune_client::scan::ScanSource;
 use pgrx::JsonB;
 use pgrx::prelude::*;
 
@@ -17,16 +18,17 @@ fn dune_latest(
         return SetOfIterator::empty();
     };
     let run = || -> FdwResult<RowStream> {
-        let source = Source::latest(query_id, json_arg(params).as_ref())?;
+        let params = json_arg(params);
+        Source::latest(query_id, params.as_ref())?; // checks the arguments before anything is sent
         let config = connection::for_functions()?;
-        let page_size = config.page_size;
-        RowStream::start(config, move |client, out| {
-            send_pages(
-                client,
-                Pager::new(source, Read::default(), None, page_size),
-                out,
-            )
-        })
+        let source = ScanSource::Latest {
+            query_id,
+            params,
+            max_age: None,
+            performance: None,
+        };
+        let spec = spec(&config, source, DEFAULT_WAIT);
+        RowStream::start(config, spec)
     };
     SetOfIterator::new(run().or_raise())
 }

@@ -1,11 +1,10 @@
 use crate::blocking;
 use crate::connection;
 use crate::error::{FdwResult, OrRaise};
-use crate::functions::DEFAULT_WAIT_SECS;
+use crate::functions::DEFAULT_WAIT;
 use dune_client::pages::{check_state, csv_all};
 use dune_client::{Error, Source};
 use pgrx::prelude::*;
-use std::time::Duration;
 
 /// Waits for the execution, then returns its CSV result: every page joined under one header
 /// line. The whole text is one value, so for large results prefer dune_results or a foreign
@@ -18,7 +17,7 @@ fn dune_results_csv(execution_id: Option<&str>) -> Option<String> {
         let config = connection::for_functions()?;
         let page_size = config.page_size;
         blocking::run(config, move |client| {
-            let wait = Duration::from_secs(DEFAULT_WAIT_SECS);
+            let wait = DEFAULT_WAIT;
             let status = client.wait(&id, wait, &mut |_| {})?;
             if !status.finished() {
                 return Err(Error::StillRunning {

@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// How long Dune runs a query at most (30 minutes); waits default to this.
-pub const DEFAULT_WAIT_SECS: u64 = 30 * 60;
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
 
 /// An interval argument as a wait; months count as 30 days.
 pub fn wait_of(timeout: Interval) -> FdwResult<Duration> {

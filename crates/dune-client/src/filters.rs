@@ -2,9 +2,10 @@
 //! double-quoted and strings single-quoted with quotes doubled, so that no value or name can
 //! change what a filter means.
 
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     Eq,
     Ne,
@@ -39,7 +40,7 @@ impl Op {
 }
 
 /// A literal value in Dune's filter language.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Literal {
     /// A number, written as is (digits, sign, point, exponent only).
     Number(String),
@@ -48,29 +49,20 @@ pub enum Literal {
     /// Bytes, written as bare 0x hex.
     Bytes(Vec<u8>),
     Bool(bool),
+    /// A query parameter not yet known, shown as `$n` (EXPLAIN only; never sent).
+    Placeholder(usize),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Filter {
-    And(Vec<Filter>),
-    Or(Vec<Filter>),
-    Compare {
-        column: String,
-        op: Op,
-        value: Literal,
-    },
-    In {
-        column: String,
-        values: Vec<Literal>,
-    },
-    Like {
-        column: String,
-        pattern: String,
-    },
-    IsNull {
-        column: String,
-        negated: bool,
-    },
+/// A predicate over result columns. `V` is the value type: a [`Literal`] once known, or a
+/// placeholder (a query parameter) in a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Filter<V = Literal> {
+    And(Vec<Filter<V>>),
+    Or(Vec<Filter<V>>),
+    Compare { column: String, op: Op, value: V },
+    In { column: String, values: Vec<V> },
+    Like { column: String, pattern: String },
+    IsNull { column: String, negated: bool },
 }
 
 /// `"name"`, with `"` doubled.
@@ -105,7 +97,37 @@ impl Literal {
                 }
             }
             Literal::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Literal::Placeholder(n) => {
+                let _ = write!(out, "${n}");
+            }
         }
+    }
+}
+
+impl<V> Filter<V> {
+    /// The same predicate with each value mapped; None if any value maps to None.
+    pub fn try_map<W>(&self, f: &mut dyn FnMut(&V) -> Option<W>) -> Option<Filter<W>> {
+        Some(match self {
+            Filter::And(p) => Filter::And(p.iter().map(|x| x.try_map(f)).collect::<Option<_>>()?),
+            Filter::Or(p) => Filter::Or(p.iter().map(|x| x.try_map(f)).collect::<Option<_>>()?),
+            Filter::Compare { column, op, value } => Filter::Compare {
+                column: column.clone(),
+                op: *op,
+                value: f(value)?,
+            },
+            Filter::In { column, values } => Filter::In {
+                column: column.clone(),
+                values: values.iter().map(&mut *f).collect::<Option<_>>()?,
+            },
+            Filter::Like { column, pattern } => Filter::Like {
+                column: column.clone(),
+                pattern: pattern.clone(),
+            },
+            Filter::IsNull { column, negated } => Filter::IsNull {
+                column: column.clone(),
+                negated: *negated,
+            },
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! The key lives in [`secret::ApiKey`] and never appears in an error message.
 
+pub mod abandon;
 pub mod cancel;
 pub mod client;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod models;
 pub mod pages;
 pub mod poll;
 pub mod retry;
+pub mod scan;
 pub mod secret;
 pub mod time;
 pub mod types;

@@ -471,12 +471,10 @@ pub fn instant(text: &str) -> Option<i64> {
 /// Compares as `compare` does, but dates and timestamps (`is_time`) as instants, the way
 /// Trino compares a timestamp column with a string literal.
 pub fn compare_typed(cell: &Value, lit: &Literal, is_time: bool) -> Option<Ordering> {
-    if is_time {
-        if let (Value::String(c), Literal::Str(l)) = (cell, lit) {
-            if let (Some(a), Some(b)) = (instant(c), instant(l)) {
-                return Some(a.cmp(&b));
-            }
-        }
+    if let (true, Value::String(c), Literal::Str(l)) = (is_time, cell, lit)
+        && let (Some(a), Some(b)) = (instant(c), instant(l))
+    {
+        return Some(a.cmp(&b));
     }
     compare(cell, lit)
 }

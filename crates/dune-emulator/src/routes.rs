@@ -321,10 +321,7 @@ fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Resp
         let inner = state.lock();
         let mut best: Option<(u64, String)> = None;
         for e in inner.executions.values() {
-            if e.query_id != query.query_id
-                || !e.phase(now).finished()
-                || e.phase(now) == Phase::Cancelled
-            {
+            if e.query_id != query.query_id || e.phase(now) != Phase::Completed {
                 continue;
             }
             if wanted.as_ref().is_some_and(|w| *w != canonical(&e.params)) {
@@ -752,7 +749,10 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
     match (req.method.as_str(), what) {
         ("GET", "health") => Response::json(200, "{\"ok\":true}".into()),
         ("GET", "stats") => {
-            let stats = state.lock().stats.clone();
+            let mut stats = state.lock().stats.clone();
+            if req.param("brief").is_some() {
+                stats.log.clear();
+            }
             Response::json(200, serde_json::to_string(&stats).unwrap_or_default())
         }
         ("POST", "reset") => {

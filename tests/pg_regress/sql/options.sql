@@ -27,3 +27,24 @@ SELECT srvname, usename, umoptions FROM pg_user_mappings WHERE srvname = 'dune' 
 SET ROLE dune_outsider;
 SELECT srvname, usename, umoptions FROM pg_user_mappings WHERE srvname = 'dune' ORDER BY usename;
 RESET ROLE;
+-- foreign table options
+SELECT show_error($$CREATE FOREIGN TABLE t1 (a int) SERVER dune$$);
+SELECT show_error($$CREATE FOREIGN TABLE t2 (a int) SERVER dune OPTIONS (query_id '1', sql 'select 1')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t3 (a int) SERVER dune OPTIONS (query_id '0')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t4 (a int) SERVER dune OPTIONS (query_id 'abc')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t5 (a int) SERVER dune OPTIONS (query_id '1', params '[1]')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t6 (a int) SERVER dune OPTIONS (query_id '1', params 'not json')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t7 (a int) SERVER dune OPTIONS (query_id '1', mode 'sometimes')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t8 (a int) SERVER dune OPTIONS (query_id '1', max_age 'a while')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t9 (a int) SERVER dune OPTIONS (query_id '1', max_age '-1 hour')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t10 (a int) SERVER dune OPTIONS (query_id '1', fetch_size '0')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t11 (a int) SERVER dune OPTIONS (query_id '1', performance 'turbo')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t12 (a int) SERVER dune OPTIONS (sql 'select 1', mode 'latest')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t13 (a int) SERVER dune OPTIONS (execution_id 'bad id')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t14 (a int) SERVER dune OPTIONS (query_id '1', api_key 'k')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t15 (a int) SERVER dune OPTIONS (query_id '1', table_name 'x')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t16 (a int OPTIONS (name 'x')) SERVER dune OPTIONS (query_id '1')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t17 (a int) SERVER dune OPTIONS (view 'other')$$);
+CREATE FOREIGN TABLE ok_table (a int OPTIONS (column_name 'A b')) SERVER dune
+    OPTIONS (query_id '1', params '{"x": 1}', mode 'latest', max_age '2 hours', performance 'large', fetch_size '500');
+SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'ok_table'::regclass;

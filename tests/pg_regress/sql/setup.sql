@@ -8,19 +8,45 @@ SHOW dune_fdw.server;
 -- tests talk to the emulator
 ALTER SERVER dune OPTIONS (SET api_url :'api_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key 'emulator-key');
--- show_error(sql): the error a statement raises, with its SQLSTATE, DETAIL and HINT, and
+-- show_error(sql): the error a statement raises, with its SQLSTATE, DETAIL, HINT and CONTEXT, and
 -- execution ids masked (but the example id of error messages) so that outputs are stable
 CREATE FUNCTION show_error(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-    st text; msg text; det text; hnt text;
+    st text; msg text; det text; hnt text; ctx text;
 BEGIN
     EXECUTE sql;
     RETURN 'no error';
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
+        hnt = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
+    -- of the context, only dune_fdw's own line (column, table, row, value) is kept
+    ctx := substring(ctx from '(column "[^\n]*)');
     RETURN regexp_replace(
         st || ': ' || msg
         || CASE WHEN det <> '' THEN E'\nDETAIL: ' || det ELSE '' END
-        || CASE WHEN hnt <> '' THEN E'\nHINT: ' || hnt ELSE '' END,
+        || CASE WHEN hnt <> '' THEN E'\nHINT: ' || hnt ELSE '' END
+        || CASE WHEN ctx IS NOT NULL THEN E'\nCONTEXT: ' || ctx ELSE '' END,
         '01(?!HKZJ2683PHF9Q9PHHQ8FW4Q1)[0-9A-HJKMNP-TV-Z]{24}', '<execution_id>', 'g');
+END $$;
+-- emulator(action): the emulator's counters ('stats': requests by route, rows and datapoints
+-- served, executions created, cancels) or 'reset' them; read over HTTP with curl
+CREATE TABLE emulator_config AS SELECT :'api_url' AS api_url;
+CREATE FUNCTION emulator(action text DEFAULT 'stats') RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    root text := (SELECT regexp_replace(api_url, '/api$', '') FROM emulator_config);
+    cmd text;
+    doc text;
+BEGIN
+    cmd := CASE action
+        WHEN 'stats' THEN format('curl -s %s/_emulator/stats?brief=1', root)
+        WHEN 'reset' THEN format('curl -s -X POST %s/_emulator/reset', root)
+    END;
+    IF to_regclass('pg_temp.emulator_out') IS NULL THEN
+        CREATE TEMP TABLE emulator_out (line text);
+    END IF;
+
+    TRUNCATE emulator_out;
+    EXECUTE format('COPY emulator_out FROM PROGRAM %L WITH (FORMAT csv, QUOTE %L, DELIMITER %L)', cmd, E'\x01', E'\x02');
+    SELECT string_agg(line, '') INTO doc FROM emulator_out;
+    RETURN doc::jsonb;
 END $$;

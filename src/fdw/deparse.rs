@@ -1,0 +1,425 @@
+//! From planner expressions to Dune predicates. Only what Dune evaluates exactly as
+//! PostgreSQL does is translated; everything is re-checked locally anyway, so a predicate that
+//! is not translated only costs rows, never correctness.
+
+use crate::fdw::scan_plan::PValue;
+use crate::fdw::table::{Column, Table};
+use dune_client::filters::{Filter, Literal, Op};
+use pgrx::pg_sys;
+use std::ffi::CStr;
+
+/// How a type's values compare on Dune.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Category {
+    Number,
+    Bool,
+    Text,
+    Bytes,
+    TimestampTz,
+    Timestamp,
+    Date,
+    Other,
+}
+
+pub fn category(type_oid: pg_sys::Oid) -> Category {
+    match type_oid {
+        pg_sys::INT2OID
+        | pg_sys::INT4OID
+        | pg_sys::INT8OID
+        | pg_sys::FLOAT4OID
+        | pg_sys::FLOAT8OID
+        | pg_sys::NUMERICOID => Category::Number,
+        pg_sys::BOOLOID => Category::Bool,
+        pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => Category::Text,
+        pg_sys::BYTEAOID => Category::Bytes,
+        pg_sys::TIMESTAMPTZOID => Category::TimestampTz,
+        pg_sys::TIMESTAMPOID => Category::Timestamp,
+        pg_sys::DATEOID => Category::Date,
+        _ => Category::Other,
+    }
+}
+
+/// Whether Dune orders this category as PostgreSQL does (text is left out: its order depends
+/// on the collation).
+pub fn sortable(c: Category) -> bool {
+    matches!(
+        c,
+        Category::Number | Category::TimestampTz | Category::Timestamp | Category::Date
+    )
+}
+
+fn ops_for(c: Category) -> &'static [Op] {
+    match c {
+        Category::Number | Category::TimestampTz | Category::Timestamp | Category::Date => {
+            &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge]
+        }
+        Category::Bool | Category::Text | Category::Bytes => &[Op::Eq, Op::Ne],
+        Category::Other => &[],
+    }
+}
+
+const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff` for microseconds since 2000-01-01 (UTC for timestamptz).
+fn timestamp_text(micros: i64) -> Option<String> {
+    if micros == i64::MAX || micros == i64::MIN {
+        return None;
+    }
+    let unix = micros.div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS;
+    let frac = micros.rem_euclid(1_000_000);
+    let (y, m, d) = civil(unix.div_euclid(86_400));
+    let sod = unix.rem_euclid(86_400);
+    if !(1..=9999).contains(&y) {
+        return None;
+    }
+    Some(format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{frac:06}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    ))
+}
+
+fn date_text(days: i32) -> Option<String> {
+    if days == i32::MAX || days == i32::MIN {
+        return None;
+    }
+    let (y, m, d) = civil(days as i64 + PG_EPOCH_UNIX_SECS / 86_400);
+    (1..=9999)
+        .contains(&y)
+        .then(|| format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// A datum of `type_oid` as a Dune literal, when Dune reads it as PostgreSQL does.
+///
+/// # Safety
+/// `datum` must be a valid, non-NULL datum of `type_oid`.
+pub unsafe fn datum_literal(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Option<Literal> {
+    // SAFETY: the caller guarantees the datum's type; varlena values are detoasted by the
+    // output functions and text_to_cstring.
+    unsafe {
+        Some(match type_oid {
+            pg_sys::INT2OID => Literal::Number((datum.value() as i16).to_string()),
+            pg_sys::INT4OID => Literal::Number((datum.value() as i32).to_string()),
+            pg_sys::INT8OID => Literal::Number((datum.value() as i64).to_string()),
+            pg_sys::FLOAT4OID => {
+                let f = f32::from_bits(datum.value() as u32);
+                if !f.is_finite() {
+                    return None;
+                }
+                Literal::Number(f.to_string())
+            }
+            pg_sys::FLOAT8OID => {
+                let f = f64::from_bits(datum.value() as u64);
+                if !f.is_finite() {
+                    return None;
+                }
+                Literal::Number(f.to_string())
+            }
+            pg_sys::NUMERICOID => {
+                let mut out_fn = pg_sys::InvalidOid;
+                let mut varlena = false;
+                pg_sys::getTypeOutputInfo(type_oid, &mut out_fn, &mut varlena);
+                let text = CStr::from_ptr(pg_sys::OidOutputFunctionCall(out_fn, datum))
+                    .to_string_lossy()
+                    .into_owned();
+                if !text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+                {
+                    return None; // NaN, Infinity
+                }
+                Literal::Number(text)
+            }
+            pg_sys::BOOLOID => Literal::Bool(datum.value() != 0),
+            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => {
+                let p = pg_sys::text_to_cstring(datum.cast_mut_ptr());
+                Literal::Text(CStr::from_ptr(p).to_string_lossy().into_owned())
+            }
+            pg_sys::BYTEAOID => {
+                let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+                Literal::Bytes(pgrx::varlena::varlena_to_byte_slice(v).to_vec())
+            }
+            pg_sys::TIMESTAMPTZOID | pg_sys::TIMESTAMPOID => {
+                Literal::Text(timestamp_text(datum.value() as i64)?)
+            }
+            pg_sys::DATEOID => Literal::Text(date_text(datum.value() as i32)?),
+            _ => return None,
+        })
+    }
+}
+
+/// What deparsing needs: the scanned relation and the parameters collected so far.
+pub struct Ctx<'a> {
+    pub varno: u32,
+    pub table: &'a Table,
+    /// Parameter expressions, to become the plan's fdw_exprs.
+    pub params: Vec<*mut pg_sys::Node>,
+}
+
+/// The node under any binary-compatible casts (RelabelType).
+///
+/// # Safety
+/// `node` must be NULL or a valid expression node.
+pub unsafe fn strip(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    // SAFETY: RelabelType's arg is an expression node.
+    unsafe {
+        while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
+            node = (*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
+        }
+        node
+    }
+}
+
+impl Ctx<'_> {
+    /// The column `node` reads, if it is a plain column of the scanned relation.
+    ///
+    /// # Safety
+    /// `node` must be NULL or a valid expression node.
+    pub unsafe fn column(&self, node: *mut pg_sys::Node) -> Option<&Column> {
+        // SAFETY: checked to be a Var before the cast.
+        unsafe {
+            let node = strip(node);
+            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
+                return None;
+            }
+            let var = node as *mut pg_sys::Var;
+            if (*var).varno as u32 != self.varno || (*var).varlevelsup != 0 || (*var).varattno <= 0
+            {
+                return None;
+            }
+            self.table.column((*var).varattno)
+        }
+    }
+
+    /// A constant or parameter of category `want` as a value.
+    ///
+    /// # Safety
+    /// `node` must be NULL or a valid expression node.
+    pub unsafe fn value(&mut self, node: *mut pg_sys::Node, want: Category) -> Option<PValue> {
+        // SAFETY: each cast follows a node tag check.
+        unsafe {
+            let node = strip(node);
+            if node.is_null() {
+                return None;
+            }
+            match (*node).type_ {
+                pg_sys::NodeTag::T_Const => {
+                    let c = node as *mut pg_sys::Const;
+                    if (*c).constisnull || category((*c).consttype) != want {
+                        return None;
+                    }
+                    datum_literal((*c).constvalue, (*c).consttype).map(PValue::Lit)
+                }
+                pg_sys::NodeTag::T_Param => {
+                    let p = node as *mut pg_sys::Param;
+                    if category((*p).paramtype) != want {
+                        return None;
+                    }
+                    self.params.push(node);
+                    Some(PValue::Param {
+                        index: self.params.len() - 1,
+                        type_oid: u32::from((*p).paramtype),
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+fn builtin(opno: pg_sys::Oid) -> bool {
+    u32::from(opno) < pg_sys::FirstNormalObjectId
+}
+
+unsafe fn op_name(opno: pg_sys::Oid) -> Option<String> {
+    // SAFETY: get_opname returns a palloc'd name or NULL.
+    unsafe {
+        let p = pg_sys::get_opname(opno);
+        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+    }
+}
+
+fn op_of(name: &str) -> Option<Op> {
+    Some(match name {
+        "=" => Op::Eq,
+        "<>" => Op::Ne,
+        "<" => Op::Lt,
+        "<=" => Op::Le,
+        ">" => Op::Gt,
+        ">=" => Op::Ge,
+        _ => return None,
+    })
+}
+
+unsafe fn list_nodes(list: *mut pg_sys::List) -> Vec<*mut pg_sys::Node> {
+    // SAFETY: a List of nodes (or NIL).
+    unsafe {
+        pgrx::PgList::<pg_sys::Node>::from_pg(list)
+            .iter_ptr()
+            .collect()
+    }
+}
+
+/// A WHERE clause as a Dune predicate, or None when it cannot be translated exactly.
+///
+/// # Safety
+/// `node` must be a valid expression node of the planner.
+pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Filter<PValue>> {
+    // SAFETY: every cast follows a node tag check; list elements are expression nodes.
+    unsafe {
+        let node = strip(node);
+        match (*node).type_ {
+            pg_sys::NodeTag::T_BoolExpr => {
+                let b = node as *mut pg_sys::BoolExpr;
+                let args = list_nodes((*b).args);
+                let parts: Option<Vec<_>> = args.into_iter().map(|a| clause(ctx, a)).collect();
+                match (*b).boolop {
+                    pg_sys::BoolExprType::AND_EXPR => Some(Filter::And(parts?)),
+                    pg_sys::BoolExprType::OR_EXPR => Some(Filter::Or(parts?)),
+                    _ => None, // Dune has no NOT
+                }
+            }
+            pg_sys::NodeTag::T_OpExpr => {
+                let e = node as *mut pg_sys::OpExpr;
+                let args = list_nodes((*e).args);
+                if args.len() != 2 || !builtin((*e).opno) {
+                    return None;
+                }
+                let name = op_name((*e).opno)?;
+                let (col, other, swapped) =
+                    match (ctx.column(args[0]).cloned(), ctx.column(args[1]).cloned()) {
+                        (Some(c), None) => (c, args[1], false),
+                        (None, Some(c)) => (c, args[0], true),
+                        _ => return None,
+                    };
+                let cat = category(col.type_oid);
+                if name == "~~" && cat == Category::Text && !swapped {
+                    let PValue::Lit(Literal::Text(pattern)) = ctx.value(other, Category::Text)?
+                    else {
+                        return None;
+                    };
+                    // PostgreSQL's LIKE treats \ as an escape; Dune's does not.
+                    return (!pattern.contains('\\')).then_some(Filter::Like {
+                        column: col.remote,
+                        pattern,
+                    });
+                }
+                let op = op_of(&name)?;
+                let op = if swapped { op.commute() } else { op };
+                if !ops_for(cat).contains(&op) {
+                    return None;
+                }
+                let value = ctx.value(other, cat)?;
+                Some(Filter::Compare {
+                    column: col.remote,
+                    op,
+                    value,
+                })
+            }
+            pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+                let e = node as *mut pg_sys::ScalarArrayOpExpr;
+                let args = list_nodes((*e).args);
+                if !(*e).useOr
+                    || args.len() != 2
+                    || !builtin((*e).opno)
+                    || op_name((*e).opno)? != "="
+                {
+                    return None;
+                }
+                let col = ctx.column(args[0])?.clone();
+                let cat = category(col.type_oid);
+                let arr = strip(args[1]);
+                if (*arr).type_ != pg_sys::NodeTag::T_Const
+                    || (*(arr as *mut pg_sys::Const)).constisnull
+                {
+                    return None;
+                }
+                let c = arr as *mut pg_sys::Const;
+                let elem_type = pg_sys::get_element_type((*c).consttype);
+                if category(elem_type) != cat || ops_for(cat).is_empty() {
+                    return None;
+                }
+                let array = pg_sys::pg_detoast_datum((*c).constvalue.cast_mut_ptr())
+                    as *mut pg_sys::ArrayType;
+                let (mut len, mut byval, mut align) = (0i16, false, 0i8);
+                pg_sys::get_typlenbyvalalign(elem_type, &mut len, &mut byval, &mut align);
+                let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
+                let mut nulls: *mut bool = std::ptr::null_mut();
+                let mut n = 0i32;
+                pg_sys::deconstruct_array(
+                    array, elem_type, len as i32, byval, align as _, &mut elems, &mut nulls, &mut n,
+                );
+                let mut values = Vec::new();
+                for i in 0..n as usize {
+                    if *nulls.add(i) {
+                        continue; // x IN (1, NULL) selects the rows of x IN (1)
+                    }
+                    values.push(PValue::Lit(datum_literal(*elems.add(i), elem_type)?));
+                }
+                if values.is_empty() {
+                    return None;
+                }
+                Some(Filter::In {
+                    column: col.remote,
+                    values,
+                })
+            }
+            pg_sys::NodeTag::T_NullTest => {
+                let t = node as *mut pg_sys::NullTest;
+                if (*t).argisrow {
+                    return None;
+                }
+                let col = ctx.column((*t).arg as *mut pg_sys::Node)?;
+                Some(Filter::IsNull {
+                    column: col.remote.clone(),
+                    negated: (*t).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL,
+                })
+            }
+            pg_sys::NodeTag::T_Var => {
+                let col = ctx.column(node)?;
+                (col.type_oid == pg_sys::BOOLOID).then(|| Filter::Compare {
+                    column: col.remote.clone(),
+                    op: Op::Eq,
+                    value: PValue::Lit(Literal::Bool(true)),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_render_in_utc() {
+        assert_eq!(timestamp_text(0).unwrap(), "2000-01-01 00:00:00.000000");
+        assert_eq!(
+            timestamp_text(763_505_459_123_456).unwrap(),
+            "2024-03-11 20:50:59.123456"
+        );
+        assert_eq!(date_text(-1).unwrap(), "1999-12-31");
+    }
+}

@@ -1,0 +1,67 @@
+//! What the planner decided for a scan, carried to the executor as JSON text in the plan's
+//! fdw_private (plain values only, so that plans can be copied and cached).
+
+use dune_client::filters::{Filter, Literal};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A value in a pushed-down predicate: known at plan time, or a parameter (a prepared
+/// statement's `$1`, or a value from the outer side of a nested loop) evaluated at scan time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PValue {
+    Lit(Literal),
+    /// Index in the plan's fdw_exprs, and the parameter's type.
+    Param {
+        index: usize,
+        type_oid: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Mode {
+    Latest,
+    Execute,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PlanSource {
+    Query {
+        query_id: i64,
+        mode: Mode,
+        max_age: Option<String>,
+    },
+    Sql(String),
+    Execution(String),
+    /// The latest-results view: the query ids and the parameter set asked for in WHERE.
+    LatestResults {
+        query_ids: Vec<PValue>,
+        params: Option<PValue>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanPlan {
+    pub table: String,
+    pub source: PlanSource,
+    pub params: Option<Value>,
+    pub performance: Option<String>,
+    pub fetch_size: Option<u64>,
+    /// The Dune columns to request; None for all.
+    pub fetch: Option<Vec<String>>,
+    /// Pushed-down predicates, ANDed.
+    pub filters: Vec<Filter<PValue>>,
+    /// Pushed-down ORDER BY: (Dune column, descending).
+    pub sort_by: Vec<(String, bool)>,
+    /// Pushed-down LIMIT (plus OFFSET).
+    pub limit: Option<u64>,
+}
+
+impl ScanPlan {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plans serialize")
+    }
+
+    pub fn from_json(s: &str) -> ScanPlan {
+        serde_json::from_str(s).expect("plans written by this version of dune_fdw")
+    }
+}

@@ -1,0 +1,108 @@
+//! A dune_fdw foreign table as the planner and executor see it: its options, its server, and
+//! its columns with the Dune column each one reads (`column_name`, else its own name).
+
+use crate::error::{FdwError, FdwResult};
+use crate::fdw::catalog::{ServerInfo, def_elems, server_by_oid};
+use pgrx::{PgRelation, pg_sys};
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    /// The Dune column this column reads.
+    pub remote: String,
+    pub type_oid: pg_sys::Oid,
+    pub typmod: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub server: ServerInfo,
+    pub options: Vec<(String, String)>,
+    /// One entry per attribute (attnum - 1); None for a dropped column.
+    pub columns: Vec<Option<Column>>,
+}
+
+/// The value of the table option marking the latest-results view (`dune_latest_results`).
+pub const LATEST_RESULTS_VIEW: &str = "latest_results";
+
+impl Table {
+    pub fn load(relid: pg_sys::Oid) -> FdwResult<Table> {
+        // SAFETY: the planner and executor call us for a foreign table they hold a lock on;
+        // GetForeignTable errors out for anything else, and the column option lists are
+        // catalog DefElem lists.
+        unsafe {
+            let ft = pg_sys::GetForeignTable(relid);
+            let server = server_by_oid((*ft).serverid)?;
+            let options = def_elems((*ft).options);
+            let rel = PgRelation::open(relid);
+            let name = rel.name().to_string();
+            let columns = rel
+                .tuple_desc()
+                .iter()
+                .map(|att| {
+                    if att.is_dropped() {
+                        return None;
+                    }
+                    let col_opts = def_elems(pg_sys::GetForeignColumnOptions(relid, att.num()));
+                    let remote = col_opts
+                        .into_iter()
+                        .find(|(k, _)| k == "column_name")
+                        .map(|(_, v)| v)
+                        .unwrap_or_else(|| att.name().to_string());
+                    Some(Column {
+                        name: att.name().to_string(),
+                        remote,
+                        type_oid: att.type_oid().value(),
+                        typmod: att.type_mod(),
+                    })
+                })
+                .collect();
+            Ok(Table {
+                name,
+                server,
+                options,
+                columns,
+            })
+        }
+    }
+
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn column(&self, attnum: i16) -> Option<&Column> {
+        self.columns
+            .get(usize::try_from(attnum).ok()?.checked_sub(1)?)?
+            .as_ref()
+    }
+
+    pub fn is_latest_view(&self) -> bool {
+        self.option("view") == Some(LATEST_RESULTS_VIEW)
+    }
+
+    pub fn live_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().flatten()
+    }
+
+    /// The column called `name` locally.
+    pub fn named(&self, name: &str) -> Option<&Column> {
+        self.live_columns().find(|c| c.name == name)
+    }
+}
+
+/// A table option that should be an integer.
+pub fn int_option(table: &Table, name: &str) -> FdwResult<Option<i64>> {
+    match table.option(name) {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| {
+            FdwError::InvalidArgument(format!(
+                "option {name} of foreign table \"{}\" is not an integer: \"{v}\"",
+                table.name
+            ))
+        }),
+    }
+}

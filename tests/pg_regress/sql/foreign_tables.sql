@@ -1,0 +1,73 @@
+-- Typed foreign tables: by query (latest result or a new execution), by raw SQL, by execution
+-- id; columns matched by name (column_name maps another name); joins with local tables.
+CREATE FOREIGN TABLE dex_trades (
+    block_time timestamptz,
+    project text,
+    usd_amount float8,
+    tx_hash bytea
+) SERVER dune OPTIONS (query_id '1258228');
+SELECT * FROM dex_trades ORDER BY block_time LIMIT 4;
+-- columns are matched by name, never by position; column_name maps a Dune name
+CREATE FOREIGN TABLE nft_marketplaces (
+    volume_24h float8 OPTIONS (column_name '24 Hours Volume'),
+    project text,
+    rank bigint OPTIONS (column_name 'Rank')
+) SERVER dune OPTIONS (query_id '1252207', params '{"Time Period": "day"}');
+SELECT rank, project, volume_24h FROM nft_marketplaces ORDER BY rank LIMIT 3;
+-- a declared column the result does not have
+CREATE FOREIGN TABLE dex_typo (block_time timestamptz, projct text) SERVER dune OPTIONS (query_id '1258228');
+SELECT show_error($$SELECT * FROM dex_typo$$);
+-- a join with a local table
+CREATE TABLE my_projects (project text PRIMARY KEY, team text);
+INSERT INTO my_projects VALUES ('uniswap', 'amm'), ('curve', 'stables'), ('unknown', 'none');
+SELECT m.team, d.project, count(*) AS trades, round(sum(d.usd_amount)::numeric, 2) AS usd
+FROM dex_trades d JOIN my_projects m USING (project)
+GROUP BY 1, 2 ORDER BY 1;
+-- the inner side of a nested loop: each outer row rescans with a new parameter
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SELECT m.project, (SELECT count(*) FROM dex_trades d WHERE d.project = m.project) AS trades
+FROM my_projects m ORDER BY 1;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+-- prepared statements: the parameter is pushed down when the plan is generic
+PREPARE trades_of(text) AS SELECT count(*) FROM dex_trades WHERE project = $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE trades_of('uniswap');
+EXECUTE trades_of('uniswap');
+EXECUTE trades_of('curve');
+EXECUTE trades_of(NULL);
+RESET plan_cache_mode;
+DEALLOCATE trades_of;
+-- mode execute runs the query at scan time (once per scan, rescans included)
+CREATE FOREIGN TABLE table_sizes_now (ct bigint, "TableName" text)
+    SERVER dune OPTIONS (query_id '3493826', mode 'execute', performance 'medium');
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT * FROM table_sizes_now ORDER BY ct DESC LIMIT 3;
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
+-- raw DuneSQL
+CREATE FOREIGN TABLE from_sql (one integer, two text) SERVER dune OPTIONS (sql 'select 1 as one, ''zwei'' as two');
+SELECT * FROM from_sql;
+-- a fixed execution
+SELECT dune_execute(3493826) AS fixed \gset
+SELECT format('CREATE FOREIGN TABLE fixed_execution (ct bigint) SERVER dune OPTIONS (execution_id %L)', :'fixed') \gexec
+SELECT sum(ct) FROM fixed_execution;
+-- max_age: the shipped latest result of 1252207 for day is from 2024, older than a day: refresh it
+CREATE FOREIGN TABLE nft_fresh (rank bigint OPTIONS (column_name 'Rank'), project text)
+    SERVER dune OPTIONS (query_id '1252207', params '{"Time Period": "day"}', max_age '1 day');
+
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT * FROM nft_fresh ORDER BY rank LIMIT 2;
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
+-- now fresh: read without running
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT count(*) FROM nft_fresh;
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
+-- a failing query surfaces Dune's message
+CREATE FOREIGN TABLE failing (amount float8) SERVER dune OPTIONS (query_id '9000002', mode 'execute');
+SELECT show_error($$SELECT * FROM failing$$);
+-- a plain EXPLAIN makes no API call
+SELECT emulator('reset') IS NOT NULL AS reset;
+EXPLAIN (COSTS OFF) SELECT * FROM dex_trades;
+EXPLAIN (COSTS OFF) SELECT * FROM table_sizes_now;
+SELECT e -> 'total_requests' AS requests FROM emulator() e;

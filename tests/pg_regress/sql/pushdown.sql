@@ -1,0 +1,68 @@
+-- What is sent to Dune, and proof that pushdown never changes a result.
+-- EXPLAIN VERBOSE shows the request: columns, filters, sort and limit.
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT project, usd_amount FROM dex_trades
+WHERE project IN ('uniswap', 'curve') AND usd_amount >= 10 AND block_time > '2024-03-01' AND tx_hash IS NOT NULL
+ORDER BY usd_amount DESC NULLS LAST LIMIT 3;
+SELECT project, usd_amount FROM dex_trades
+WHERE project IN ('uniswap', 'curve') AND usd_amount >= 10 AND block_time > '2024-03-01' AND tx_hash IS NOT NULL
+ORDER BY usd_amount DESC NULLS LAST LIMIT 3;
+-- OR, LIKE, bytea equality and a bare boolean column are pushed too
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT project FROM dex_trades
+WHERE (project LIKE 'uni%' OR usd_amount < 1) AND tx_hash = '\x540ae87272f0fcce54595e7c2b67b9ef32cf2d0b5ccfa23c73a21727ae3350ba';
+SELECT project FROM dex_trades
+WHERE (project LIKE 'uni%' OR usd_amount < 1) AND tx_hash = '\x540ae87272f0fcce54595e7c2b67b9ef32cf2d0b5ccfa23c73a21727ae3350ba';
+-- not pushed: NOT, functions, text ordering (collation), DESC with NULLs first; then no LIMIT
+EXPLAIN (VERBOSE, COSTS OFF) SELECT project FROM dex_trades WHERE NOT (project LIKE 'uni%') LIMIT 2;
+
+EXPLAIN (VERBOSE, COSTS OFF) SELECT project FROM dex_trades WHERE lower(project) = 'uniswap' LIMIT 2;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT project FROM dex_trades ORDER BY project LIMIT 2;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT usd_amount FROM dex_trades ORDER BY usd_amount DESC LIMIT 2;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT DISTINCT project FROM dex_trades LIMIT 2;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM dex_trades;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT d.project FROM dex_trades d JOIN my_projects m USING (project) LIMIT 2;
+-- quotes, backslashes and unicode in values and names cannot change a filter's meaning
+CREATE FOREIGN TABLE weird_names ("we""ird col" text OPTIONS (column_name 'project'), "24h" float8 OPTIONS (column_name '24 Hours Volume'))
+    SERVER dune OPTIONS (query_id '1252207');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM weird_names WHERE "we""ird col" = 'it''s "q" \ ü'' OR 1=1 --';
+SELECT * FROM weird_names WHERE "we""ird col" = 'it''s "q" \ ü'' OR 1=1 --';
+SELECT "we""ird col" FROM weird_names WHERE "24h" > 1e6 AND "we""ird col" <> 'blur' ORDER BY "24h" LIMIT 3;
+-- pushed and unpushed forms give identical rows (OFFSET 0 keeps quals from being pushed)
+SELECT dune_wait(dune_execute(9100001, '{"rows": "20000"}')) ->> 'state' AS state;
+CREATE FOREIGN TABLE trades (block_time timestamptz, project text, block_number bigint, amount_usd float8,
+    tx_hash bytea, amount_raw numeric, is_buy boolean, note text) SERVER dune OPTIONS (query_id '9100001', params '{"rows": "20000"}');
+CREATE TEMP TABLE pushed AS
+    SELECT * FROM trades WHERE project IN ('curve', 'dodo') AND amount_usd BETWEEN 1000 AND 5000 AND is_buy AND note IS NULL;
+CREATE TEMP TABLE unpushed AS
+    SELECT * FROM (SELECT * FROM trades OFFSET 0) t
+    WHERE project IN ('curve', 'dodo') AND amount_usd BETWEEN 1000 AND 5000 AND is_buy AND note IS NULL;
+SELECT (SELECT count(*) FROM pushed) AS pushed_rows, (SELECT count(*) FROM unpushed) AS unpushed_rows,
+       (SELECT count(*) FROM (SELECT * FROM pushed EXCEPT ALL SELECT * FROM unpushed) d) AS only_pushed,
+       (SELECT count(*) FROM (SELECT * FROM unpushed EXCEPT ALL SELECT * FROM pushed) d) AS only_unpushed;
+SELECT count(*) AS same_top_rows FROM (
+    (SELECT block_number FROM trades WHERE amount_raw > 1e20 ORDER BY amount_usd DESC NULLS LAST, block_number LIMIT 25)
+    INTERSECT
+    (SELECT block_number FROM (SELECT * FROM trades OFFSET 0) t WHERE amount_raw > 1e20 ORDER BY amount_usd DESC NULLS LAST, block_number LIMIT 25)
+) s;
+SELECT count(*) FROM trades WHERE block_time >= '2024-01-01 01:00:00+00' AND block_time < '2024-01-01 02:00:00+00';
+SELECT count(*) FROM (SELECT * FROM trades OFFSET 0) t WHERE block_time >= '2024-01-01 01:00:00+00' AND block_time < '2024-01-01 02:00:00+00';
+-- credits: LIMIT 10 over 10,000,000 rows is one small request; 2 of 10 columns bill 2 columns
+CREATE FOREIGN TABLE wide (c01_time timestamptz, c02_project text, c03_block bigint, c04_amount float8, c05_from bytea,
+    c06_to bytea, c07_hash bytea, c08_raw numeric, c09_flag boolean, c10_small integer)
+    SERVER dune OPTIONS (query_id '9100002', params '{"rows": "10000000"}', mode 'execute');
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT c03_block, c10_small FROM wide LIMIT 10;
+SELECT e -> 'results_requests' AS results_requests, e -> 'rows_served' AS rows, e -> 'datapoints_served' AS datapoints FROM emulator() e;
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT count(c02_project), count(c05_from) FROM (SELECT c02_project, c05_from FROM wide LIMIT 50000) s;
+SELECT e -> 'rows_served' AS rows, e -> 'datapoints_served' AS datapoints FROM emulator() e;
+-- a scan stops fetching as soon as PostgreSQL stops asking
+SELECT emulator('reset') IS NOT NULL AS reset;
+BEGIN;
+DECLARE early CURSOR FOR SELECT c03_block FROM wide;
+FETCH 3 FROM early;
+CLOSE early;
+COMMIT;
+SELECT (e ->> 'results_requests')::int <= 2 AS at_most_two_pages FROM emulator() e;
+SELECT EXISTS (SELECT 1 FROM wide WHERE c10_small = 7) AS exists_7;
