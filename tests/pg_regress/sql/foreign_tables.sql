@@ -49,8 +49,12 @@ SELECT e -> 'executions_created' AS executions FROM emulator() e;
 CREATE FOREIGN TABLE from_sql (one integer, two text) SERVER dune OPTIONS (sql 'select 1 as one, ''zwei'' as two');
 SELECT * FROM from_sql;
 -- a fixed execution
-SELECT dune_execute(3493826) AS fixed \gset
-SELECT format('CREATE FOREIGN TABLE fixed_execution (ct bigint) SERVER dune OPTIONS (execution_id %L)', :'fixed') \gexec
+SELECT set_config('test.fixed_execution', dune_execute(3493826), false) IS NOT NULL AS executed;
+DO $$ BEGIN
+    EXECUTE format('CREATE FOREIGN TABLE fixed_execution (ct bigint) SERVER dune OPTIONS (execution_id %L)',
+                   current_setting('test.fixed_execution'));
+END $$;
+
 SELECT sum(ct) FROM fixed_execution;
 -- max_age: the shipped latest result of 1252207 for day is from 2024, older than a day: refresh it
 CREATE FOREIGN TABLE nft_fresh (rank bigint OPTIONS (column_name 'Rank'), project text)
