@@ -75,3 +75,16 @@ SELECT emulator('reset') IS NOT NULL AS reset;
 EXPLAIN (COSTS OFF) SELECT * FROM dex_trades;
 EXPLAIN (COSTS OFF) SELECT * FROM table_sizes_now;
 SELECT e -> 'total_requests' AS requests FROM emulator() e;
+-- the key is the one of the role the plan checks permissions as: a view uses its owner's
+-- mapping, as with postgres_fdw
+CREATE ROLE dune_viewer;
+CREATE VIEW trades_view AS SELECT project, usd_amount FROM dex_trades;
+GRANT SELECT ON trades_view TO dune_viewer;
+SET ROLE dune_viewer;
+SELECT count(*) FROM trades_view;
+SELECT show_error($$SELECT count(*) FROM dex_trades$$);
+RESET ROLE;
+GRANT SELECT ON dex_trades TO dune_viewer;
+SET ROLE dune_viewer;
+SELECT show_error($$SELECT count(*) FROM dex_trades$$);
+RESET ROLE;
