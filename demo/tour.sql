@@ -32,3 +32,23 @@ ORDER BY rank;
 \echo
 \echo '=== 6. Execute, wait and read in one call.'
 SELECT count(*) AS rows FROM dune_run(1258228);
+\echo
+\echo '=== 7. A typed foreign table over the query: WHERE, the columns used and LIMIT go to Dune.'
+CREATE FOREIGN TABLE dex_trades (block_time timestamptz, project text, usd_amount float8, tx_hash bytea)
+    SERVER dune OPTIONS (query_id '1258228');
+CREATE TEMP TABLE my_dexes (project text PRIMARY KEY, desk text);
+INSERT INTO my_dexes VALUES ('uniswap', 'amm desk'), ('curve', 'stables desk');
+SELECT m.desk, d.project, count(*) AS trades, round(sum(d.usd_amount)::numeric, 2) AS usd
+FROM dex_trades d JOIN my_dexes m USING (project)
+WHERE d.usd_amount > 10
+GROUP BY 1, 2 ORDER BY usd DESC;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT project, usd_amount FROM dex_trades WHERE project = 'uniswap' LIMIT 3;
+\echo
+\echo '=== 8. Import queries as tables, typed from their latest results.'
+IMPORT FOREIGN SCHEMA dune LIMIT TO (query_1252207) FROM SERVER dune INTO public;
+\d query_1252207
+SELECT "Rank", project, round("Total Volume") AS total_volume FROM query_1252207 ORDER BY "Rank" LIMIT 3;
+\echo
+\echo '=== 9. The latest-results view: any query, as jsonb rows.'
+SELECT query_id, row_number, "row" ->> 'project' AS project FROM dune_latest_results WHERE query_id = 1252207 LIMIT 3;
+
