@@ -5,6 +5,7 @@
 use crate::fdw::scan_plan::PValue;
 use crate::fdw::table::{Column, Table};
 use dune_client::filters::{Filter, Literal, Op};
+use dune_client::time::{date_text, timestamp_text};
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
@@ -56,58 +57,6 @@ fn ops_for(c: Category) -> &'static [Op] {
         Category::Bool | Category::Text | Category::Bytes => &[Op::Eq, Op::Ne],
         Category::Other => &[],
     }
-}
-
-const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
-
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-/// `YYYY-MM-DD HH:MM:SS.ffffff` for microseconds since 2000-01-01 (UTC for timestamptz).
-fn timestamp_text(micros: i64) -> Option<String> {
-    if micros == i64::MAX || micros == i64::MIN {
-        return None;
-    }
-    let unix = micros.div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS;
-    let frac = micros.rem_euclid(1_000_000);
-    let (y, m, d) = civil(unix.div_euclid(86_400));
-    let sod = unix.rem_euclid(86_400);
-    if !(1..=9999).contains(&y) {
-        return None;
-    }
-    Some(format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{frac:06}",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    ))
-}
-
-fn date_text(days: i32) -> Option<String> {
-    if days == i32::MAX || days == i32::MIN {
-        return None;
-    }
-    let (y, m, d) = civil(days as i64 + PG_EPOCH_UNIX_SECS / 86_400);
-    (1..=9999)
-        .contains(&y)
-        .then(|| format!("{y:04}-{m:02}-{d:02}"))
 }
 
 /// A datum of `type_oid` as a Dune literal, when Dune reads it as PostgreSQL does.
@@ -406,20 +355,5 @@ pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Filter<PV
             }
             _ => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_render_in_utc() {
-        assert_eq!(timestamp_text(0).unwrap(), "2000-01-01 00:00:00.000000");
-        assert_eq!(
-            timestamp_text(763_505_459_123_456).unwrap(),
-            "2024-03-11 20:50:59.123456"
-        );
-        assert_eq!(date_text(-1).unwrap(), "1999-12-31");
     }
 }

@@ -10,7 +10,7 @@ use crate::options::{self, Object};
 use dune_client::error::NotFound;
 use dune_client::pages::check_state;
 
-use dune_client::types::postgres_type;
+use dune_client::types::create_foreign_table;
 use dune_client::{Error, Read, Source};
 use pgrx::prelude::*;
 use pgrx::{PgList, pg_sys};
@@ -18,16 +18,6 @@ use serde_json::Value;
 use std::ffi::{CStr, CString};
 
 const MAX_IMPORTED: usize = 1000;
-const NAME_MAX: usize = 63;
-
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 fn query_id_of(name: &str) -> FdwResult<i64> {
     name.strip_prefix("query_")
         .and_then(|d| d.parse::<i64>().ok())
@@ -36,51 +26,6 @@ fn query_id_of(name: &str) -> FdwResult<i64> {
             message: format!("\"{name}\" does not name a Dune query"),
             hint: Some("Tables to import are named query_<id>, as in LIMIT TO (query_1258228, query_1252207).".into()),
         })
-}
-
-/// The CREATE FOREIGN TABLE statement for one query, from its latest result's metadata.
-pub fn create_statement(
-    query_id: i64,
-    names: &[String],
-    types: &[String],
-    server: &str,
-    options: &[(String, String)],
-) -> String {
-    let columns: Vec<String> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let ty = types
-                .get(i)
-                .map_or_else(|| "text".to_string(), |t| postgres_type(t));
-            let mapping = if name.len() > NAME_MAX {
-                format!(" OPTIONS (column_name {})", quote_literal(name))
-            } else {
-                String::new()
-            };
-            let local: String = name
-                .chars()
-                .scan(0, |len, c| {
-                    *len += c.len_utf8();
-                    (*len <= NAME_MAX).then_some(c)
-                })
-                .collect();
-            format!("  {} {ty}{mapping}", quote_ident(&local))
-        })
-        .collect();
-    let mut opts = vec![format!("query_id {}", quote_literal(&query_id.to_string()))];
-    opts.extend(
-        options
-            .iter()
-            .map(|(k, v)| format!("{k} {}", quote_literal(v))),
-    );
-    format!(
-        "CREATE FOREIGN TABLE {} (\n{}\n) SERVER {} OPTIONS ({})",
-        quote_ident(&format!("query_{query_id}")),
-        columns.join(",\n"),
-        quote_ident(server),
-        opts.join(", ")
-    )
 }
 
 fn import(
@@ -170,7 +115,7 @@ fn import(
             }
             Err(e) => return Err(e),
         };
-        statements.push(create_statement(
+        statements.push(create_foreign_table(
             id,
             &meta.column_names,
             &meta.column_types,
@@ -195,24 +140,4 @@ pub extern "C-unwind" fn import_foreign_schema(
         unsafe { list = pg_sys::lappend(list, pg_sys::pstrdup(c.as_ptr()) as *mut _) };
     }
     list
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_quote_names_and_values() {
-        let s = create_statement(
-            7,
-            &["Total Volume".into(), "we\"ird".into()],
-            &["double".into(), "uint256".into()],
-            "dune",
-            &[("params".into(), "{\"a\": \"it's\"}".into())],
-        );
-        assert_eq!(
-            s,
-            "CREATE FOREIGN TABLE \"query_7\" (\n  \"Total Volume\" double precision,\n  \"we\"\"ird\" numeric\n) SERVER \"dune\" OPTIONS (query_id '7', params '{\"a\": \"it''s\"}')"
-        );
-    }
 }

@@ -6,7 +6,7 @@
 use crate::blocking::Stream;
 use crate::connection;
 use crate::error::{FdwError, FdwResult, OrRaise};
-use crate::fdw::convert::{Attr, ViewRole, parse_typed, shorten, to_datum};
+use crate::fdw::convert::{Attr, ViewRole, parse_typed, to_datum};
 use crate::fdw::deparse::datum_literal;
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan_plan::{Mode, PValue, PlanSource, ScanPlan};
@@ -14,6 +14,7 @@ use crate::fdw::table::Table;
 use crate::rows::{PAGES_AHEAD, warn_partial};
 use dune_client::filters::{Filter, Literal, conjunction, sort_by};
 use dune_client::scan::{ScanEvent, ScanSource, ScanSpec, Started, scan};
+use dune_client::values::shorten;
 use dune_client::{ClientConfig, ExecState, Read};
 use pgrx::datum::Interval;
 use pgrx::prelude::*;

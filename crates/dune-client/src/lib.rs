@@ -20,6 +20,7 @@ pub mod secret;
 pub mod time;
 pub mod types;
 pub mod validate;
+pub mod values;
 
 pub use cancel::Cancel;
 pub use client::{Client, Read, Source};

@@ -36,6 +36,61 @@ pub fn postgres_type(dune: &str) -> String {
     }
 }
 
+const NAME_MAX: usize = 63;
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The CREATE FOREIGN TABLE statement for one query, from its latest result's metadata.
+pub fn create_foreign_table(
+    query_id: i64,
+    names: &[String],
+    types: &[String],
+    server: &str,
+    options: &[(String, String)],
+) -> String {
+    let columns: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let ty = types
+                .get(i)
+                .map_or_else(|| "text".to_string(), |t| postgres_type(t));
+            let mapping = if name.len() > NAME_MAX {
+                format!(" OPTIONS (column_name {})", quote_literal(name))
+            } else {
+                String::new()
+            };
+            let local: String = name
+                .chars()
+                .scan(0, |len, c| {
+                    *len += c.len_utf8();
+                    (*len <= NAME_MAX).then_some(c)
+                })
+                .collect();
+            format!("  {} {ty}{mapping}", quote_ident(&local))
+        })
+        .collect();
+    let mut opts = vec![format!("query_id {}", quote_literal(&query_id.to_string()))];
+    opts.extend(
+        options
+            .iter()
+            .map(|(k, v)| format!("{k} {}", quote_literal(v))),
+    );
+    format!(
+        "CREATE FOREIGN TABLE {} (\n{}\n) SERVER {} OPTIONS ({})",
+        quote_ident(&format!("query_{query_id}")),
+        columns.join(",\n"),
+        quote_ident(server),
+        opts.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +126,20 @@ mod tests {
         for (dune, pg) in cases {
             assert_eq!(postgres_type(dune), pg, "{dune}");
         }
+    }
+
+    #[test]
+    fn statements_quote_names_and_values() {
+        let s = create_foreign_table(
+            7,
+            &["Total Volume".into(), "we\"ird".into()],
+            &["double".into(), "uint256".into()],
+            "dune",
+            &[("params".into(), "{\"a\": \"it's\"}".into())],
+        );
+        assert_eq!(
+            s,
+            "CREATE FOREIGN TABLE \"query_7\" (\n  \"Total Volume\" double precision,\n  \"we\"\"ird\" numeric\n) SERVER \"dune\" OPTIONS (query_id '7', params '{\"a\": \"it''s\"}')"
+        );
     }
 }
