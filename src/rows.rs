@@ -29,7 +29,8 @@ pub fn spec(
 
 pub struct RowStream {
     events: Stream<ScanEvent>,
-    rows: std::vec::IntoIter<Map<String, Value>>,
+    columns: Vec<String>,
+    rows: std::vec::IntoIter<Vec<Value>>,
     warned_partial: bool,
 }
 
@@ -42,6 +43,7 @@ impl RowStream {
         })?;
         Ok(RowStream {
             events,
+            columns: Vec::new(),
             rows: Vec::new().into_iter(),
             warned_partial: false,
         })
@@ -64,14 +66,16 @@ impl Iterator for RowStream {
     fn next(&mut self) -> Option<JsonB> {
         loop {
             if let Some(row) = self.rows.next() {
-                return Some(JsonB(Value::Object(row)));
+                let object: Map<String, Value> = self.columns.iter().cloned().zip(row).collect();
+                return Some(JsonB(Value::Object(object)));
             }
             match self.events.next()? {
                 Ok(ScanEvent::Page(page)) => {
                     if page.state == ExecState::CompletedPartial {
                         warn_partial(&page.execution_id, &mut self.warned_partial);
                     }
-                    self.rows = page.rows.into_iter();
+                    self.columns = page.rows.columns;
+                    self.rows = page.rows.values.into_iter();
                 }
                 Ok(ScanEvent::Notice(text)) => pgrx::notice!("{text}"),
                 Err(e) => FdwError::from(e).raise(),

@@ -61,7 +61,10 @@ pub struct ScanState {
     max_age: Option<Duration>,
     started: Started,
     events: Option<Stream<Event>>,
-    rows: std::vec::IntoIter<Map<String, Value>>,
+    /// The current page: its columns, the column each attribute reads, its remaining rows.
+    columns: Vec<String>,
+    attr_columns: Vec<Option<usize>>,
+    rows: std::vec::IntoIter<Vec<Value>>,
     execution_id: String,
     query_id: i64,
     params_value: Option<Value>,
@@ -306,7 +309,7 @@ impl ScanState {
     }
 
     /// Fills the slot with one row.
-    unsafe fn store(&mut self, slot: *mut pg_sys::TupleTableSlot, row: Map<String, Value>) {
+    unsafe fn store(&mut self, slot: *mut pg_sys::TupleTableSlot, row: Vec<Value>) {
         self.row_number += 1;
         self.rows_read += 1;
         // SAFETY: the slot's arrays have one entry per attribute of its descriptor, which is the
@@ -334,9 +337,23 @@ impl ScanState {
                         .and_then(|v| JsonB(v).into_datum()),
                     Some(ViewRole::ExecutionId) => self.execution_id.as_str().into_datum(),
                     Some(ViewRole::RowNumber) => (self.row_number as i64).into_datum(),
-                    Some(ViewRole::Row) => JsonB(Value::Object(row.clone())).into_datum(),
+                    Some(ViewRole::Row) => {
+                        let object: Map<String, Value> = self
+                            .columns
+                            .iter()
+                            .cloned()
+                            .zip(row.iter().cloned())
+                            .collect();
+                        JsonB(Value::Object(object)).into_datum()
+                    }
                     None if matches!(self.plan.source, PlanSource::LatestResults { .. }) => None,
-                    None => match attr.remote.as_ref().and_then(|r| row.get(r)) {
+                    None => match self
+                        .attr_columns
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .and_then(|c| row.get(c))
+                    {
                         None => None,
                         Some(v) => {
                             self.position.column = attr.name.clone();
@@ -445,6 +462,8 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
             max_age,
             started: Started::default(),
             events: None,
+            columns: Vec::new(),
+            attr_columns: Vec::new(),
             rows: Vec::new().into_iter(),
             execution_id: String::new(),
             query_id: 0,
@@ -496,11 +515,10 @@ pub extern "C-unwind" fn iterate_foreign_scan(
                 Some(Ok(Event::Scan(ScanEvent::Page(page)))) => {
                     let page = *page;
                     if !state.columns_checked {
-                        let names = page
-                            .metadata
-                            .as_ref()
-                            .map(|m| m.column_names.clone())
-                            .unwrap_or_default();
+                        let names = match page.metadata.as_ref() {
+                            Some(m) if !m.column_names.is_empty() => m.column_names.clone(),
+                            _ => page.rows.columns.clone(),
+                        };
                         state.check_columns(&names).or_raise();
                     }
                     if page.state == ExecState::CompletedPartial {
@@ -512,7 +530,13 @@ pub extern "C-unwind" fn iterate_foreign_scan(
                         s.get_or_insert_with(|| page.execution_id.clone());
                     }
                     state.execution_id = page.execution_id;
-                    state.rows = page.rows.into_iter();
+                    state.attr_columns = state
+                        .attrs
+                        .iter()
+                        .map(|a| a.remote.as_ref().and_then(|r| page.rows.index_of(r)))
+                        .collect();
+                    state.columns = page.rows.columns;
+                    state.rows = page.rows.values.into_iter();
                 }
                 Some(Err(e)) => FdwError::from(e).raise(),
             }

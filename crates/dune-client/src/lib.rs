@@ -15,6 +15,7 @@ pub mod models;
 pub mod pages;
 pub mod poll;
 pub mod retry;
+pub mod rows;
 pub mod scan;
 pub mod secret;
 pub mod time;

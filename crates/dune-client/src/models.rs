@@ -2,6 +2,7 @@
 //! unknown states are kept rather than rejected.
 
 use crate::error::{Error, Result};
+use crate::rows::{Envelope, Rows};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -202,7 +203,7 @@ pub struct Page {
     pub state: ExecState,
     pub is_execution_finished: Option<bool>,
     pub error_message: Option<String>,
-    pub rows: Vec<Map<String, Value>>,
+    pub rows: Rows,
     pub metadata: Option<ResultMetadata>,
     pub next_offset: Option<u64>,
     pub next_uri: Option<String>,
@@ -211,60 +212,35 @@ pub struct Page {
 
 impl Page {
     pub fn from_json(body: &[u8]) -> Result<Page> {
-        let mut m = object(body, "results response")?;
-        let result = m.remove("result");
-        let status = Status::from_map(m, "results response")?;
-        let (rows, metadata) = match result {
-            None | Some(Value::Null) => (Vec::new(), None),
-            Some(Value::Object(mut r)) => {
-                let metadata = r.get("metadata").and_then(ResultMetadata::from_json);
-                let rows = match r.remove("rows") {
-                    None | Some(Value::Null) => Vec::new(),
-                    Some(Value::Array(rows)) => rows
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, row)| match row {
-                            Value::Object(o) => Ok(o),
-                            other => Err(Error::InvalidResponse(format!(
-                                "results response: row {i} is {}, not an object",
-                                kind(&other)
-                            ))),
-                        })
-                        .collect::<Result<Vec<_>>>()?,
-                    Some(other) => {
-                        return Err(Error::InvalidResponse(format!(
-                            "results response: \"rows\" is {}, not an array",
-                            kind(&other)
-                        )));
-                    }
-                };
-                (rows, metadata)
-            }
-            Some(other) => {
-                return Err(Error::InvalidResponse(format!(
-                    "results response: \"result\" is {}, not an object",
-                    kind(&other)
-                )));
-            }
-        };
+        let env: Envelope = serde_json::from_slice(body).map_err(|e| {
+            Error::InvalidResponse(format!(
+                "results response: {}",
+                e.to_string().replace("invalid type: ", "")
+            ))
+        })?;
+        let next_offset = env.fields.get("next_offset").and_then(Value::as_u64);
+        let next_uri = env
+            .fields
+            .get("next_uri")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let execution_ended_at = env
+            .fields
+            .get("execution_ended_at")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let status = Status::from_map(env.fields, "results response")?;
+        let result = env.result.unwrap_or_default();
         Ok(Page {
-            next_offset: status.raw.get("next_offset").and_then(Value::as_u64),
-            next_uri: status
-                .raw
-                .get("next_uri")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            execution_ended_at: status
-                .raw
-                .get("execution_ended_at")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            next_offset,
+            next_uri,
+            execution_ended_at,
             execution_id: status.execution_id,
             state: status.state,
             is_execution_finished: status.is_execution_finished,
             error_message: status.error_message,
-            rows,
-            metadata,
+            rows: result.rows,
+            metadata: result.metadata.as_ref().and_then(ResultMetadata::from_json),
         })
     }
 }
@@ -315,6 +291,6 @@ mod tests {
             br#"{"execution_id":"01X","state":"QUERY_STATE_COMPLETED","result":{"rows":[1]}}"#,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("row 0 is a number"), "{e}");
+        assert!(e.to_string().contains("expected a result row"), "{e}");
     }
 }

@@ -42,7 +42,7 @@ fn all_rows(
     let mut pager = Pager::new(source, read, None, page_size);
     let mut rows = Vec::new();
     while let Some(page) = pager.next_page(client).unwrap() {
-        rows.extend(page.rows);
+        rows.extend(page.rows.into_maps());
     }
     rows
 }

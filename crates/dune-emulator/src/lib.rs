@@ -42,6 +42,8 @@ pub struct Settings {
     pub execution_ms: u64,
     /// The datapoint cap per results request (Dune's default is 250,000).
     pub max_datapoints: u64,
+    /// Bytes of results pages kept for repeated requests (0 turns the cache off).
+    pub page_cache_bytes: usize,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             pending_ms: 300,
             execution_ms: 1200,
             max_datapoints: 250_000,
+            page_cache_bytes: 1 << 30,
         }
     }
 }
@@ -69,6 +72,18 @@ pub struct Inner {
     pub stats: Stats,
     /// Row orders computed for filtered or sorted reads.
     pub views: Vec<(ViewKey, Arc<Vec<u64>>)>,
+    /// Results pages already served, newest last, as a storage-backed server would serve them
+    /// again without recomputing (completed results never change).
+    pub pages: std::collections::VecDeque<(String, CachedPage)>,
+    pub pages_bytes: usize,
+}
+
+/// A results page kept for the next identical request.
+#[derive(Clone)]
+pub struct CachedPage {
+    pub response: http::Response,
+    pub rows: u64,
+    pub datapoints: u64,
 }
 
 pub struct State {
@@ -87,6 +102,8 @@ impl State {
                 faults: Vec::new(),
                 stats: Stats::default(),
                 views: Vec::new(),
+                pages: Default::default(),
+                pages_bytes: 0,
             }),
         };
         state.seed_latest();

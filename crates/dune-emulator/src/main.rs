@@ -5,7 +5,8 @@ use dune_emulator::{Emulator, Settings};
 use std::io::Write;
 
 const USAGE: &str = "usage: dune-emulator [--port N] [--port-file FILE] [--data FILE] [--api-key KEY]... [--any-key]
-                     [--pending-ms N] [--execution-ms N] [--max-datapoints N]
+                     [--pending-ms N] [--execution-ms N] [--max-datapoints N] [--page-cache-mb N]
+
 
 Serves the Dune API v1 at http://127.0.0.1:<port>/api (port 0, the default, picks a free one).
 Prints `listening on http://127.0.0.1:<port>/api` once ready. The default key is `emulator-key`.";
@@ -39,6 +40,9 @@ fn main() {
             "--pending-ms" => settings.pending_ms = number(&a, value(&a)),
             "--execution-ms" => settings.execution_ms = number(&a, value(&a)),
             "--max-datapoints" => settings.max_datapoints = number(&a, value(&a)),
+            "--page-cache-mb" => {
+                settings.page_cache_bytes = number(&a, value(&a)) as usize * 1024 * 1024
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;

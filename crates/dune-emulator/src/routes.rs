@@ -9,7 +9,7 @@ use crate::http::{Request, Response, url_encode};
 use crate::stats::{LogEntry, Stats};
 use crate::time::now_ms;
 use crate::ulid::{is_well_formed, new_ulid};
-use crate::{State, canonical};
+use crate::{CachedPage, State, canonical};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -539,6 +539,10 @@ fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Res
         }
         return Response::json(200, Value::Object(envelope).to_string());
     }
+    let cache_key = format!("{id}|{csv}|{base}|{}", redact_query(&req.raw_query));
+    if let Some(hit) = cached_page(state, &cache_key) {
+        return hit;
+    }
     let r = rows.expect("completed executions have rows");
     let read = match parse_read(req, &r) {
         Ok(read) => read,
@@ -678,13 +682,44 @@ fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Res
         body.push('}');
         Response::json(200, body)
     };
+    let page = CachedPage {
+        response: resp,
+        rows: row_ids.len() as u64,
+        datapoints: row_ids.len() as u64 * read.columns.len() as u64,
+    };
     let mut inner = state.lock();
-    let stats: &mut Stats = &mut inner.stats;
+    count_page(&mut inner.stats, &page);
+    let size = page.response.body.len();
+    if size <= inner.settings.page_cache_bytes {
+        while inner.pages_bytes + size > inner.settings.page_cache_bytes {
+            let Some((_, old)) = inner.pages.pop_front() else {
+                break;
+            };
+            inner.pages_bytes -= old.response.body.len();
+        }
+        inner.pages_bytes += size;
+        inner.pages.push_back((cache_key, page.clone()));
+    }
+    page.response
+}
+
+fn count_page(stats: &mut Stats, page: &CachedPage) {
     stats.results_requests += 1;
-    stats.rows_served += row_ids.len() as u64;
-    stats.datapoints_served += row_ids.len() as u64 * read.columns.len() as u64;
-    stats.bytes_served += resp.body.len() as u64;
-    resp
+    stats.rows_served += page.rows;
+    stats.datapoints_served += page.datapoints;
+    stats.bytes_served += page.response.body.len() as u64;
+}
+
+/// A page served before for the same request (completed results never change).
+fn cached_page(state: &State, key: &str) -> Option<Response> {
+    let mut inner = state.lock();
+    let page = inner
+        .pages
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, p)| p.clone())?;
+    count_page(&mut inner.stats, &page);
+    Some(page.response)
 }
 
 fn query_json(q: &crate::catalog::QueryDef) -> Value {

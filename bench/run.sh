@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The benchmark (issue 5): dune_fdw against what users do today, on one machine, against the
+# emulator on 127.0.0.1. Installs what it needs (including the Python SDK and psycopg in a
+# venv), builds the extension in release mode, prints the table and writes it to
+# bench/results/. Not part of the test suite.
+#
+#   bench/run.sh                 1,000,000 rows for the timings, 10,000,000 for memory
+#   ROWS=200000 BIG_ROWS=1000000 RUNS=1 bench/run.sh     a quicker run
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+setup
+install_extension release
+(cd "$ROOT" && cargo build --quiet --release -p dune-emulator)
+VENV="$ROOT/target/bench-venv"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -c 'import dune_client, psycopg' 2>/dev/null || "$VENV/bin/pip" install --quiet dune-client 'psycopg[binary]'
+
+TMP="$(mktemp -d /tmp/dune_fdw_bench.XXXXXX)"
+chmod 755 "$TMP"
+cleanup() { [ -n "${EMU_PID:-}" ] && kill "$EMU_PID" 2>/dev/null; stop_cluster; rm -rf "$TMP"; }
+trap cleanup EXIT
+start_cluster "$TMP/pg"
+"$ROOT/target/release/dune-emulator" --port 0 --pending-ms 20 --execution-ms 100 >"$TMP/emu.out" 2>&1 &
+EMU_PID=$!
+for _ in $(seq 1 100); do grep -q '^listening on' "$TMP/emu.out" && break; sleep 0.05; done
+export DUNE_API_URL="$(sed -n 's/^listening on //p' "$TMP/emu.out")"
+export BENCH_TMP="$TMP"
+"$VENV/bin/python" "$ROOT/bench/bench.py"
