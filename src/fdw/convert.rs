@@ -121,7 +121,11 @@ pub unsafe fn to_datum(attr: &Attr, v: &Value) -> Result<Option<pg_sys::Datum>, 
             Kind::Float4 => (values::float(v)? as f32).into_datum(),
             Kind::Float8 => values::float(v)?.into_datum(),
             Kind::Bool => values::boolean(v)?.into_datum(),
-            Kind::Text => values::text(v)?.as_str().into_datum(),
+            Kind::Text => match v {
+                Value::String(s) => values::checked(s)?.into_datum(),
+                other => values::text(other)?.as_str().into_datum(),
+            },
+
             Kind::Bytea => values::bytes(v)?.into_datum(),
             Kind::Jsonb => JsonB(v.clone()).into_datum(),
             Kind::JsonText | Kind::Input => {

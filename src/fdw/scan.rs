@@ -36,11 +36,12 @@ enum Event {
 }
 
 /// Where a conversion is, for the error context of a value that does not fit.
+/// Pointers, set per value at no cost; the text is only made if an error needs it.
 struct Position {
     table: String,
-    column: String,
+    column: *const String,
     row: u64,
-    value: String,
+    value: *const Value,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,9 +92,15 @@ unsafe extern "C-unwind" fn conversion_context(arg: *mut c_void) {
     // SAFETY: arg is the scan's Position, alive for the whole conversion.
     unsafe {
         let p = &*(arg as *const Position);
+        if p.column.is_null() || p.value.is_null() {
+            return;
+        }
         let text = format!(
             "column \"{}\" of foreign table \"{}\", row {}, value {}",
-            p.column, p.table, p.row, p.value
+            *p.column,
+            p.table,
+            p.row,
+            shorten(&*p.value)
         );
         let c = CString::new(text.replace('\0', "")).unwrap_or_default();
         pg_sys::set_errcontext_domain(std::ptr::null());
@@ -356,8 +363,8 @@ impl ScanState {
                     {
                         None => None,
                         Some(v) => {
-                            self.position.column = attr.name.clone();
-                            self.position.value = shorten(v);
+                            self.position.column = &attr.name;
+                            self.position.value = v;
                             match to_datum(attr, v) {
                                 Ok(d) => d,
                                 Err(problem) => {
@@ -450,9 +457,9 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
             phase: Phase::Idle,
             position: Position {
                 table: plan.table.clone(),
-                column: String::new(),
+                column: std::ptr::null(),
                 row: 0,
-                value: String::new(),
+                value: std::ptr::null(),
             },
             plan,
             config,

@@ -41,16 +41,20 @@ pub fn boolean(v: &Value) -> Result<bool, String> {
     }
 }
 
-/// The value's text: a string as is, anything else as JSON. PostgreSQL text cannot hold NUL.
-pub fn text(v: &Value) -> Result<String, String> {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+/// `s` if PostgreSQL text can hold it (it cannot hold NUL).
+pub fn checked(s: &str) -> Result<&str, String> {
     if s.contains('\0') {
         return Err("contains the character \\u0000, which PostgreSQL text cannot hold".into());
     }
     Ok(s)
+}
+
+/// The value's text: a string as is, anything else as JSON.
+pub fn text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => checked(s).map(str::to_string),
+        other => Ok(other.to_string()),
+    }
 }
 
 /// Dune's varbinary encoding, `0x` followed by hex digits, as bytes.
