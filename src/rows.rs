@@ -1,12 +1,16 @@
-//! Result rows as jsonb for the set-returning functions, streamed: the helper thread reads
-//! page N+1 while Postgres consumes page N, so at most two pages are ever held.
+//! Result rows as jsonb for the set-returning functions, streamed: the I/O thread reads page
+//! N+1 and writes each row's JSON text while PostgreSQL consumes page N, so at most two pages
+//! are held, and the backend only runs jsonb_in.
 
 use crate::blocking::Stream;
 use crate::error::{FdwError, FdwResult};
+use dune_client::prepare::{Cell, Prepared, prepare_objects};
 use dune_client::scan::{ScanEvent, ScanSpec, Started, scan};
 use dune_client::{ClientConfig, ExecState, Read};
-use pgrx::JsonB;
-use serde_json::{Map, Value};
+use pgrx::pg_sys;
+use pgrx::pgrx_sql_entity_graph::metadata::{
+    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
+};
 use std::time::Duration;
 
 /// Pages the helper thread may read ahead of the backend.
@@ -27,24 +31,77 @@ pub fn spec(
     }
 }
 
+/// A jsonb datum already built (by jsonb_in on the row's JSON text).
+pub struct JsonbDatum(pg_sys::Datum);
+
+impl pgrx::IntoDatum for JsonbDatum {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
+// SAFETY: the datum is returned as the function's result, as BoxRet requires.
+unsafe impl pgrx::callconv::BoxRet for JsonbDatum {
+    unsafe fn box_into<'fcx>(
+        self,
+        fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
+    ) -> pgrx::datum::Datum<'fcx> {
+        // SAFETY: a valid jsonb datum built in the function's memory context.
+        unsafe { fcinfo.return_raw_datum(self.0) }
+    }
+}
+
+// SAFETY: the values are jsonb datums, declared as jsonb.
+
+unsafe impl SqlTranslatable for JsonbDatum {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDatum);
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
+}
+
+enum Event {
+    Rows {
+        execution_id: String,
+        partial: bool,
+        objects: Prepared,
+    },
+    Notice(String),
+}
+
 pub struct RowStream {
-    events: Stream<ScanEvent>,
-    columns: Vec<String>,
-    rows: std::vec::IntoIter<Vec<Value>>,
+    events: Stream<Event>,
+    page: Prepared,
+    next: usize,
     warned_partial: bool,
 }
 
 impl RowStream {
     pub fn start(config: ClientConfig, spec: ScanSpec) -> FdwResult<RowStream> {
         let events = Stream::start(config, PAGES_AHEAD, move |client, out| {
-            scan(client, &spec, &Started::default(), &mut |event| {
-                out.emit(event)
-            })
+            scan(
+                client,
+                &spec,
+                &Started::default(),
+                &mut |event| match event {
+                    ScanEvent::Page(page) => out.emit(Event::Rows {
+                        partial: page.state == ExecState::CompletedPartial,
+                        objects: prepare_objects(&page.rows),
+                        execution_id: page.execution_id,
+                    }),
+                    ScanEvent::Notice(text) => out.emit(Event::Notice(text)),
+                },
+            )
         })?;
         Ok(RowStream {
             events,
-            columns: Vec::new(),
-            rows: Vec::new().into_iter(),
+            page: Prepared::default(),
+            next: 0,
             warned_partial: false,
         })
     }
@@ -61,23 +118,37 @@ pub fn warn_partial(execution_id: &str, warned: &mut bool) {
 }
 
 impl Iterator for RowStream {
-    type Item = JsonB;
+    type Item = JsonbDatum;
 
-    fn next(&mut self) -> Option<JsonB> {
+    fn next(&mut self) -> Option<JsonbDatum> {
         loop {
-            if let Some(row) = self.rows.next() {
-                let object: Map<String, Value> = self.columns.iter().cloned().zip(row).collect();
-                return Some(JsonB(Value::Object(object)));
+            if let Some(&Cell::Bytes { start, .. }) = self.page.cells.get(self.next) {
+                self.next += 1;
+                // SAFETY: the arena holds the row's JSON text, NUL-terminated; jsonb_in reads a
+                // C string and allocates the jsonb in the current (per-call) memory context.
+                let datum = unsafe {
+                    let text = self.page.arena.as_ptr().add(start as usize);
+                    pgrx::fcinfo::direct_function_call_as_datum(
+                        pg_sys::jsonb_in,
+                        &[Some(pg_sys::Datum::from(text))],
+                    )
+                    .expect("jsonb_in returns a value")
+                };
+                return Some(JsonbDatum(datum));
             }
             match self.events.next()? {
-                Ok(ScanEvent::Page(page)) => {
-                    if page.state == ExecState::CompletedPartial {
-                        warn_partial(&page.execution_id, &mut self.warned_partial);
+                Ok(Event::Rows {
+                    execution_id,
+                    partial,
+                    objects,
+                }) => {
+                    if partial {
+                        warn_partial(&execution_id, &mut self.warned_partial);
                     }
-                    self.columns = page.rows.columns;
-                    self.rows = page.rows.values.into_iter();
+                    self.page = objects;
+                    self.next = 0;
                 }
-                Ok(ScanEvent::Notice(text)) => pgrx::notice!("{text}"),
+                Ok(Event::Notice(text)) => pgrx::notice!("{text}"),
                 Err(e) => FdwError::from(e).raise(),
             }
         }

@@ -1,30 +1,13 @@
-//! Dune values to PostgreSQL datums, by the declared column type: fast paths for the common
-//! types, the type's input function for everything else (numeric, timestamps, domains, enums).
-//! Reading Dune's encodings is done by `dune_client::values`.
+//! From prepared cells (decoded on the I/O thread by `dune_client::prepare`) to datums: words
+//! become by-value datums directly, bytes become text/bytea varlenas, and everything else goes
+//! through the column type's input function (numeric, json, timestamps in other forms,
+//! domains, enums, varchar(n)).
 
 use crate::fdw::table::Column;
-use dune_client::values;
+use dune_client::prepare::{Cell, Prepared, Target};
+use pgrx::IntoDatum;
 use pgrx::pg_sys;
-use pgrx::{IntoDatum, JsonB};
-use serde_json::Value;
 use std::ffi::CString;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Kind {
-    Int2,
-    Int4,
-    Int8,
-    Float4,
-    Float8,
-    Bool,
-    Text,
-    Bytea,
-    Jsonb,
-    /// JSON text through the type's input function (json).
-    JsonText,
-    /// The value's text through the type's input function.
-    Input,
-}
 
 /// What a column of the latest-results view holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,11 +24,29 @@ pub struct Attr {
     pub name: String,
     /// The Dune column read (None for a dropped column).
     pub remote: Option<String>,
-    pub kind: Kind,
-    pub typmod: i32,
+    pub target: Target,
+    typmod: i32,
     input_fn: pg_sys::Oid,
     ioparam: pg_sys::Oid,
     pub role: Option<ViewRole>,
+}
+
+fn target_of(type_oid: pg_sys::Oid) -> Target {
+    match type_oid {
+        pg_sys::INT2OID => Target::Int2,
+        pg_sys::INT4OID => Target::Int4,
+        pg_sys::INT8OID => Target::Int8,
+        pg_sys::FLOAT4OID => Target::Float4,
+        pg_sys::FLOAT8OID => Target::Float8,
+        pg_sys::BOOLOID => Target::Bool,
+        pg_sys::TEXTOID => Target::Text,
+        pg_sys::BYTEAOID => Target::Bytes,
+        pg_sys::TIMESTAMPTZOID => Target::TimestampTz,
+        pg_sys::TIMESTAMPOID => Target::Timestamp,
+        pg_sys::DATEOID => Target::Date,
+        pg_sys::JSONBOID | pg_sys::JSONOID => Target::Json,
+        _ => Target::Raw,
+    }
 }
 
 impl Attr {
@@ -53,7 +54,7 @@ impl Attr {
         Attr {
             name: String::new(),
             remote: None,
-            kind: Kind::Text,
+            target: Target::Raw,
             typmod: -1,
             input_fn: pg_sys::InvalidOid,
             ioparam: pg_sys::InvalidOid,
@@ -62,19 +63,6 @@ impl Attr {
     }
 
     pub fn new(col: &Column, view: bool) -> Attr {
-        let kind = match col.type_oid {
-            pg_sys::INT2OID => Kind::Int2,
-            pg_sys::INT4OID => Kind::Int4,
-            pg_sys::INT8OID => Kind::Int8,
-            pg_sys::FLOAT4OID => Kind::Float4,
-            pg_sys::FLOAT8OID => Kind::Float8,
-            pg_sys::BOOLOID => Kind::Bool,
-            pg_sys::TEXTOID => Kind::Text,
-            pg_sys::BYTEAOID => Kind::Bytea,
-            pg_sys::JSONBOID => Kind::Jsonb,
-            pg_sys::JSONOID => Kind::JsonText,
-            _ => Kind::Input,
-        };
         let (mut input_fn, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
         // SAFETY: a catalog lookup for a valid type oid (the column's).
         unsafe { pg_sys::getTypeInputInfo(col.type_oid, &mut input_fn, &mut ioparam) };
@@ -89,7 +77,7 @@ impl Attr {
         Attr {
             name: col.name.clone(),
             remote: Some(col.remote.clone()),
-            kind,
+            target: target_of(col.type_oid),
             typmod: col.typmod,
             input_fn,
             ioparam,
@@ -98,51 +86,48 @@ impl Attr {
     }
 }
 
-/// The datum for `v` in a column described by `attr`; None for SQL NULL. An Err is the
-/// problem, for the caller's message. Input functions may raise their own ERROR, which the
-/// scan's error context completes with table, column, row and value.
+/// The datum of a prepared cell (None for NULL; Bad cells are the caller's). Input functions
+/// may raise their own ERROR, which the scan's error context completes with table, column, row
+/// and value.
 ///
 /// # Safety
-/// Must run on the backend thread, in the memory context the datum should live in.
-pub unsafe fn to_datum(attr: &Attr, v: &Value) -> Result<Option<pg_sys::Datum>, String> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: datums are built by pgrx's IntoDatum (palloc in the current context) or by the
-    // type's own input function, called with its documented arguments.
+/// Must run on the backend thread, in the memory context the datum should live in; `cell`
+/// comes from `page`.
+pub unsafe fn cell_datum(attr: &Attr, page: &Prepared, cell: Cell) -> Option<pg_sys::Datum> {
+    // SAFETY: by-value datums are built from words of the right type; varlenas are palloc'd by
+    // cstring_to_text_with_len (text and bytea share the layout); input functions get the
+    // arena's NUL-terminated text, as they expect.
     unsafe {
-        Ok(match attr.kind {
-            Kind::Int2 => (values::integer(v, i16::MIN as i64, i16::MAX as i64, "smallint")?
-                as i16)
-                .into_datum(),
-            Kind::Int4 => (values::integer(v, i32::MIN as i64, i32::MAX as i64, "integer")? as i32)
-                .into_datum(),
-            Kind::Int8 => values::integer(v, i64::MIN, i64::MAX, "bigint")?.into_datum(),
-            Kind::Float4 => (values::float(v)? as f32).into_datum(),
-            Kind::Float8 => values::float(v)?.into_datum(),
-            Kind::Bool => values::boolean(v)?.into_datum(),
-            Kind::Text => match v {
-                Value::String(s) => values::checked(s)?.into_datum(),
-                other => values::text(other)?.as_str().into_datum(),
-            },
-
-            Kind::Bytea => values::bytes(v)?.into_datum(),
-            Kind::Jsonb => JsonB(v.clone()).into_datum(),
-            Kind::JsonText | Kind::Input => {
-                let text = if attr.kind == Kind::JsonText {
-                    v.to_string()
-                } else {
-                    values::text(v)?
-                };
-                let c = CString::new(text).map_err(|_| "contains a NUL character".to_string())?;
+        match (attr.target, cell) {
+            (_, Cell::Null | Cell::Bad(_)) => None,
+            (Target::Int2, Cell::Word(w)) => (w as i64 as i16).into_datum(),
+            (Target::Int4, Cell::Word(w)) => (w as i64 as i32).into_datum(),
+            (Target::Int8, Cell::Word(w)) => (w as i64).into_datum(),
+            (Target::Float4, Cell::Word(w)) => f32::from_bits(w as u32).into_datum(),
+            (Target::Float8, Cell::Word(w)) => f64::from_bits(w).into_datum(),
+            (Target::Bool, Cell::Word(w)) => (w != 0).into_datum(),
+            (Target::TimestampTz | Target::Timestamp, Cell::Word(w)) => {
+                Some(pg_sys::Datum::from(w as i64))
+            }
+            (Target::Date, Cell::Word(w)) => Some(pg_sys::Datum::from(w as i64 as i32)),
+            (Target::Text | Target::Bytes, Cell::Bytes { start, len }) => {
+                let bytes = page.bytes(start, len);
+                Some(pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+                    bytes.as_ptr().cast(),
+                    len as i32,
+                )))
+            }
+            (_, Cell::Bytes { start, .. }) => {
+                let text = page.arena.as_ptr().add(start as usize);
                 Some(pg_sys::OidInputFunctionCall(
                     attr.input_fn,
-                    c.as_ptr().cast_mut(),
+                    text.cast_mut().cast(),
                     attr.ioparam,
                     attr.typmod,
                 ))
             }
-        })
+            (_, Cell::Word(_)) => None, // not produced for other targets
+        }
     }
 }
 

@@ -6,13 +6,14 @@
 use crate::blocking::Stream;
 use crate::connection;
 use crate::error::{FdwError, FdwResult, OrRaise};
-use crate::fdw::convert::{Attr, ViewRole, parse_typed, to_datum};
+use crate::fdw::convert::{Attr, ViewRole, cell_datum, parse_typed};
 use crate::fdw::deparse::datum_literal;
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan_plan::{Mode, PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
 use crate::rows::{PAGES_AHEAD, warn_partial};
 use dune_client::filters::{Filter, Literal, conjunction, sort_by};
+use dune_client::prepare::{Cell, Prepared, Target, prepare};
 use dune_client::scan::{ScanEvent, ScanSource, ScanSpec, Started, scan};
 use dune_client::values::shorten;
 use dune_client::{ClientConfig, ExecState, Read};
@@ -20,7 +21,7 @@ use pgrx::datum::Interval;
 use pgrx::prelude::*;
 use pgrx::{FromDatum, IntoDatum, JsonB, PgList, PgMemoryContexts, pg_sys};
 use serde_json::{Map, Value};
-use std::ffi::{CString, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30 * 60);
@@ -32,7 +33,18 @@ unsafe extern "C" {
 enum Event {
     /// The rows that follow belong to this query (the latest-results view).
     Query(i64),
+    /// A page or notice, as read (the latest-results view, notices).
     Scan(ScanEvent),
+    /// A page of a typed table, decoded on the I/O thread for the table's columns.
+    Typed(Box<TypedPage>),
+}
+
+struct TypedPage {
+    execution_id: String,
+    partial: bool,
+    /// The result's columns (for the check that every declared column is there).
+    columns: Vec<String>,
+    cells: Prepared,
 }
 
 /// Where a conversion is, for the error context of a value that does not fit.
@@ -41,7 +53,8 @@ struct Position {
     table: String,
     column: *const String,
     row: u64,
-    value: *const Value,
+    /// The NUL-terminated text given to an input function.
+    value: *const c_char,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,9 +75,11 @@ pub struct ScanState {
     max_age: Option<Duration>,
     started: Started,
     events: Option<Stream<Event>>,
-    /// The current page: its columns, the column each attribute reads, its remaining rows.
+    /// The current page of a typed table, and its next row.
+    typed: Option<Box<TypedPage>>,
+    typed_row: usize,
+    /// The current page of the latest-results view: its columns and remaining rows.
     columns: Vec<String>,
-    attr_columns: Vec<Option<usize>>,
     rows: std::vec::IntoIter<Vec<Value>>,
     execution_id: String,
     query_id: i64,
@@ -95,12 +110,13 @@ unsafe extern "C-unwind" fn conversion_context(arg: *mut c_void) {
         if p.column.is_null() || p.value.is_null() {
             return;
         }
+        let value = Value::from(CStr::from_ptr(p.value).to_string_lossy().into_owned());
         let text = format!(
             "column \"{}\" of foreign table \"{}\", row {}, value {}",
             *p.column,
             p.table,
             p.row,
-            shorten(&*p.value)
+            shorten(&value)
         );
         let c = CString::new(text.replace('\0', "")).unwrap_or_default();
         pg_sys::set_errcontext_domain(std::ptr::null());
@@ -258,6 +274,11 @@ impl ScanState {
             }
         };
         let started = self.started.clone();
+        let targets: Vec<(Option<String>, Target)> = self
+            .attrs
+            .iter()
+            .map(|a| (a.remote.clone(), a.target))
+            .collect();
         let events = Stream::start(self.config.clone(), PAGES_AHEAD, move |client, out| {
             for (query_id, spec) in specs {
                 let started = if query_id.is_some() {
@@ -272,7 +293,12 @@ impl ScanState {
                 }
                 let mut open = true;
                 scan(client, &spec, &started, &mut |ev| {
-                    open = out.emit(Event::Scan(ev));
+                    open = match ev {
+                        ScanEvent::Page(page) if query_id.is_none() => {
+                            out.emit(Event::Typed(Box::new(typed_page(*page, &targets))))
+                        }
+                        other => out.emit(Event::Scan(other)),
+                    };
                     open
                 })?;
                 if !open {
@@ -315,17 +341,10 @@ impl ScanState {
         Ok(())
     }
 
-    /// Fills the slot with one row.
-    unsafe fn store(&mut self, slot: *mut pg_sys::TupleTableSlot, row: Vec<Value>) {
-        self.row_number += 1;
-        self.rows_read += 1;
-        // SAFETY: the slot's arrays have one entry per attribute of its descriptor, which is the
-        // relation's (attrs has the same length); the error context entry lives on this stack
-        // frame and is popped before returning.
+    /// Pushes the conversion error context for the duration of `f`.
+    unsafe fn with_context<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        // SAFETY: the entry lives on this stack frame; ContextGuard pops it however `f` ends.
         unsafe {
-            let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-            let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
-            let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
             let mut cb = pg_sys::ErrorContextCallback {
                 previous: pg_sys::error_context_stack,
                 callback: Some(conversion_context),
@@ -333,10 +352,65 @@ impl ScanState {
             };
             let _restore = ContextGuard(cb.previous);
             pg_sys::error_context_stack = &mut cb;
-            self.position.row = self.rows_read;
+            f(self)
+        }
+    }
+
+    /// Fills the slot with the next row of the current typed page.
+    unsafe fn store_typed(
+        &mut self,
+        slot: *mut pg_sys::TupleTableSlot,
+        page: &TypedPage,
+        row: usize,
+    ) {
+        self.rows_read += 1;
+        // SAFETY: the slot's arrays have one entry per attribute of its descriptor, which is the
+        // relation's; the page has one cell per attribute and row.
+        unsafe {
+            let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+            let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+            let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+            let width = page.cells.width;
+            let cells = &page.cells.cells[row * width..(row + 1) * width];
+            self.with_context(|state| {
+                state.position.row = state.rows_read;
+                for (i, &cell) in cells.iter().enumerate().take(natts) {
+                    let attr = &state.attrs[i];
+                    if let Cell::Bad(k) = cell {
+                        let (problem, value) = page.cells.problems[k as usize].clone();
+                        FdwError::BadValue {
+                            table: state.plan.table.clone(),
+                            column: attr.name.clone(),
+                            row: state.rows_read,
+                            value,
+                            problem,
+                        }
+                        .raise();
+                    }
+                    if let Cell::Bytes { start, .. } = cell {
+                        state.position.column = &attr.name;
+                        state.position.value = page.cells.arena.as_ptr().add(start as usize).cast();
+                    }
+                    let datum = cell_datum(attr, &page.cells, cell);
+                    nulls[i] = datum.is_none();
+                    values[i] = datum.unwrap_or(pg_sys::Datum::from(0));
+                }
+            });
+            pg_sys::ExecStoreVirtualTuple(slot);
+        }
+    }
+
+    /// Fills the slot with one row of the latest-results view.
+    unsafe fn store_view(&mut self, slot: *mut pg_sys::TupleTableSlot, row: Vec<Value>) {
+        self.row_number += 1;
+        self.rows_read += 1;
+        // SAFETY: as for store_typed.
+        unsafe {
+            let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+            let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+            let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
             for i in 0..natts.min(self.attrs.len()) {
-                let attr = &self.attrs[i];
-                let datum = match attr.role {
+                let datum = match self.attrs[i].role {
                     Some(ViewRole::QueryId) => self.query_id.into_datum(),
                     Some(ViewRole::Params) => self
                         .params_value
@@ -353,40 +427,31 @@ impl ScanState {
                             .collect();
                         JsonB(Value::Object(object)).into_datum()
                     }
-                    None if matches!(self.plan.source, PlanSource::LatestResults { .. }) => None,
-                    None => match self
-                        .attr_columns
-                        .get(i)
-                        .copied()
-                        .flatten()
-                        .and_then(|c| row.get(c))
-                    {
-                        None => None,
-                        Some(v) => {
-                            self.position.column = &attr.name;
-                            self.position.value = v;
-                            match to_datum(attr, v) {
-                                Ok(d) => d,
-                                Err(problem) => {
-                                    pg_sys::error_context_stack = cb.previous; // our message says it all
-                                    FdwError::BadValue {
-                                        table: self.plan.table.clone(),
-                                        column: attr.name.clone(),
-                                        row: self.rows_read,
-                                        value: shorten(v),
-                                        problem,
-                                    }
-                                    .raise()
-                                }
-                            }
-                        }
-                    },
+                    None => None,
                 };
                 nulls[i] = datum.is_none();
                 values[i] = datum.unwrap_or(pg_sys::Datum::from(0));
             }
             pg_sys::ExecStoreVirtualTuple(slot);
         }
+    }
+}
+
+/// Decodes a page for the table's columns (on the I/O thread).
+fn typed_page(page: dune_client::Page, targets: &[(Option<String>, Target)]) -> TypedPage {
+    let columns = match &page.metadata {
+        Some(m) if !m.column_names.is_empty() => m.column_names.clone(),
+        _ => page.rows.columns.clone(),
+    };
+    let wanted: Vec<(Option<usize>, Target)> = targets
+        .iter()
+        .map(|(remote, t)| (remote.as_ref().and_then(|r| page.rows.index_of(r)), *t))
+        .collect();
+    TypedPage {
+        partial: page.state == ExecState::CompletedPartial,
+        cells: prepare(&page.rows, &wanted),
+        execution_id: page.execution_id,
+        columns,
     }
 }
 
@@ -469,8 +534,9 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
             max_age,
             started: Started::default(),
             events: None,
+            typed: None,
+            typed_row: 0,
             columns: Vec::new(),
-            attr_columns: Vec::new(),
             rows: Vec::new().into_iter(),
             execution_id: String::new(),
             query_id: 0,
@@ -500,8 +566,17 @@ pub extern "C-unwind" fn iterate_foreign_scan(
             state.start(node).or_raise();
         }
         loop {
+            if let Some(page) = state.typed.take() {
+                if state.typed_row < page.cells.rows() {
+                    let row = state.typed_row;
+                    state.typed_row += 1;
+                    state.store_typed(slot, &page, row);
+                    state.typed = Some(page);
+                    return slot;
+                }
+            }
             if let Some(row) = state.rows.next() {
-                state.store(slot, row);
+                state.store_view(slot, row);
                 return slot;
             }
             let Some(events) = state.events.as_mut() else {
@@ -519,6 +594,19 @@ pub extern "C-unwind" fn iterate_foreign_scan(
                     state.row_number = 0;
                 }
                 Some(Ok(Event::Scan(ScanEvent::Notice(text)))) => pgrx::notice!("{text}"),
+                Some(Ok(Event::Typed(page))) => {
+                    if !state.columns_checked {
+                        state.check_columns(&page.columns).or_raise();
+                    }
+                    if page.partial {
+                        warn_partial(&page.execution_id, &mut state.warned_partial);
+                    }
+                    if let Ok(mut s) = state.started.lock() {
+                        s.get_or_insert_with(|| page.execution_id.clone());
+                    }
+                    state.typed = Some(page);
+                    state.typed_row = 0;
+                }
                 Some(Ok(Event::Scan(ScanEvent::Page(page)))) => {
                     let page = *page;
                     if !state.columns_checked {
@@ -531,17 +619,7 @@ pub extern "C-unwind" fn iterate_foreign_scan(
                     if page.state == ExecState::CompletedPartial {
                         warn_partial(&page.execution_id, &mut state.warned_partial);
                     }
-                    if !matches!(state.plan.source, PlanSource::LatestResults { .. })
-                        && let Ok(mut s) = state.started.lock()
-                    {
-                        s.get_or_insert_with(|| page.execution_id.clone());
-                    }
                     state.execution_id = page.execution_id;
-                    state.attr_columns = state
-                        .attrs
-                        .iter()
-                        .map(|a| a.remote.as_ref().and_then(|r| page.rows.index_of(r)))
-                        .collect();
                     state.columns = page.rows.columns;
                     state.rows = page.rows.values.into_iter();
                 }
@@ -558,6 +636,7 @@ pub extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState
         if let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() {
             state.events = None; // stops the helper thread
             state.phase = Phase::Idle;
+            state.typed = None;
             state.rows = Vec::new().into_iter();
             state.row_number = 0;
             state.rows_read = 0;
@@ -573,6 +652,7 @@ pub extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState) {
     unsafe {
         if let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() {
             state.events = None;
+            state.typed = None;
             state.rows = Vec::new().into_iter();
         }
     }

@@ -13,7 +13,7 @@ use pgrx::prelude::*;
 fn dune_latest(
     query_id: Option<i64>,
     params: default!(Option<JsonB>, "NULL"),
-) -> SetOfIterator<'static, JsonB> {
+) -> SetOfIterator<'static, crate::rows::JsonbDatum> {
     let Some(query_id) = query_id else {
         return SetOfIterator::empty();
     };

@@ -16,7 +16,7 @@ fn dune_run(
     params: default!(Option<JsonB>, "NULL"),
     performance: default!(Option<&str>, "NULL"),
     timeout: default!(Interval, "'30 minutes'"),
-) -> SetOfIterator<'static, JsonB> {
+) -> SetOfIterator<'static, crate::rows::JsonbDatum> {
     let Some(query_id) = query_id else {
         return SetOfIterator::empty();
     };

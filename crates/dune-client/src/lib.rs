@@ -14,6 +14,7 @@ pub mod http;
 pub mod models;
 pub mod pages;
 pub mod poll;
+pub mod prepare;
 pub mod retry;
 pub mod rows;
 pub mod scan;
