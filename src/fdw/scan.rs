@@ -566,15 +566,17 @@ pub extern "C-unwind" fn iterate_foreign_scan(
             state.start(node).or_raise();
         }
         loop {
-            if let Some(page) = state.typed.take() {
-                if state.typed_row < page.cells.rows() {
-                    let row = state.typed_row;
-                    state.typed_row += 1;
-                    state.store_typed(slot, &page, row);
-                    state.typed = Some(page);
-                    return slot;
-                }
+            // a finished page is dropped here, on the backend, as a few large blocks
+            if let Some(page) = state.typed.take()
+                && state.typed_row < page.cells.rows()
+            {
+                let row = state.typed_row;
+                state.typed_row += 1;
+                state.store_typed(slot, &page, row);
+                state.typed = Some(page);
+                return slot;
             }
+
             if let Some(row) = state.rows.next() {
                 state.store_view(slot, row);
                 return slot;
