@@ -377,7 +377,10 @@ impl ScanState {
                 for (i, &cell) in cells.iter().enumerate().take(natts) {
                     let attr = &state.attrs[i];
                     if let Cell::Bad(k) = cell {
+                        // our message names table, column, row and value: no context line
+                        state.position.value = std::ptr::null();
                         let (problem, value) = page.cells.problems[k as usize].clone();
+
                         FdwError::BadValue {
                             table: state.plan.table.clone(),
                             column: attr.name.clone(),
