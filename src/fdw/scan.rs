@@ -110,7 +110,7 @@ unsafe extern "C-unwind" fn conversion_context(arg: *mut c_void) {
         if p.column.is_null() || p.value.is_null() {
             return;
         }
-        let value = Value::from(CStr::from_ptr(p.value).to_string_lossy().into_owned());
+        let value = format!("\"{}\"", CStr::from_ptr(p.value).to_string_lossy());
         let text = format!(
             "column \"{}\" of foreign table \"{}\", row {}, value {}",
             *p.column,
@@ -442,19 +442,11 @@ impl ScanState {
 
 /// Decodes a page for the table's columns (on the I/O thread).
 fn typed_page(page: dune_client::Page, targets: &[(Option<String>, Target)]) -> TypedPage {
-    let columns = match &page.metadata {
-        Some(m) if !m.column_names.is_empty() => m.column_names.clone(),
-        _ => page.rows.columns.clone(),
-    };
-    let wanted: Vec<(Option<usize>, Target)> = targets
-        .iter()
-        .map(|(remote, t)| (remote.as_ref().and_then(|r| page.rows.index_of(r)), *t))
-        .collect();
     TypedPage {
         partial: page.state == ExecState::CompletedPartial,
-        cells: prepare(&page.rows, &wanted),
+        cells: prepare(&page.rows, targets),
+        columns: page.metadata.map(|m| m.column_names).unwrap_or_default(),
         execution_id: page.execution_id,
-        columns,
     }
 }
 
@@ -613,21 +605,16 @@ pub extern "C-unwind" fn iterate_foreign_scan(
                     state.typed_row = 0;
                 }
                 Some(Ok(Event::Scan(ScanEvent::Page(page)))) => {
-                    let page = *page;
-                    if !state.columns_checked {
-                        let names = match page.metadata.as_ref() {
-                            Some(m) if !m.column_names.is_empty() => m.column_names.clone(),
-                            _ => page.rows.columns.clone(),
-                        };
-                        state.check_columns(&names).or_raise();
-                    }
+                    // a page of the latest-results view: each row becomes a jsonb value
                     if page.state == ExecState::CompletedPartial {
                         warn_partial(&page.execution_id, &mut state.warned_partial);
                     }
+                    let rows = page.rows.parse();
                     state.execution_id = page.execution_id;
-                    state.columns = page.rows.columns;
-                    state.rows = page.rows.values.into_iter();
+                    state.columns = rows.columns;
+                    state.rows = rows.values.into_iter();
                 }
+
                 Some(Err(e)) => FdwError::from(e).raise(),
             }
         }

@@ -231,6 +231,11 @@ impl Page {
             .map(str::to_string);
         let status = Status::from_map(env.fields, "results response")?;
         let result = env.result.unwrap_or_default();
+        let rows = match result.rows {
+            Some(raw) if raw.get() != "null" => Rows::from_raw(raw)
+                .map_err(|e| Error::InvalidResponse(format!("results response: {e}")))?,
+            _ => Rows::default(),
+        };
         Ok(Page {
             next_offset,
             next_uri,
@@ -239,7 +244,7 @@ impl Page {
             state: status.state,
             is_execution_finished: status.is_execution_finished,
             error_message: status.error_message,
-            rows: result.rows,
+            rows,
             metadata: result.metadata.as_ref().and_then(ResultMetadata::from_json),
         })
     }
@@ -291,6 +296,6 @@ mod tests {
             br#"{"execution_id":"01X","state":"QUERY_STATE_COMPLETED","result":{"rows":[1]}}"#,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("expected a result row"), "{e}");
+        assert!(e.to_string().contains("row 0 is not a JSON object"), "{e}");
     }
 }

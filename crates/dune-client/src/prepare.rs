@@ -7,7 +7,10 @@
 use crate::rows::Rows;
 use crate::time::PG_EPOCH_UNIX_SECS;
 use crate::values;
-use serde_json::Value;
+use serde::de;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
 
 /// What a column becomes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,8 +96,8 @@ impl Prepared {
         Some(Cell::Bytes { start, len })
     }
 
-    fn bad(&mut self, problem: String, v: &Value) -> Cell {
-        self.problems.push((problem, values::shorten(v)));
+    fn bad(&mut self, problem: String, raw: &str) -> Cell {
+        self.problems.push((problem, values::shorten(raw)));
         Cell::Bad(self.problems.len() as u32 - 1)
     }
 }
@@ -188,74 +191,202 @@ pub fn date_days(s: &str) -> Option<i32> {
     i32::try_from(days_from_civil(y, m, d) - PG_EPOCH_UNIX_SECS / 86_400).ok()
 }
 
-fn one(p: &mut Prepared, target: Target, v: &Value) -> Cell {
-    if v.is_null() {
+/// A raw JSON value's string contents (unescaped only when it has escapes), or None if it is
+/// not a string.
+fn string_of(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.starts_with('"') {
+        return None;
+    }
+    if raw.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(&raw[1..raw.len() - 1]))
+    }
+}
+
+fn integer(raw: &str, min: i64, max: i64, what: &str) -> Result<u64, String> {
+    let text = string_of(raw);
+    let t = text.as_deref().unwrap_or(raw).trim();
+    let n = t.parse::<i64>().ok().or_else(|| {
+        let f = t.parse::<f64>().ok()?;
+        (text.is_none() && f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+    });
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n as u64),
+        Some(_) => Err(format!("out of range for type {what}")),
+        None => Err(format!("not a valid {what}")),
+    }
+}
+
+fn float(raw: &str) -> Result<f64, String> {
+    let text = string_of(raw);
+    text.as_deref()
+        .unwrap_or(raw)
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| "not a valid double precision".to_string())
+}
+
+/// Decodes one raw JSON value for `target`.
+fn one(p: &mut Prepared, target: Target, raw: &str) -> Cell {
+    if raw == "null" {
         return Cell::Null;
     }
     let word = |r: Result<u64, String>, p: &mut Prepared| match r {
         Ok(w) => Cell::Word(w),
-        Err(problem) => p.bad(problem, v),
+        Err(problem) => p.bad(problem, raw),
     };
     match target {
         Target::Int2 => word(
-            values::integer(v, i16::MIN as i64, i16::MAX as i64, "smallint").map(|n| n as u64),
+            integer(raw, i16::MIN as i64, i16::MAX as i64, "smallint"),
             p,
         ),
-        Target::Int4 => word(
-            values::integer(v, i32::MIN as i64, i32::MAX as i64, "integer").map(|n| n as u64),
-            p,
-        ),
-        Target::Int8 => word(
-            values::integer(v, i64::MIN, i64::MAX, "bigint").map(|n| n as u64),
-            p,
-        ),
-        Target::Float4 => word(values::float(v).map(|f| (f as f32).to_bits() as u64), p),
-        Target::Float8 => word(values::float(v).map(f64::to_bits), p),
-        Target::Bool => word(values::boolean(v).map(u64::from), p),
-        Target::Text | Target::Raw => match v {
-            Value::String(s) => match values::checked(s) {
+        Target::Int4 => word(integer(raw, i32::MIN as i64, i32::MAX as i64, "integer"), p),
+        Target::Int8 => word(integer(raw, i64::MIN, i64::MAX, "bigint"), p),
+        Target::Float4 => word(float(raw).map(|f| (f as f32).to_bits() as u64), p),
+        Target::Float8 => word(float(raw).map(f64::to_bits), p),
+        Target::Bool => match string_of(raw).as_deref().unwrap_or(raw) {
+            "true" => Cell::Word(1),
+            "false" => Cell::Word(0),
+            _ => p.bad("not a boolean".into(), raw),
+        },
+        Target::Text | Target::Raw => match string_of(raw) {
+            Some(s) => match values::checked(&s) {
                 Ok(s) => p.push_bytes(s.as_bytes()),
-                Err(problem) => p.bad(problem, v),
+                Err(problem) => p.bad(problem, raw),
             },
-            other => p.push_bytes(other.to_string().as_bytes()),
+            None => p.push_bytes(raw.as_bytes()),
         },
-        Target::Json => p.push_bytes(v.to_string().as_bytes()),
-        Target::Bytes => match v {
-            Value::String(s) => p
-                .push_hex(s)
-                .unwrap_or_else(|| p.bad("not 0x-prefixed hex".into(), v)),
-            _ => p.bad("not 0x-prefixed hex".into(), v),
+        Target::Json => p.push_bytes(raw.as_bytes()),
+        Target::Bytes => match string_of(raw) {
+            Some(s) => p
+                .push_hex(&s)
+                .unwrap_or_else(|| p.bad("not 0x-prefixed hex".into(), raw)),
+            None => p.bad("not 0x-prefixed hex".into(), raw),
         },
-        Target::TimestampTz | Target::Timestamp => match v {
-            Value::String(s) => match timestamp_micros(s) {
+        Target::TimestampTz | Target::Timestamp => {
+            match string_of(raw).as_deref().and_then(timestamp_micros) {
                 Some(m) => Cell::Word(m as u64),
-                None => one(p, Target::Raw, v),
-            },
-            _ => one(p, Target::Raw, v),
-        },
-        Target::Date => match v {
-            Value::String(s) => match date_days(s) {
-                Some(d) => Cell::Word(d as i64 as u64),
-                None => one(p, Target::Raw, v),
-            },
-            _ => one(p, Target::Raw, v),
+                None => one(p, Target::Raw, raw),
+            }
+        }
+        Target::Date => match string_of(raw).as_deref().and_then(date_days) {
+            Some(d) => Cell::Word(d as i64 as u64),
+            None => one(p, Target::Raw, raw),
         },
     }
 }
 
-/// Prepares `rows` for columns that read `(column index in rows, target)`; a column index of
-/// None gives NULL.
-pub fn prepare(rows: &Rows, targets: &[(Option<usize>, Target)]) -> Prepared {
+/// Matches a key against the wanted column names without allocating: the index of the first
+/// column with that name.
+struct NameSeed<'a> {
+    names: &'a [Option<String>],
+    guess: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for NameSeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for NameSeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a column name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        if self
+            .names
+            .get(self.guess)
+            .is_some_and(|n| n.as_deref() == Some(key))
+        {
+            return Ok(Some(self.guess));
+        }
+        Ok(self.names.iter().position(|n| n.as_deref() == Some(key)))
+    }
+}
+
+/// Finds each wanted column's raw value in one row object.
+struct RowValues<'a, 'de> {
+    names: &'a [Option<String>],
+    /// Other columns reading the same Dune column as the first one with that name.
+    same: &'a [Vec<usize>],
+    out: &'a mut [Option<&'de str>],
+}
+
+impl<'de> de::Visitor<'de> for RowValues<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a result row (a JSON object)")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut guess = 0;
+        while let Some(hit) = map.next_key_seed(NameSeed {
+            names: self.names,
+            guess,
+        })? {
+            match hit {
+                Some(i) => {
+                    let v: &'de RawValue = map.next_value()?;
+                    self.out[i] = Some(v.get());
+                    for &j in &self.same[i] {
+                        self.out[j] = Some(v.get());
+                    }
+                    guess = i + 1;
+                }
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prepares `rows` for columns that read `(Dune column, target)`; a column named None, or
+/// missing from a row, gives NULL.
+pub fn prepare(rows: &Rows, targets: &[(Option<String>, Target)]) -> Prepared {
     let mut p = Prepared {
         width: targets.len(),
         cells: Vec::with_capacity(rows.len() * targets.len()),
         ..Default::default()
     };
     p.arena.reserve(rows.len() * 64);
-    for row in &rows.values {
-        for (col, target) in targets {
-            let cell = match col.and_then(|c| row.get(c)) {
-                Some(v) => one(&mut p, *target, v),
+    let names: Vec<Option<String>> = targets.iter().map(|(n, _)| n.clone()).collect();
+    let same: Vec<Vec<usize>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| match n {
+            Some(n) if names.iter().position(|m| m.as_deref() == Some(n)) == Some(i) => (i + 1
+                ..names.len())
+                .filter(|&j| names[j].as_deref() == Some(n))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut found: Vec<Option<&str>> = vec![None; targets.len()];
+    for row in rows.raw_rows() {
+        found.iter_mut().for_each(|f| *f = None);
+        let mut de = serde_json::Deserializer::from_str(row.get());
+        // rows were checked to be objects when the page was read
+        let _ = de::Deserializer::deserialize_map(
+            &mut de,
+            RowValues {
+                names: &names,
+                same: &same,
+                out: &mut found,
+            },
+        );
+        for (i, (_, target)) in targets.iter().enumerate() {
+            let cell = match found[i] {
+                Some(raw) => one(&mut p, *target, raw),
                 None => Cell::Null,
             };
             p.cells.push(cell);
@@ -264,32 +395,15 @@ pub fn prepare(rows: &Rows, targets: &[(Option<usize>, Target)]) -> Prepared {
     p
 }
 
-/// Prepares each row as the text of a JSON object (keys are the column names).
+/// Prepares each row as its JSON text, as Dune sent it.
 pub fn prepare_objects(rows: &Rows) -> Prepared {
     let mut p = Prepared {
         width: 1,
         cells: Vec::with_capacity(rows.len()),
         ..Default::default()
     };
-    let keys: Vec<String> = rows
-        .columns
-        .iter()
-        .map(|c| Value::from(c.as_str()).to_string())
-        .collect();
-    let mut text = Vec::with_capacity(256);
-    for row in &rows.values {
-        text.clear();
-        text.push(b'{');
-        for (i, (k, v)) in keys.iter().zip(row).enumerate() {
-            if i > 0 {
-                text.push(b',');
-            }
-            text.extend_from_slice(k.as_bytes());
-            text.push(b':');
-            serde_json::to_writer(&mut text, v).expect("writing to a Vec cannot fail");
-        }
-        text.push(b'}');
-        let cell = p.push_bytes(&text);
+    for row in rows.raw_rows() {
+        let cell = p.push_bytes(row.get().as_bytes());
         p.cells.push(cell);
     }
     p
@@ -328,17 +442,19 @@ mod tests {
 
     #[test]
     fn pages_prepare_into_words_and_an_arena() {
-        let rows: Rows = serde_json::from_value(json!([
+        let text = json!([
             {"n": 5, "h": "0xDEad", "t": "x", "f": 1.5, "b": true},
             {"n": "70000", "h": "nothex", "t": null, "f": "2", "b": "false"}
-        ]))
-        .unwrap();
+        ])
+        .to_string();
+        let rows = Rows::from_raw(RawValue::from_string(text).unwrap()).unwrap();
+        let name = |s: &str| Some(s.to_string());
         let targets = [
-            (rows.index_of("n"), Target::Int2),
-            (rows.index_of("h"), Target::Bytes),
-            (rows.index_of("t"), Target::Text),
-            (rows.index_of("f"), Target::Float8),
-            (rows.index_of("b"), Target::Bool),
+            (name("n"), Target::Int2),
+            (name("h"), Target::Bytes),
+            (name("t"), Target::Text),
+            (name("f"), Target::Float8),
+            (name("b"), Target::Bool),
             (None, Target::Text),
         ];
         let p = prepare(&rows, &targets);
@@ -364,7 +480,7 @@ mod tests {
         };
         let text = std::str::from_utf8(o.bytes(start, len)).unwrap();
         assert_eq!(
-            serde_json::from_str::<Value>(text).unwrap()["h"],
+            serde_json::from_str::<serde_json::Value>(text).unwrap()["h"],
             json!("0xDEad")
         );
     }

@@ -1,32 +1,90 @@
-//! Result rows, read compactly: the column names once per page, then one value per column per
-//! row, without a map or key strings per row. Rows whose keys disagree (a key missing, a key
-//! more) still line up: a missing key reads as NULL, a new key becomes a new column.
+//! Result rows. A page keeps its rows as the raw JSON text Dune sent (split into rows, each
+//! checked to be an object), so that they can be decoded straight into what is needed: prepared
+//! cells for a typed table, the row's own text for jsonb, or (when values are wanted) a
+//! compact form with the column names once and one value per column per row. Rows whose keys
+//! disagree (a key missing, a key more) still line up: a missing key reads as NULL, a new key
+//! becomes a new column.
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A page's rows as the JSON text Dune sent.
+#[derive(Debug, Clone)]
 pub struct Rows {
+    raw: Box<RawValue>,
+    /// Rows kept (a LIMIT may keep fewer than were sent).
+    keep: usize,
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows {
+            raw: RawValue::from_string("[]".into()).expect("valid JSON"),
+            keep: 0,
+        }
+    }
+}
+
+impl Rows {
+    /// Checks that `raw` is an array of objects.
+    pub fn from_raw(raw: Box<RawValue>) -> Result<Rows, String> {
+        let rows: Vec<&RawValue> = serde_json::from_str(raw.get())
+            .map_err(|e| format!("\"rows\" is not an array of rows: {e}"))?;
+        if let Some(i) = rows.iter().position(|r| !r.get().starts_with('{')) {
+            let text = rows[i].get();
+            return Err(format!(
+                "row {i} is not a JSON object: {}",
+                &text[..text.len().min(40)]
+            ));
+        }
+        let keep = rows.len();
+        Ok(Rows { raw, keep })
+    }
+
+    pub fn len(&self) -> usize {
+        self.keep
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keep == 0
+    }
+
+    pub fn truncate(&mut self, n: usize) {
+        self.keep = self.keep.min(n);
+    }
+
+    /// Each kept row's JSON text.
+    pub fn raw_rows(&self) -> Vec<&RawValue> {
+        let mut rows: Vec<&RawValue> = serde_json::from_str(self.raw.get()).unwrap_or_default();
+        rows.truncate(self.keep);
+        rows
+    }
+
+    /// The rows decoded into values.
+    pub fn parse(&self) -> ParsedRows {
+        let mut parsed: ParsedRows = serde_json::from_str(self.raw.get()).unwrap_or_default();
+        parsed.values.truncate(self.keep);
+        parsed
+    }
+
+    /// The rows as JSON objects.
+    pub fn into_maps(self) -> Vec<Map<String, Value>> {
+        self.parse().into_maps()
+    }
+}
+
+/// Rows decoded compactly: the column names once, then one value per column per row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedRows {
     pub columns: Vec<String>,
     /// One entry per row, each with one value per column.
     pub values: Vec<Vec<Value>>,
 }
 
-impl Rows {
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    pub fn truncate(&mut self, n: usize) {
-        self.values.truncate(n);
-    }
-
+impl ParsedRows {
     /// The position of a column.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
@@ -114,18 +172,18 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 struct RowsVisitor;
 
 impl<'de> Visitor<'de> for RowsVisitor {
-    type Value = Rows;
+    type Value = ParsedRows;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of result rows")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Rows, E> {
-        Ok(Rows::default())
+    fn visit_unit<E: de::Error>(self) -> Result<ParsedRows, E> {
+        Ok(ParsedRows::default())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Rows, A::Error> {
-        let mut rows = Rows {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ParsedRows, A::Error> {
+        let mut rows = ParsedRows {
             columns: Vec::new(),
             values: Vec::with_capacity(seq.size_hint().unwrap_or(0)),
         };
@@ -142,8 +200,8 @@ impl<'de> Visitor<'de> for RowsVisitor {
     }
 }
 
-impl<'de> Deserialize<'de> for Rows {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rows, D::Error> {
+impl<'de> Deserialize<'de> for ParsedRows {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ParsedRows, D::Error> {
         d.deserialize_any(RowsVisitor)
     }
 }
@@ -152,7 +210,7 @@ impl<'de> Deserialize<'de> for Rows {
 #[derive(Debug, Default, Deserialize)]
 pub struct ResultPart {
     #[serde(default)]
-    pub rows: Rows,
+    pub rows: Option<Box<RawValue>>,
     #[serde(default)]
     pub metadata: Option<Value>,
 }
@@ -201,10 +259,10 @@ mod tests {
 
     #[test]
     fn rows_line_up_even_when_keys_disagree() {
-        let rows: Rows = serde_json::from_str(
-            r#"[{"a":1,"b":"x"},{"b":"y","a":2},{"a":3},{"a":4,"b":"z","c":true}]"#,
-        )
-        .unwrap();
+        let raw = RawValue::from_string(
+            r#"[{"a":1,"b":"x"},{"b":"y","a":2},{"a":3},{"a":4,"b":"z","c":true}]"#.into(),
+        );
+        let rows = Rows::from_raw(raw.unwrap()).unwrap().parse();
         assert_eq!(rows.columns, vec!["a", "b", "c"]);
         assert_eq!(rows.values[1], vec![json!(2), json!("y"), Value::Null]);
         assert_eq!(rows.values[2], vec![json!(3), Value::Null, Value::Null]);
@@ -215,10 +273,15 @@ mod tests {
 
     #[test]
     fn escaped_keys_and_bad_rows() {
-        let rows: Rows = serde_json::from_str(r#"[{"a\"b":1}]"#).unwrap();
+        let rows: ParsedRows = serde_json::from_str(r#"[{"a\"b":1}]"#).unwrap();
         assert_eq!(rows.columns, vec!["a\"b"]);
-        let err = serde_json::from_str::<Rows>("[1]").unwrap_err().to_string();
-        assert!(err.contains("expected a result row"), "{err}");
+        let err = Rows::from_raw(RawValue::from_string("[1]".into()).unwrap()).unwrap_err();
+        assert!(err.contains("row 0 is not a JSON object"), "{err}");
+        let mut two =
+            Rows::from_raw(RawValue::from_string(r#"[{"a":1},{"a":2}]"#.into()).unwrap()).unwrap();
+        two.truncate(1);
+        assert_eq!(two.raw_rows().len(), 1);
+        assert_eq!(two.parse().values.len(), 1);
         let env: Envelope =
             serde_json::from_str(r#"{"state":"X","result":null,"extra":[1]}"#).unwrap();
         assert!(env.result.is_none() && env.fields.contains_key("extra"));
