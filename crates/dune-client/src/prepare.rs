@@ -374,7 +374,7 @@ pub fn prepare(rows: &Rows, targets: &[(Option<String>, Target)]) -> Prepared {
     let mut found: Vec<Option<&str>> = vec![None; targets.len()];
     for row in rows.raw_rows() {
         found.iter_mut().for_each(|f| *f = None);
-        let mut de = serde_json::Deserializer::from_str(row.get());
+        let mut de = serde_json::Deserializer::from_str(row);
         // rows were checked to be objects when the page was read
         let _ = de::Deserializer::deserialize_map(
             &mut de,
@@ -403,7 +403,7 @@ pub fn prepare_objects(rows: &Rows) -> Prepared {
         ..Default::default()
     };
     for row in rows.raw_rows() {
-        let cell = p.push_bytes(row.get().as_bytes());
+        let cell = p.push_bytes(row.as_bytes());
         p.cells.push(cell);
     }
     p

@@ -15,6 +15,8 @@ use std::fmt;
 #[derive(Debug, Clone)]
 pub struct Rows {
     raw: Box<RawValue>,
+    /// Where each row's text is in `raw`, found once when the page is read.
+    spans: Vec<(usize, usize)>,
     /// Rows kept (a LIMIT may keep fewer than were sent).
     keep: usize,
 }
@@ -23,6 +25,7 @@ impl Default for Rows {
     fn default() -> Self {
         Rows {
             raw: RawValue::from_string("[]".into()).expect("valid JSON"),
+            spans: Vec::new(),
             keep: 0,
         }
     }
@@ -40,8 +43,13 @@ impl Rows {
                 &text[..text.len().min(40)]
             ));
         }
-        let keep = rows.len();
-        Ok(Rows { raw, keep })
+        let base = raw.get().as_ptr() as usize;
+        let spans: Vec<(usize, usize)> = rows
+            .iter()
+            .map(|r| (r.get().as_ptr() as usize - base, r.get().len()))
+            .collect();
+        let keep = spans.len();
+        Ok(Rows { raw, spans, keep })
     }
 
     pub fn len(&self) -> usize {
@@ -57,10 +65,11 @@ impl Rows {
     }
 
     /// Each kept row's JSON text.
-    pub fn raw_rows(&self) -> Vec<&RawValue> {
-        let mut rows: Vec<&RawValue> = serde_json::from_str(self.raw.get()).unwrap_or_default();
-        rows.truncate(self.keep);
-        rows
+    pub fn raw_rows(&self) -> impl Iterator<Item = &str> {
+        let text = self.raw.get();
+        self.spans[..self.keep]
+            .iter()
+            .map(move |&(start, len)| &text[start..start + len])
     }
 
     /// The rows decoded into values.
@@ -280,7 +289,7 @@ mod tests {
         let mut two =
             Rows::from_raw(RawValue::from_string(r#"[{"a":1},{"a":2}]"#.into()).unwrap()).unwrap();
         two.truncate(1);
-        assert_eq!(two.raw_rows().len(), 1);
+        assert_eq!(two.raw_rows().collect::<Vec<_>>(), vec![r#"{"a":1}"#]);
         assert_eq!(two.parse().values.len(), 1);
         let env: Envelope =
             serde_json::from_str(r#"{"state":"X","result":null,"extra":[1]}"#).unwrap();
