@@ -262,7 +262,7 @@ impl Client {
     ) -> Result<Page> {
         let (url, what) = self.results_url(source, false, read.query(offset, limit));
         let reply = self.http.send("GET", &url, None, Idempotency::Safe, what)?;
-        Page::from_json(&reply.body)
+        Page::from_json(reply.body)
     }
 
     /// One CSV page of results. A `next_uri` from the previous page is followed when it points

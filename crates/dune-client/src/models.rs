@@ -2,7 +2,7 @@
 //! unknown states are kept rather than rejected.
 
 use crate::error::{Error, Result};
-use crate::rows::{Envelope, Rows};
+use crate::rows::{Envelope, Rows, spans_of};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,31 +211,31 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn from_json(body: &[u8]) -> Result<Page> {
-        let env: Envelope = serde_json::from_slice(body).map_err(|e| {
-            Error::InvalidResponse(format!(
-                "results response: {}",
-                e.to_string().replace("invalid type: ", "")
-            ))
-        })?;
-        let next_offset = env.fields.get("next_offset").and_then(Value::as_u64);
-        let next_uri = env
-            .fields
+    /// Reads a results response, keeping its body as the rows' text.
+    pub fn from_json(body: Vec<u8>) -> Result<Page> {
+        let bad = |e: String| Error::InvalidResponse(format!("results response: {e}"));
+        let text = String::from_utf8(body).map_err(|_| bad("not UTF-8".into()))?;
+        let (fields, metadata, spans) = {
+            let env: Envelope = serde_json::from_str(&text)
+                .map_err(|e| bad(e.to_string().replace("invalid type: ", "")))?;
+            let result = env.result.unwrap_or_default();
+            let spans = match &result.rows {
+                Some(rows) => spans_of(&text, rows).map_err(bad)?,
+                None => Vec::new(),
+            };
+            (env.fields, result.metadata, spans)
+        };
+        let rows = Rows::from_spans(text, spans);
+        let next_offset = fields.get("next_offset").and_then(Value::as_u64);
+        let next_uri = fields
             .get("next_uri")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let execution_ended_at = env
-            .fields
+        let execution_ended_at = fields
             .get("execution_ended_at")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let status = Status::from_map(env.fields, "results response")?;
-        let result = env.result.unwrap_or_default();
-        let rows = match result.rows {
-            Some(raw) if raw.get() != "null" => Rows::from_raw(raw)
-                .map_err(|e| Error::InvalidResponse(format!("results response: {e}")))?,
-            _ => Rows::default(),
-        };
+        let status = Status::from_map(fields, "results response")?;
         Ok(Page {
             next_offset,
             next_uri,
@@ -245,7 +245,7 @@ impl Page {
             is_execution_finished: status.is_execution_finished,
             error_message: status.error_message,
             rows,
-            metadata: result.metadata.as_ref().and_then(ResultMetadata::from_json),
+            metadata: metadata.as_ref().and_then(ResultMetadata::from_json),
         })
     }
 }
@@ -293,7 +293,8 @@ mod tests {
             "{e}"
         );
         let e = Page::from_json(
-            br#"{"execution_id":"01X","state":"QUERY_STATE_COMPLETED","result":{"rows":[1]}}"#,
+            br#"{"execution_id":"01X","state":"QUERY_STATE_COMPLETED","result":{"rows":[1]}}"#
+                .to_vec(),
         )
         .unwrap_err();
         assert!(e.to_string().contains("row 0 is not a JSON object"), "{e}");

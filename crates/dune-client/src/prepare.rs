@@ -82,18 +82,24 @@ impl Prepared {
         if digits.len() % 2 != 0 {
             return None;
         }
-        let start = self.arena.len() as u32;
+        let start = self.arena.len();
         self.arena.reserve(digits.len() / 2 + 1);
+        let mut invalid = 0u8;
         for pair in digits.chunks_exact(2) {
-            let (Some(hi), Some(lo)) = (hex_digit(pair[0]), hex_digit(pair[1])) else {
-                self.arena.truncate(start as usize);
-                return None;
-            };
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            invalid |= hi | lo;
             self.arena.push(hi << 4 | lo);
         }
-        let len = self.arena.len() as u32 - start;
+        if invalid & 0xF0 != 0 {
+            self.arena.truncate(start);
+            return None;
+        }
+        let len = (self.arena.len() - start) as u32;
         self.arena.push(0);
-        Some(Cell::Bytes { start, len })
+        Some(Cell::Bytes {
+            start: start as u32,
+            len,
+        })
     }
 
     fn bad(&mut self, problem: String, raw: &str) -> Cell {
@@ -102,14 +108,22 @@ impl Prepared {
     }
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// The value of each hex digit; 0xFF for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn digits(s: &[u8]) -> Option<i64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
@@ -251,7 +265,9 @@ fn one(p: &mut Prepared, target: Target, raw: &str) -> Cell {
             _ => p.bad("not a boolean".into(), raw),
         },
         Target::Text | Target::Raw => match string_of(raw) {
-            Some(s) => match values::checked(&s) {
+            // raw JSON text cannot hold a NUL: only an unescaped string can
+            Some(Cow::Borrowed(s)) => p.push_bytes(s.as_bytes()),
+            Some(Cow::Owned(s)) => match values::checked(&s) {
                 Ok(s) => p.push_bytes(s.as_bytes()),
                 Err(problem) => p.bad(problem, raw),
             },
@@ -415,6 +431,23 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn hex_is_decoded_or_refused() {
+        let mut p = Prepared::default();
+        let Some(Cell::Bytes { start, len }) = p.push_hex("0x00fFaB") else {
+            panic!()
+        };
+        assert_eq!(p.bytes(start, len), &[0x00, 0xff, 0xab]);
+        for bad in ["0xzz", "0xabc", "dead", "0x0g"] {
+            assert_eq!(p.push_hex(bad), None, "{bad}");
+        }
+        assert_eq!(
+            p.arena.len(),
+            4,
+            "refused values leave nothing in the arena"
+        );
+    }
+
+    #[test]
     fn dune_times_become_postgres_words() {
         assert_eq!(timestamp_micros("2000-01-01 00:00:00.000 UTC"), Some(0));
         assert_eq!(timestamp_micros("2000-01-01T00:00:01Z"), Some(1_000_000));
@@ -447,7 +480,7 @@ mod tests {
             {"n": "70000", "h": "nothex", "t": null, "f": "2", "b": "false"}
         ])
         .to_string();
-        let rows = Rows::from_raw(RawValue::from_string(text).unwrap()).unwrap();
+        let rows = Rows::from_array(&text).unwrap();
         let name = |s: &str| Some(s.to_string());
         let targets = [
             (name("n"), Target::Int2),

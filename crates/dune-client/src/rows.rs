@@ -11,45 +11,49 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// A page's rows as the JSON text Dune sent.
-#[derive(Debug, Clone)]
+/// A page's rows as the JSON text Dune sent: the response body, and where each row is in it.
+#[derive(Debug, Clone, Default)]
 pub struct Rows {
-    raw: Box<RawValue>,
-    /// Where each row's text is in `raw`, found once when the page is read.
+    text: String,
+    /// (start, length) of each row's object in `text`, found once when the page is read.
     spans: Vec<(usize, usize)>,
     /// Rows kept (a LIMIT may keep fewer than were sent).
     keep: usize,
 }
 
-impl Default for Rows {
-    fn default() -> Self {
-        Rows {
-            raw: RawValue::from_string("[]".into()).expect("valid JSON"),
-            spans: Vec::new(),
-            keep: 0,
-        }
-    }
+/// Where each of `rows` (slices of `text`) is in `text`; every row must be a JSON object.
+pub fn spans_of(text: &str, rows: &[&RawValue]) -> Result<Vec<(usize, usize)>, String> {
+    let base = text.as_ptr() as usize;
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let row = r.get();
+            if !row.starts_with('{') {
+                return Err(format!(
+                    "row {i} is not a JSON object: {}",
+                    &row[..row.len().min(40)]
+                ));
+            }
+            Ok((row.as_ptr() as usize - base, row.len()))
+        })
+        .collect()
 }
 
 impl Rows {
-    /// Checks that `raw` is an array of objects.
-    pub fn from_raw(raw: Box<RawValue>) -> Result<Rows, String> {
-        let rows: Vec<&RawValue> = serde_json::from_str(raw.get())
-            .map_err(|e| format!("\"rows\" is not an array of rows: {e}"))?;
-        if let Some(i) = rows.iter().position(|r| !r.get().starts_with('{')) {
-            let text = rows[i].get();
-            return Err(format!(
-                "row {i} is not a JSON object: {}",
-                &text[..text.len().min(40)]
-            ));
-        }
-        let base = raw.get().as_ptr() as usize;
-        let spans: Vec<(usize, usize)> = rows
-            .iter()
-            .map(|r| (r.get().as_ptr() as usize - base, r.get().len()))
-            .collect();
+    /// The rows at `spans` of `text`.
+    pub fn from_spans(text: String, spans: Vec<(usize, usize)>) -> Rows {
         let keep = spans.len();
-        Ok(Rows { raw, spans, keep })
+        Rows { text, spans, keep }
+    }
+
+    /// The rows of a JSON array of objects.
+    pub fn from_array(array: &str) -> Result<Rows, String> {
+        let spans = {
+            let rows: Vec<&RawValue> = serde_json::from_str(array)
+                .map_err(|e| format!("\"rows\" is not an array of rows: {e}"))?;
+            spans_of(array, &rows)?
+        };
+        Ok(Rows::from_spans(array.to_string(), spans))
     }
 
     pub fn len(&self) -> usize {
@@ -66,16 +70,28 @@ impl Rows {
 
     /// Each kept row's JSON text.
     pub fn raw_rows(&self) -> impl Iterator<Item = &str> {
-        let text = self.raw.get();
         self.spans[..self.keep]
             .iter()
-            .map(move |&(start, len)| &text[start..start + len])
+            .map(move |&(start, len)| &self.text[start..start + len])
     }
 
     /// The rows decoded into values.
     pub fn parse(&self) -> ParsedRows {
-        let mut parsed: ParsedRows = serde_json::from_str(self.raw.get()).unwrap_or_default();
-        parsed.values.truncate(self.keep);
+        let mut parsed = ParsedRows::default();
+        for row in self.raw_rows() {
+            let mut de = serde_json::Deserializer::from_str(row);
+            // rows were checked to be objects when the page was read
+            let values = RowSeed {
+                columns: &mut parsed.columns,
+            }
+            .deserialize(&mut de)
+            .unwrap_or_default();
+            parsed.values.push(values);
+        }
+        let width = parsed.columns.len();
+        for row in parsed.values.iter_mut().filter(|r| r.len() < width) {
+            row.resize(width, Value::Null);
+        }
         parsed
     }
 
@@ -215,11 +231,11 @@ impl<'de> Deserialize<'de> for ParsedRows {
     }
 }
 
-/// The `result` object of a results response.
+/// The `result` object of a results response (rows borrowed from the response text).
 #[derive(Debug, Default, Deserialize)]
-pub struct ResultPart {
-    #[serde(default)]
-    pub rows: Option<Box<RawValue>>,
+pub struct ResultPart<'a> {
+    #[serde(default, borrow)]
+    pub rows: Option<Vec<&'a RawValue>>,
     #[serde(default)]
     pub metadata: Option<Value>,
 }
@@ -227,25 +243,25 @@ pub struct ResultPart {
 /// A results response: the envelope's fields as JSON values (read tolerantly by the caller),
 /// and the result read compactly.
 #[derive(Debug, Default)]
-pub struct Envelope {
+pub struct Envelope<'a> {
     pub fields: Map<String, Value>,
-    pub result: Option<ResultPart>,
+    pub result: Option<ResultPart<'a>>,
 }
 
 struct EnvelopeVisitor;
 
 impl<'de> Visitor<'de> for EnvelopeVisitor {
-    type Value = Envelope;
+    type Value = Envelope<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
         let mut env = Envelope::default();
         while let Some(key) = map.next_key::<String>()? {
             if key == "result" {
-                env.result = map.next_value::<Option<ResultPart>>()?;
+                env.result = map.next_value::<Option<ResultPart<'de>>>()?;
             } else {
                 let v: Value = map.next_value()?;
                 env.fields.insert(key, v);
@@ -255,8 +271,8 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 }
 
-impl<'de> Deserialize<'de> for Envelope {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope, D::Error> {
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope<'de>, D::Error> {
         d.deserialize_map(EnvelopeVisitor)
     }
 }
@@ -268,10 +284,8 @@ mod tests {
 
     #[test]
     fn rows_line_up_even_when_keys_disagree() {
-        let raw = RawValue::from_string(
-            r#"[{"a":1,"b":"x"},{"b":"y","a":2},{"a":3},{"a":4,"b":"z","c":true}]"#.into(),
-        );
-        let rows = Rows::from_raw(raw.unwrap()).unwrap().parse();
+        let text = r#"[{"a":1,"b":"x"},{"b":"y","a":2},{"a":3},{"a":4,"b":"z","c":true}]"#;
+        let rows = Rows::from_array(text).unwrap().parse();
         assert_eq!(rows.columns, vec!["a", "b", "c"]);
         assert_eq!(rows.values[1], vec![json!(2), json!("y"), Value::Null]);
         assert_eq!(rows.values[2], vec![json!(3), Value::Null, Value::Null]);
@@ -284,10 +298,9 @@ mod tests {
     fn escaped_keys_and_bad_rows() {
         let rows: ParsedRows = serde_json::from_str(r#"[{"a\"b":1}]"#).unwrap();
         assert_eq!(rows.columns, vec!["a\"b"]);
-        let err = Rows::from_raw(RawValue::from_string("[1]".into()).unwrap()).unwrap_err();
+        let err = Rows::from_array("[1]").unwrap_err();
         assert!(err.contains("row 0 is not a JSON object"), "{err}");
-        let mut two =
-            Rows::from_raw(RawValue::from_string(r#"[{"a":1},{"a":2}]"#.into()).unwrap()).unwrap();
+        let mut two = Rows::from_array(r#"[{"a":1},{"a":2}]"#).unwrap();
         two.truncate(1);
         assert_eq!(two.raw_rows().collect::<Vec<_>>(), vec![r#"{"a":1}"#]);
         assert_eq!(two.parse().values.len(), 1);
