@@ -61,10 +61,6 @@ impl ExecState {
                 | ExecState::Expired
         )
     }
-
-    pub fn has_rows(&self) -> bool {
-        matches!(self, ExecState::Completed | ExecState::CompletedPartial)
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

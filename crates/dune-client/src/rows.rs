@@ -110,11 +110,6 @@ pub struct ParsedRows {
 }
 
 impl ParsedRows {
-    /// The position of a column.
-    pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == name)
-    }
-
     /// The rows as JSON objects (keys in column order).
     pub fn into_maps(self) -> Vec<Map<String, Value>> {
         let columns = self.columns;
