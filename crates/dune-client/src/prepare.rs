@@ -431,6 +431,35 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn nul_characters_are_refused_for_text_but_kept_as_json() {
+        let rows =
+            Rows::from_array(r#"[{"t": "a\u0000b", "j": "a\u0000b", "ok": "a\u00e9b"}]"#).unwrap();
+        let name = |s: &str| Some(s.to_string());
+        let p = prepare(
+            &rows,
+            &[
+                (name("t"), Target::Text),
+                (name("j"), Target::Json),
+                (name("ok"), Target::Text),
+            ],
+        );
+        assert!(matches!(p.cells[0], Cell::Bad(_)));
+        assert!(p.problems[0].0.contains("u0000"), "{:?}", p.problems);
+        let Cell::Bytes { start, len } = p.cells[1] else {
+            panic!()
+        };
+        assert_eq!(
+            p.bytes(start, len),
+            br#""a\u0000b""#,
+            "jsonb_in decides, with its own error"
+        );
+        let Cell::Bytes { start, len } = p.cells[2] else {
+            panic!()
+        };
+        assert_eq!(std::str::from_utf8(p.bytes(start, len)).unwrap(), "aéb");
+    }
+
+    #[test]
     fn hex_is_decoded_or_refused() {
         let mut p = Prepared::default();
         let Some(Cell::Bytes { start, len }) = p.push_hex("0x00fFaB") else {
