@@ -1,6 +1,6 @@
 //! Result rows as jsonb for the set-returning functions, streamed: the I/O thread reads page
-//! N+1 and writes each row's JSON text while PostgreSQL consumes page N, so at most two pages
-//! are held, and the backend only runs jsonb_in.
+//! N+1 and writes each row's JSON text while PostgreSQL consumes page N, so at most three pages
+//! are held (consumed, waiting, being received), and the backend only runs jsonb_in.
 
 use crate::blocking::Stream;
 use crate::error::{FdwError, FdwResult};
