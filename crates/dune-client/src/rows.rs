@@ -31,7 +31,7 @@ pub fn spans_of(text: &str, rows: &[&RawValue]) -> Result<Vec<(usize, usize)>, S
             if !row.starts_with('{') {
                 return Err(format!(
                     "row {i} is not a JSON object: {}",
-                    &row[..row.len().min(40)]
+                    crate::values::shorten(row)
                 ));
             }
             Ok((row.as_ptr() as usize - base, row.len()))

@@ -60,6 +60,9 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let sec_text = parts.next().unwrap_or("0");
     let (sec, frac) = sec_text.split_once('.').unwrap_or((sec_text, ""));
     let sec: i64 = sec.parse().ok()?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let ms: i64 = format!("{:0<3}", &frac[..frac.len().min(3)]).parse().ok()?;
     if !(1..=12).contains(&mo) || !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 {
         return None;
@@ -117,6 +120,11 @@ mod tests {
             Some(1_709_671_859_000)
         );
         assert_eq!(parse_rfc3339_ms("not a time"), None);
+        assert_eq!(
+            parse_rfc3339_ms("2024-03-05T20:50:59.ééZ"),
+            None,
+            "no panic on a non-digit fraction"
+        );
     }
 
     #[test]
