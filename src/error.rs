@@ -182,7 +182,12 @@ impl FdwError {
                 ERRCODE_INVALID_TEXT_REPRESENTATION,
                 format!("column \"{column}\" of foreign table \"{table}\", row {row}: {problem}: {value}"),
             )
-            .hint("Declare the column with a type that fits the Dune values (text always does)."),
+            .hint(if problem.contains("u0000") {
+                "PostgreSQL text and jsonb cannot hold \\u0000: remove it in the Dune query (replace(col, chr(0), '')), or leave the row out with a WHERE that Dune can filter on."
+            } else {
+                "Declare the column with a type that fits the Dune values (text always does)."
+            }),
+
             FdwError::NoSuchColumn { table, column, available } => report(
                 ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
                 format!("the Dune result has no column \"{column}\" for foreign table \"{table}\""),

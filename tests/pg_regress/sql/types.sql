@@ -21,3 +21,11 @@ CREATE FOREIGN TABLE bad_enum (project trade_project) SERVER dune OPTIONS (query
 SELECT show_error($$SELECT * FROM bad_enum$$);
 CREATE FOREIGN TABLE bad_bool (v_varchar boolean) SERVER dune OPTIONS (query_id '9000001');
 SELECT show_error($$SELECT * FROM bad_bool$$);
+-- PostgreSQL text and jsonb cannot hold the character \u0000: such a value is an error naming
+-- table, column, row and value (text), or jsonb_in's own error (jsonb); other rows read fine
+CREATE FOREIGN TABLE with_nul (id bigint, note text) SERVER dune OPTIONS (query_id '9000005');
+SELECT show_error($$SELECT * FROM with_nul$$);
+SELECT id FROM with_nul WHERE id = 1;
+SELECT * FROM with_nul WHERE id = 1;
+
+SELECT show_error($$SELECT * FROM dune_latest(9000005)$$);
