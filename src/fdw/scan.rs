@@ -11,6 +11,7 @@ use crate::fdw::deparse::datum_literal;
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan_plan::{Mode, PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
+use crate::functions::DEFAULT_WAIT;
 use crate::rows::{PAGES_AHEAD, warn_partial};
 use dune_client::filters::{Filter, Literal, conjunction, sort_by};
 use dune_client::prepare::{Cell, Prepared, Target, prepare};
@@ -23,8 +24,6 @@ use pgrx::{FromDatum, IntoDatum, JsonB, PgList, PgMemoryContexts, pg_sys};
 use serde_json::{Map, Value};
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(30 * 60);
 
 unsafe extern "C" {
     fn errcontext_msg(fmt: *const c_char, ...) -> c_int;
@@ -190,7 +189,7 @@ impl ScanState {
             read: read.clone(),
             limit,
             page_size,
-            wait: WAIT,
+            wait: DEFAULT_WAIT,
         };
         let specs: Vec<(Option<i64>, ScanSpec)> = match &plan.source {
             PlanSource::Query {
