@@ -15,6 +15,13 @@ chmod 755 "$TMP"
 cleanup() { stop_emulator; stop_cluster; rm -rf "$TMP"; }
 trap cleanup EXIT
 
+VENV="$ROOT/target/test-venv"
+# The official Python SDK (fidelity test) and psycopg (load test), from PyPI.
+ensure_venv() {
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || return 1
+    "$VENV/bin/python" -c 'import dune_client, psycopg' 2>/dev/null || "$VENV/bin/pip" install --quiet dune-client 'psycopg[binary]'
+}
+
 count() { # count PASSED FAILED STEP
     PASSED=$((PASSED + $1))
     FAILED=$((FAILED + $2))
@@ -59,15 +66,29 @@ regress() {
         failed=$((failed + 1))
     fi
     count $((total - failed)) "$failed" "pg_regress"
+    load
     stop_emulator
     stop_cluster
 }
 
+# 16 sessions for 20 s mixing functions and foreign scans, with injected 429s: no errors, flat
+# backend memory, no helper thread or socket left behind.
+load() {
+    say "load: 16 concurrent sessions against the regress cluster and the emulator"
+    ensure_venv || { count 0 1 "load (venv)"; return; }
+    local log="$TMP/load.log"
+    PGDATABASE=dune_fdw_regress SESSIONS=16 SECONDS=20 "$VENV/bin/python" tests/load/load.py 2>&1 | tee "$log"
+    local p f
+    p=$(sed -n 's/^load: \([0-9]*\) passed.*/\1/p' "$log")
+    f=$(sed -n 's/^load: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log")
+    count "${p:-0}" "${f:-1}" "load"
+}
+
 sdk_fidelity() {
     say "the official Python SDK (dune-client from PyPI) against the emulator"
-    local venv="$ROOT/target/sdk-venv"
-    if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv" || return 1; fi
-    "$venv/bin/python" -c 'import dune_client' 2>/dev/null || "$venv/bin/pip" install --quiet dune-client || return 1
+    ensure_venv || { count 0 1 "sdk fidelity (venv)"; return; }
+    local venv="$VENV"
+
     cargo build --quiet -p dune-emulator
     local log="$TMP/sdk.log"
     DUNE_EMULATOR_BIN="$ROOT/target/debug/dune-emulator" "$venv/bin/python" tests/sdk/test_dune_client_fidelity.py 2>&1 | tee "$log"
