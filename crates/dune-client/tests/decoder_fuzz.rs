@@ -2,23 +2,11 @@
 //! Inputs start from real emulator-shaped bodies and are cut, byte-flipped, or given values of
 //! the wrong type; every page that decodes is then prepared for every column type.
 
+mod common;
+
+use common::Rng;
 use dune_client::prepare::{Target, prepare, prepare_objects};
 use dune_client::{Page, Status};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const PAGE: &str = r#"{"execution_id":"01HKZSJAW6N2MFVCBHA3R8S64X","query_id":1252207,"state":"QUERY_STATE_COMPLETED","is_execution_finished":true,"submitted_at":"2024-01-12T21:34:37.447476Z","execution_ended_at":"2024-01-12T21:34:55.737081Z","result":{"rows":[{"Rank":1,"block_time":"2024-03-05 20:50:59.123 UTC","day":"2024-09-28","hash":"0x540ae872","note":null,"project":"ópënséa ✓","raw":"18446744073709551616","v":2.5,"flag":true,"arr":["0x01",{"k":[1,null]}]},{"Rank":"2","block_time":"2024-03-05T20:50:59Z","hash":"0xZZ","project":"a\"b\\c\u0000d","raw":-1,"v":"NaN","flag":"maybe"}],"metadata":{"column_names":["Rank","block_time","day","hash","note","project","raw","v","flag","arr"],"column_types":["bigint","timestamp with time zone","date","varbinary","varchar","varchar","uint256","double","boolean","array(varbinary)"],"row_count":2,"result_set_bytes":10,"total_row_count":2,"total_result_set_bytes":10,"datapoint_count":20,"pending_time_millis":1,"execution_time_millis":2}},"next_offset":2,"next_uri":"http://127.0.0.1/api/v1/execution/01HKZSJAW6N2MFVCBHA3R8S64X/results?limit=2&offset=2"}"#;
 

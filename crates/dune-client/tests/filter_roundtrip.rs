@@ -2,24 +2,11 @@
 //! rendered by the client's filter builder must be read back by the emulator's own parser as
 //! exactly the same predicate: no name or value can change what a filter means.
 
+mod common;
+
+use common::Rng;
 use dune_client::filters::{Filter, Literal, Op};
 use dune_emulator::filter::{self as emu, CmpOp, Expr};
-
-/// xorshift64*: deterministic, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const PIECES: [&str; 16] = [
     "a",
