@@ -66,23 +66,33 @@ regress() {
         failed=$((failed + 1))
     fi
     count $((total - failed)) "$failed" "pg_regress"
-    load
+    # 16 sessions for 20 s mixing functions and foreign scans, with injected 429s: no errors,
+    # flat backend memory, no helper thread or socket left behind.
+    python_suite load tests/load/load.py
+    python_suite "reliability faults" tests/reliability/faults.py
+    python_suite "reliability interrupts" tests/reliability/interrupts.py
+    python_suite "reliability secrets" tests/reliability/secrets.py
+    if grep -Eq 'terminated by signal|PANIC' "$TMP/pg/postgres.log"; then
+        say "the server log shows a crash after the Python suites:"; grep -E 'terminated by signal|PANIC' "$TMP/pg/postgres.log"
+        count 0 1 "server log"
+    fi
     stop_emulator
     stop_cluster
 }
 
-# 16 sessions for 20 s mixing functions and foreign scans, with injected 429s: no errors, flat
-# backend memory, no helper thread or socket left behind.
-load() {
-    say "load: 16 concurrent sessions against the regress cluster and the emulator"
-    ensure_venv || { count 0 1 "load (venv)"; return; }
-    local log="$TMP/load.log"
-    PGDATABASE=dune_fdw_regress SESSIONS=16 SECONDS=20 "$VENV/bin/python" tests/load/load.py 2>&1 | tee "$log"
+# python_suite NAME SCRIPT: runs a Python test against the regress cluster and the emulator; it
+# ends by printing "NAME: N passed, M failed".
+python_suite() {
+    say "$1 ($2)"
+    ensure_venv || { count 0 1 "$1 (venv)"; return; }
+    local log="$TMP/python-suite.log"
+    PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" SESSIONS=16 SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
     local p f
-    p=$(sed -n 's/^load: \([0-9]*\) passed.*/\1/p' "$log")
-    f=$(sed -n 's/^load: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log")
-    count "${p:-0}" "${f:-1}" "load"
+    p=$(sed -n "s/^$1: \([0-9]*\) passed.*/\1/p" "$log")
+    f=$(sed -n "s/^$1: [0-9]* passed, \([0-9]*\) failed.*/\1/p" "$log")
+    count "${p:-0}" "${f:-1}" "$1"
 }
+
 
 sdk_fidelity() {
     say "the official Python SDK (dune-client from PyPI) against the emulator"

@@ -8,9 +8,76 @@ use crate::error::{FdwError, FdwResult};
 use dune_client::{Cancel, Client, ClientConfig, Error};
 use pgrx::pg_sys;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SLICE: Duration = Duration::from_millis(10);
+
+/// How often a wait looks whether the client is still connected.
+const CLIENT_CHECK: Duration = Duration::from_millis(500);
+
+/// How long a backend that exits (terminated, or its client gone) spends cancelling on Dune
+/// the executions its statements started and did not finish.
+const EXIT_CANCEL_BUDGET: Duration = Duration::from_secs(3);
+
+#[cfg(not(feature = "pg13"))]
+unsafe extern "C" {
+    static FeBeWaitSet: *mut std::ffi::c_void;
+    fn pq_check_connection() -> bool;
+}
+
+/// Raises FATAL "connection to client lost" if the client has gone away. PostgreSQL only looks
+/// when it next talks to the client, or every client_connection_check_interval when that is
+/// set; a Dune wait can last minutes without either, so it looks itself.
+fn check_client() {
+    #[cfg(not(feature = "pg13"))]
+    // SAFETY: runs on the backend thread. pq_check_connection needs the frontend wait set,
+    // which exists only in a backend serving a client (not in background workers); with
+    // client_connection_check_interval set, PostgreSQL does this check itself.
+    unsafe {
+        if pg_sys::client_connection_check_interval == 0
+            && !pg_sys::MyProcPort.is_null()
+            && !FeBeWaitSet.is_null()
+            && pg_sys::whereToSendOutput == pg_sys::CommandDest::DestRemote
+            && pg_sys::WaitEventSetCanReportClosed()
+            && !pq_check_connection()
+        {
+            pg_sys::ClientConnectionLost = 1;
+            pg_sys::InterruptPending = 1;
+        }
+    }
+    pg_sys::check_for_interrupts!();
+}
+
+/// Shows the backend as waiting on an extension in pg_stat_activity (wait_event_type
+/// `Extension`) while it waits for Dune, and as not waiting otherwise.
+fn report_waiting(waiting: bool) {
+    // SAFETY: my_wait_event_info always points at a valid location in a backend (the shared
+    // PGPROC field or a local dummy); this is what pgstat_report_wait_start/end do.
+    unsafe {
+        if !pg_sys::my_wait_event_info.is_null() {
+            *pg_sys::my_wait_event_info = if waiting {
+                pg_sys::PG_WAIT_EXTENSION
+            } else {
+                0
+            };
+        }
+    }
+}
+
+/// Registers, once per backend, the exit callback that cancels abandoned executions: when a
+/// backend ends by FATAL (pg_terminate_backend, client gone) no Rust destructor runs, so the
+/// helper threads' own cancels would be lost with the process.
+fn cancel_on_exit() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    #[pgrx::pg_guard]
+    unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
+        dune_client::abandon::cancel_armed(EXIT_CANCEL_BUDGET);
+    }
+    REGISTERED.call_once(|| {
+        // SAFETY: called on the backend thread; the callback calls no Postgres function.
+        unsafe { pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0)) }
+    });
+}
 
 enum Msg<T> {
     Item(T),
@@ -23,7 +90,10 @@ pub struct Stream<T> {
     rx: Receiver<Msg<T>>,
     cancel: Cancel,
     finished: bool,
+    /// When the client connection was last looked at.
+    checked: Instant,
 }
+
 
 /// Hands items to the backend; false once the backend has stopped listening.
 pub struct Emitter<T> {
@@ -62,6 +132,7 @@ impl<T: Send + 'static> Stream<T> {
         depth: usize,
         producer: impl FnOnce(&Client, &Emitter<T>) -> Result<(), Error> + Send + 'static,
     ) -> FdwResult<Stream<T>> {
+        cancel_on_exit();
         let cancel = Cancel::new();
         let client = Client::new(config, cancel.clone());
         let (tx, rx) = mpsc::sync_channel(depth);
@@ -91,6 +162,7 @@ impl<T: Send + 'static> Stream<T> {
             rx,
             cancel,
             finished: false,
+            checked: Instant::now(),
         })
     }
 
@@ -100,28 +172,56 @@ impl<T: Send + 'static> Stream<T> {
         if self.finished {
             return None;
         }
-        loop {
+        if self.checked.elapsed() >= CLIENT_CHECK {
+            check_client();
+            self.checked = Instant::now();
+        }
+        // Fast path: the item is already there (a streaming scan, most of the time).
+        match self.rx.try_recv() {
+            Ok(msg) => return self.take(msg),
+            Err(mpsc::TryRecvError::Empty) => {}
+            Err(mpsc::TryRecvError::Disconnected) => return self.take_disconnected(),
+        }
+        report_waiting(true);
+        let result = loop {
             match self.rx.recv_timeout(SLICE) {
-                Ok(Msg::Item(item)) => return Some(Ok(item)),
-                Ok(Msg::Done) => {
-                    self.finished = true;
-                    return None;
-                }
-                Ok(Msg::Failed(e)) => {
-                    self.finished = true;
-                    return Some(Err(e));
-                }
+                Ok(msg) => break self.take(msg),
                 Err(RecvTimeoutError::Timeout) => {
+                    // An ERROR or FATAL raised here unwinds through pgrx; the wait event is
+                    // cleared by PostgreSQL's error recovery (pgstat_report_wait_end).
                     pg_sys::check_for_interrupts!();
+                    if self.checked.elapsed() >= CLIENT_CHECK {
+                        check_client();
+                        report_waiting(true);
+                        self.checked = Instant::now();
+                    }
                 }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.finished = true;
-                    return Some(Err(Error::InvalidResponse(
-                        "the Dune I/O thread stopped unexpectedly".into(),
-                    )));
-                }
+                Err(RecvTimeoutError::Disconnected) => break self.take_disconnected(),
+            }
+        };
+        report_waiting(false);
+        result
+    }
+
+    fn take(&mut self, msg: Msg<T>) -> Option<Result<T, Error>> {
+        match msg {
+            Msg::Item(item) => Some(Ok(item)),
+            Msg::Done => {
+                self.finished = true;
+                None
+            }
+            Msg::Failed(e) => {
+                self.finished = true;
+                Some(Err(e))
             }
         }
+    }
+
+    fn take_disconnected(&mut self) -> Option<Result<T, Error>> {
+        self.finished = true;
+        Some(Err(Error::InvalidResponse(
+            "the Dune I/O thread stopped unexpectedly".into(),
+        )))
     }
 }
 

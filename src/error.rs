@@ -83,7 +83,17 @@ impl Report {
     }
 }
 
+/// Adds what an execute that may have reached Dune means for the user.
+fn maybe_ran(r: Report, maybe_executed: bool) -> Report {
+    if maybe_executed {
+        r.detail("The execute request may have reached Dune, so it was not sent again: the query may be running. Check the Dune UI before running it again.")
+    } else {
+        r
+    }
+}
+
 fn api_report(e: &ApiError) -> Report {
+
     use PgSqlErrorCode::*;
     let message = e.to_string();
     match e {
@@ -107,17 +117,16 @@ fn api_report(e: &ApiError) -> Report {
         ),
         ApiError::RateLimited { .. } => report(ERRCODE_FDW_ERROR, message)
             .hint("Dune limits requests per minute by plan; wait a minute, or raise the server option max_retries."),
-        ApiError::Server { .. } => report(ERRCODE_FDW_ERROR, message).hint("Dune may be having trouble; try again later."),
-        ApiError::Timeout { maybe_executed, .. } | ApiError::Connection { maybe_executed, .. } => {
-            let r = report(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, message).hint(
-                "Check the server option api_url and the network; the server option request_timeout_ms sets how long one request may take.",
-            );
-            if *maybe_executed {
-                r.detail("The execute request may have reached Dune, so it was not sent again: the query may be running. Check the Dune UI before running it again.")
-            } else {
-                r
-            }
+        ApiError::Server { maybe_executed, .. } => {
+            maybe_ran(report(ERRCODE_FDW_ERROR, message).hint("Dune may be having trouble; try again later."), *maybe_executed)
         }
+        ApiError::Timeout { maybe_executed, .. } | ApiError::Connection { maybe_executed, .. } => maybe_ran(
+            report(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, message).hint(
+                "Check the server option api_url and the network; the server option request_timeout_ms sets how long one request may take.",
+            ),
+            *maybe_executed,
+        ),
+
         ApiError::InvalidResponse(_) => report(ERRCODE_FDW_ERROR, message)
             .hint("The server at api_url does not answer as the Dune API does; check the server option api_url."),
         ApiError::ResponseTooLarge { .. } => report(ERRCODE_PROGRAM_LIMIT_EXCEEDED, message)

@@ -9,10 +9,27 @@ use std::time::Duration;
 pub const SERVER_OPTIONS: &[&str] = &[
     "api_url",
     "request_timeout_ms",
+    "connect_timeout_ms",
     "max_retries",
+    "max_retry_wait_ms",
     "fetch_size",
     "max_response_bytes",
 ];
+
+/// The server's integer options and their bounds (defaults: see `ClientConfig::new`).
+const SERVER_INTEGERS: &[(&str, u64, u64)] = &[
+    ("request_timeout_ms", 100, 3_600_000),
+    ("connect_timeout_ms", 100, 600_000),
+    ("max_retries", 0, 20),
+    ("max_retry_wait_ms", 0, 3_600_000),
+    ("fetch_size", 1, 1_000_000),
+    ("max_response_bytes", 1024, 4 * 1024 * 1024 * 1024),
+];
+
+fn server_integer(name: &str, value: &str) -> Option<FdwResult<u64>> {
+    let (_, min, max) = SERVER_INTEGERS.iter().find(|(n, _, _)| *n == name)?;
+    Some(integer(name, value, *min, *max))
+}
 pub const USER_MAPPING_OPTIONS: &[&str] = &["api_key"];
 pub const TABLE_OPTIONS: &[&str] = &[
     "query_id",
@@ -93,13 +110,16 @@ pub fn check(object: Object, name: &str, value: &str) -> FdwResult<()> {
             hint: Some(hint),
         });
     }
+    if object == Object::Server
+        && let Some(checked) = server_integer(name, value)
+    {
+        return checked.map(|_| ());
+    }
     match name {
         "api_url" => api(dune_client::config::normalize_api_url(value)),
-        "request_timeout_ms" => integer(name, value, 100, 3_600_000).map(|_| ()),
-        "max_retries" => integer(name, value, 0, 20).map(|_| ()),
         "fetch_size" => integer(name, value, 1, 1_000_000).map(|_| ()),
-        "max_response_bytes" => integer(name, value, 1024, 4 * 1024 * 1024 * 1024).map(|_| ()),
-        "api_key" if value.trim().is_empty() => Err(FdwError::InvalidArgument(
+        "api_key"
+ if value.trim().is_empty() => Err(FdwError::InvalidArgument(
             "api_key must not be empty".into(),
         )),
         "query_id" => integer(name, value, 1, i64::MAX as u64).map(|_| ()),
@@ -160,19 +180,23 @@ pub fn check_table(names: &[&str]) -> FdwResult<()> {
 /// Applies a server's options over the client defaults.
 pub fn apply_server(options: &[(String, String)], config: &mut ClientConfig) -> FdwResult<()> {
     for (name, value) in options {
+        if name == "api_url" {
+            config.api_url = dune_client::config::normalize_api_url(value)?;
+            continue;
+        }
+        let Some(n) = server_integer(name, value).transpose()? else {
+            continue;
+        };
         match name.as_str() {
-            "api_url" => config.api_url = dune_client::config::normalize_api_url(value)?,
-            "request_timeout_ms" => {
-                config.request_timeout =
-                    Duration::from_millis(integer(name, value, 100, 3_600_000)?)
-            }
-            "max_retries" => config.max_retries = integer(name, value, 0, 20)? as u32,
-            "fetch_size" => config.page_size = integer(name, value, 1, 1_000_000)?,
-            "max_response_bytes" => {
-                config.max_response_bytes = integer(name, value, 1024, 4 * 1024 * 1024 * 1024)?
-            }
+            "request_timeout_ms" => config.request_timeout = Duration::from_millis(n),
+            "connect_timeout_ms" => config.connect_timeout = Duration::from_millis(n),
+            "max_retries" => config.max_retries = n as u32,
+            "max_retry_wait_ms" => config.max_retry_wait = Duration::from_millis(n),
+            "fetch_size" => config.page_size = n,
+            "max_response_bytes" => config.max_response_bytes = n,
             _ => {}
         }
     }
+
     Ok(())
 }

@@ -5,50 +5,17 @@ start and end, and threads/sockets left in the backends afterwards.
 Env: PGHOST, PGPORT (a cluster with dune_fdw installed and pointed at the emulator),
 DUNE_API_URL, SESSIONS (16), SECONDS (20)."""
 
-import json
 import os
 import random
+import sys
 import threading
 import time
-import urllib.request
 
-import psycopg
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from harness import connect, emulator, proc_status as status, sockets  # noqa: E402
 
 SESSIONS = int(os.environ.get("SESSIONS", "16"))
 SECONDS = float(os.environ.get("SECONDS", "20"))
-ROOT = os.environ["DUNE_API_URL"].removesuffix("/api")
-
-
-def emulator(path, method="GET", body=None):
-    req = urllib.request.Request(f"{ROOT}/_emulator/{path}", method=method, data=body)
-    with urllib.request.urlopen(req) as r:
-        return json.loads(r.read())
-
-
-def connect():
-    return psycopg.connect(
-        host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname=os.environ.get("PGDATABASE", "postgres"), autocommit=True
-    )
-
-
-def status(pid, field):
-
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def sockets(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
-                n += 1
-        except OSError:
-            pass
-    return n
 
 
 WORK = [
@@ -91,7 +58,7 @@ def main():
     emulator("reset", "POST")
     # one 429 every 41 requests (each rule waits for the previous one to have fired)
     rules = [{"route": "*", "skip": 40, "times": 1, "status": 429, "retry_after": "0"} for _ in range(60)]
-    emulator("faults", "POST", json.dumps(rules).encode())
+    emulator("faults", "POST", rules)
     out = {}
     threads = [threading.Thread(target=session, args=(i, out)) for i in range(SESSIONS)]
     for t in threads:

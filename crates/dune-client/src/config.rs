@@ -15,7 +15,7 @@ pub struct ClientConfig {
     /// The most one request may take, from connecting to the last byte of the body.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
-    /// How many times a failed request is tried again (429, 502, 503, 504, network errors).
+    /// How many times a failed request is tried again (429, 500, 502, 503, 504, network errors).
     pub max_retries: u32,
     /// The longest wait between two tries, whatever Retry-After asks for.
     pub max_retry_wait: Duration,

@@ -24,6 +24,8 @@ pub enum Error {
         status: u16,
         message: String,
         attempts: u32,
+        /// An execute that got this answer may still have started the query.
+        maybe_executed: bool,
     },
     /// No answer within the request timeout.
     Timeout {
@@ -112,7 +114,9 @@ impl fmt::Display for Error {
                 status,
                 message,
                 attempts,
+                ..
             } => {
+
                 write!(
                     f,
                     "Dune API error {status} after {}: {message}",

@@ -190,7 +190,7 @@ impl Http {
         }
     }
 
-    /// Sends a request, trying again on 429/502/503/504 and network failures (for an execute:
+    /// Sends a request, trying again on 429/500/502/503/504 and network failures (for an execute:
     /// only where Dune certainly did not act on it). `what` says what a 404 means.
     pub fn send(
         &self,
@@ -234,6 +234,8 @@ impl Http {
                             status,
                             message,
                             attempts: attempt,
+                            maybe_executed: idem == Idempotency::Execute && status >= 500,
+
                         },
                     });
                 }

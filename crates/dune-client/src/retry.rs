@@ -46,7 +46,8 @@ pub fn retry_after(header: Option<&str>, cap: Duration) -> Option<Duration> {
 /// Whether an HTTP status is worth another try.
 pub fn retryable_status(status: u16, idempotency: Idempotency) -> bool {
     match idempotency {
-        Idempotency::Safe => matches!(status, 429 | 502 | 503 | 504),
+        Idempotency::Safe => matches!(status, 429 | 500 | 502 | 503 | 504),
+
         Idempotency::Execute => status == 429,
     }
 }
@@ -84,6 +85,8 @@ mod tests {
             assert!(!retryable_status(s, Idempotency::Execute));
         }
         assert!(retryable_status(503, Idempotency::Safe));
-        assert!(!retryable_status(500, Idempotency::Safe));
+        assert!(retryable_status(500, Idempotency::Safe));
+        assert!(!retryable_status(501, Idempotency::Safe));
+
     }
 }

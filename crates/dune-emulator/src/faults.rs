@@ -31,6 +31,12 @@ pub struct FaultRule {
     /// Serve the request, then close the connection without an answer.
     #[serde(default)]
     pub reset: bool,
+    /// Serve the request, send this many bytes of the body, then reset the connection.
+    #[serde(default)]
+    pub reset_after: Option<usize>,
+    /// Serve the request, close the connection, then refuse connections for this long.
+    #[serde(default)]
+    pub refuse_ms: Option<u64>,
 }
 
 fn one() -> u32 {
@@ -79,6 +85,13 @@ impl FaultRule {
         if self.reset {
             return Action::Misbehave(Misbehave::Reset);
         }
+        if let Some(n) = self.reset_after {
+            return Action::Misbehave(Misbehave::ResetAfter(n));
+        }
+        if let Some(ms) = self.refuse_ms {
+            return Action::Misbehave(Misbehave::CloseAndRefuse(Duration::from_millis(ms)));
+        }
+
         if let Some(n) = self.cut_after {
             return Action::Misbehave(Misbehave::CutAfter(n));
         }

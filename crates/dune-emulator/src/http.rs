@@ -2,9 +2,10 @@
 //! purpose (stall, cut a body short, reset a connection) in ways a polished server would not.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
@@ -49,6 +50,61 @@ pub enum Misbehave {
     CutAfter(usize),
     /// Close the connection without answering (with a TCP reset where the OS allows).
     Reset,
+    /// Announce the whole body, send this many bytes of it, then reset the connection (RST).
+    ResetAfter(usize),
+    /// Answer, close this connection, then refuse new connections for a while (see [`Gate`]).
+    CloseAndRefuse(Duration),
+}
+
+/// Lets the server stop listening for a while, so that clients meet "connection refused"
+/// exactly as they would while a server restarts: the listening socket is closed, then bound
+/// again on the same address.
+#[derive(Default)]
+pub struct Gate {
+    addr: OnceLock<SocketAddr>,
+    /// A refusal asked for and not yet begun; `true` once the listener is closed.
+    pending: Mutex<(Option<Duration>, bool)>,
+    closed: Condvar,
+}
+
+impl Gate {
+    /// Closes the listener for `d`; returns once it is closed (or after a second).
+    pub fn refuse(&self, d: Duration) {
+        let Some(addr) = self.addr.get() else { return };
+        *self.pending.lock().unwrap() = (Some(d), false);
+        let _ = TcpStream::connect(addr); // wakes the accept loop
+        let guard = self.pending.lock().unwrap();
+        let _ = self
+            .closed
+            .wait_timeout_while(guard, Duration::from_secs(1), |p| !p.1);
+    }
+
+    /// Called by the accept loop after each accept: the refusal to begin now, if any.
+    fn take(&self) -> Option<Duration> {
+        let mut p = self.pending.lock().unwrap();
+        let d = p.0.take()?;
+        p.1 = true;
+        self.closed.notify_all();
+        Some(d)
+    }
+}
+
+/// Makes the next close of `stream` send a TCP reset instead of a FIN.
+fn linger_zero(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid open socket descriptor and a correctly sized, initialized option value.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
 }
 
 /// One response.
@@ -225,11 +281,13 @@ fn write_response(stream: &mut TcpStream, resp: &Response, keep_alive: bool) -> 
     match &resp.misbehave {
         Some(Misbehave::Stall(d)) => thread::sleep(*d),
         Some(Misbehave::Reset) => {
+            linger_zero(stream);
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(false);
         }
         _ => {}
     }
+    let keep_alive = keep_alive && !matches!(resp.misbehave, Some(Misbehave::CloseAndRefuse(_)));
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -241,6 +299,13 @@ fn write_response(stream: &mut TcpStream, resp: &Response, keep_alive: bool) -> 
         "Connection: close\r\n\r\n"
     });
     stream.write_all(head.as_bytes())?;
+    if let Some(Misbehave::ResetAfter(n)) = resp.misbehave {
+        stream.write_all(&resp.body[..n.min(resp.body.len())])?;
+        stream.flush()?;
+        thread::sleep(Duration::from_millis(20)); // let the bytes leave before the reset
+        linger_zero(stream);
+        return Ok(false);
+    }
     if let Some(Misbehave::CutAfter(n)) = resp.misbehave {
         stream.write_all(&resp.body[..n.min(resp.body.len())])?;
         stream.flush()?;
@@ -278,18 +343,38 @@ fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) 
     }
 }
 
-/// Accepts connections until `stop` is set; one thread per connection.
-pub fn serve(listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>) {
-    for stream in listener.incoming() {
+/// Accepts connections until `stop` is set; one thread per connection. While `gate` asks, the
+/// listener is closed (connections are refused), then bound again.
+pub fn serve(mut listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>, gate: Arc<Gate>) {
+    if let Ok(addr) = listener.local_addr() {
+        let _ = gate.addr.set(addr);
+    }
+    loop {
+        let accepted = listener.accept();
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        if let Some(d) = gate.take() {
+            let Some(addr) = gate.addr.get().copied() else { break };
+            drop(accepted);
+            drop(listener);
+            thread::sleep(d);
+            listener = match TcpListener::bind(addr) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("dune-emulator: cannot listen again on {addr}: {e}");
+                    break;
+                }
+            };
+            continue;
+        }
+        let Ok((stream, _)) = accepted else { continue };
         let handler = handler.clone();
         let stop = stop.clone();
         thread::spawn(move || serve_connection(stream, handler, stop));
     }
 }
+
 
 #[cfg(test)]
 mod tests {

@@ -89,12 +89,16 @@ pub struct CachedPage {
 pub struct State {
     pub catalog: Catalog,
     inner: Mutex<Inner>,
+    /// Refuses connections for a while when a fault asks.
+    pub gate: Arc<http::Gate>,
 }
 
 impl State {
     pub fn new(catalog: Catalog, settings: Settings) -> State {
         let state = State {
             catalog,
+            gate: Default::default(),
+
             inner: Mutex::new(Inner {
                 settings,
                 executions: HashMap::new(),
@@ -170,7 +174,8 @@ impl Emulator {
         let handler_state = state.clone();
         let handler = Arc::new(move |req: &http::Request| routes::handle(&handler_state, req));
         let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || http::serve(listener, handler, stop2));
+        let gate = state.gate.clone();
+        let thread = std::thread::spawn(move || http::serve(listener, handler, stop2, gate));
         Ok(Emulator {
             addr,
             state,

@@ -5,7 +5,7 @@ use crate::encode::{csv_field, json_row, sorted_names, value_bytes};
 use crate::executions::{Execution, Outcome, Phase, plan_sql};
 use crate::faults::{self, Action, FaultRule};
 use crate::filter::{self, Expr};
-use crate::http::{Request, Response, url_encode};
+use crate::http::{Misbehave, Request, Response, url_encode};
 use crate::stats::{LogEntry, Stats};
 use crate::time::now_ms;
 use crate::ulid::{is_well_formed, new_ulid};
@@ -88,6 +88,9 @@ pub fn handle(state: &State, req: &Request) -> Response {
     };
     if injected {
         state.lock().stats.faults_injected += 1;
+    }
+    if let Some(Misbehave::CloseAndRefuse(d)) = resp.misbehave {
+        state.gate.refuse(d);
     }
     let entry = LogEntry {
         method: req.method.clone(),
@@ -810,7 +813,14 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
                 Err(e) => Response::error(400, &format!("bad fault rule: {e}")),
             }
         }
+        ("POST", "refuse") => {
+            // Stop listening now, for `ms` milliseconds: the next connections are refused.
+            let ms = req.param("ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(1000);
+            state.gate.refuse(std::time::Duration::from_millis(ms.min(60_000)));
+            Response::json(200, "{\"ok\":true}".into())
+        }
         ("DELETE", "faults") => {
+
             state.lock().faults.clear();
             Response::json(200, "{\"ok\":true}".into())
         }
