@@ -86,7 +86,7 @@ python_suite() {
     say "$1 ($2)"
     ensure_venv || { count 0 1 "$1 (venv)"; return; }
     local log="$TMP/python-suite.log"
-    PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" SESSIONS=16 SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
+    PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" PSQL="$PG_BIN/psql" SESSIONS=16 SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
     local p f
     p=$(sed -n "s/^$1: \([0-9]*\) passed.*/\1/p" "$log")
     f=$(sed -n "s/^$1: [0-9]* passed, \([0-9]*\) failed.*/\1/p" "$log")

@@ -19,6 +19,10 @@ const CLIENT_CHECK: Duration = Duration::from_millis(500);
 /// the executions its statements started and did not finish.
 const EXIT_CANCEL_BUDGET: Duration = Duration::from_secs(3);
 
+/// How long a cancel sent for an abandoned statement may take (it runs on its own thread).
+const ABANDON_CANCEL_BUDGET: Duration = Duration::from_secs(5);
+
+
 #[cfg(not(feature = "pg13"))]
 unsafe extern "C" {
     static FeBeWaitSet: *mut std::ffi::c_void;
@@ -228,6 +232,13 @@ impl<T: Send + 'static> Stream<T> {
 impl<T> Drop for Stream<T> {
     fn drop(&mut self) {
         self.cancel.cancel();
+        // The helper cancels on Dune what it started, once its current request ends; if that
+        // request is stalled, that may be a whole request timeout away. Do it now instead.
+        if !self.finished && dune_client::abandon::any_abandoned() {
+            let _ = spawn_quiet(|| {
+                dune_client::abandon::cancel_abandoned(ABANDON_CANCEL_BUDGET);
+            });
+        }
     }
 }
 

@@ -10,8 +10,16 @@ use std::time::{Duration, Instant};
 
 /// The guards of this process not yet disarmed: what [`cancel_armed`] cancels when the process
 /// is about to end without running destructors.
-static ARMED: Mutex<Vec<(u64, ClientConfig, String)>> = Mutex::new(Vec::new());
+static ARMED: Mutex<Vec<Armed>> = Mutex::new(Vec::new());
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+struct Armed {
+    token: u64,
+    config: ClientConfig,
+    execution_id: String,
+    /// The stop flag of the client that started it: raised when its caller gave up.
+    owner: Cancel,
+}
 
 /// Sends a cancel for the execution when dropped, unless disarmed first. The cancel is best
 /// effort and time-boxed (5 s, one retry).
@@ -21,7 +29,7 @@ pub struct AbandonGuard {
     execution_id: Option<String>,
 }
 
-fn armed() -> std::sync::MutexGuard<'static, Vec<(u64, ClientConfig, String)>> {
+fn armed() -> std::sync::MutexGuard<'static, Vec<Armed>> {
     ARMED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -29,14 +37,20 @@ fn armed() -> std::sync::MutexGuard<'static, Vec<(u64, ClientConfig, String)>> {
 fn unregister(token: u64) -> bool {
     let mut list = armed();
     let before = list.len();
-    list.retain(|(t, _, _)| *t != token);
+    list.retain(|a| a.token != token);
     list.len() != before
 }
 
 impl AbandonGuard {
-    pub fn new(config: &ClientConfig, execution_id: &str) -> AbandonGuard {
+    /// `owner` is the stop flag of the client that started the execution.
+    pub fn new(config: &ClientConfig, execution_id: &str, owner: &Cancel) -> AbandonGuard {
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-        armed().push((token, config.clone(), execution_id.to_string()));
+        armed().push(Armed {
+            token,
+            config: config.clone(),
+            execution_id: execution_id.to_string(),
+            owner: owner.clone(),
+        });
         AbandonGuard {
             token,
             config: config.clone(),
@@ -69,9 +83,36 @@ impl Drop for AbandonGuard {
 /// many cancels Dune accepted.
 pub fn cancel_armed(budget: Duration) -> usize {
     let list = std::mem::take(&mut *armed());
+    send_cancels(list, budget)
+}
+
+/// Whether some caller gave up on an execution whose guard is still armed (its thread may be
+/// stuck in a slow request and not get to send the cancel soon).
+pub fn any_abandoned() -> bool {
+    armed().iter().any(|a| a.owner.is_cancelled())
+}
+
+/// Cancels the executions whose callers gave up, without waiting for their threads.
+pub fn cancel_abandoned(budget: Duration) -> usize {
+    let list = {
+        let mut all = armed();
+        let (gone, keep): (Vec<Armed>, Vec<Armed>) =
+            all.drain(..).partition(|a| a.owner.is_cancelled());
+        *all = keep;
+        gone
+    };
+    send_cancels(list, budget)
+}
+
+fn send_cancels(list: Vec<Armed>, budget: Duration) -> usize {
     let end = Instant::now() + budget;
     let mut done = 0;
-    for (_, mut config, id) in list {
+    for Armed {
+        mut config,
+        execution_id: id,
+        ..
+    } in list
+    {
         let left = end.saturating_duration_since(Instant::now());
         if left < Duration::from_millis(50) {
             break;

@@ -73,7 +73,7 @@ fn run_and_wait(
         return Ok(id);
     }
     let id = execute()?;
-    let mut guard = AbandonGuard::new(client.config(), &id);
+    let mut guard = AbandonGuard::new(client.config(), &id, client.cancel_flag());
     let status = client.wait(&id, spec.wait, &mut |_| {})?;
     if !status.finished() {
         return Err(Error::StillRunning {
