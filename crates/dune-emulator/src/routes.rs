@@ -97,6 +97,15 @@ pub fn handle(state: &State, req: &Request) -> Response {
         route: name.to_string(),
         path: req.path.clone(),
         query: redact_query(&req.raw_query),
+        params: req
+            .query
+            .iter()
+            .map(|(k, v)| {
+                let v = if k == "api_key" { "REDACTED" } else { v };
+                (k.clone(), v.to_string())
+            })
+            .collect(),
+
         body: String::from_utf8_lossy(&req.body[..req.body.len().min(4096)]).into_owned(),
         status: resp.status,
     };
@@ -837,7 +846,13 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
             if let Some(v) = body.get("max_datapoints").and_then(Value::as_u64) {
                 s.max_datapoints = v;
             }
+            if let Some(Value::String(k)) = body.get("add_api_key")
+                && !s.api_keys.contains(k)
+            {
+                s.api_keys.push(k.clone());
+            }
             Response::json(200, "{\"ok\":true}".into())
+
         }
         _ => Response::error(404, "Not found"),
     }

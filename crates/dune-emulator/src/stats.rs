@@ -11,7 +11,10 @@ pub struct LogEntry {
     pub route: String,
     pub path: String,
     pub query: String,
+    /// The query string decoded, as [name, value] pairs (an api_key value left out).
+    pub params: Vec<(String, String)>,
     pub body: String,
+
     pub status: u16,
 }
 

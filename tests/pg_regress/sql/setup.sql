@@ -29,7 +29,8 @@ EXCEPTION WHEN OTHERS THEN
         '01(?!HKZJ2683PHF9Q9PHHQ8FW4Q1)[0-9A-HJKMNP-TV-Z]{24}', '<execution_id>', 'g');
 END $$;
 -- emulator(action): the emulator's counters ('stats': requests by route, rows and datapoints
--- served, executions created, cancels) or 'reset' them; read over HTTP with curl
+-- served, executions created, cancels; 'log': the same with the last requests received, keys
+-- left out) or 'reset' them; read over HTTP with curl
 CREATE TABLE emulator_config AS SELECT :'api_url' AS api_url;
 CREATE FUNCTION emulator(action text DEFAULT 'stats') RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -39,6 +40,8 @@ DECLARE
 BEGIN
     cmd := CASE action
         WHEN 'stats' THEN format('curl -s %s/_emulator/stats?brief=1', root)
+        WHEN 'log' THEN format('curl -s %s/_emulator/stats', root)
+
         WHEN 'reset' THEN format('curl -s -X POST %s/_emulator/reset', root)
     END;
     IF to_regclass('pg_temp.emulator_out') IS NULL THEN
