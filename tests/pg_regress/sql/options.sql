@@ -7,11 +7,16 @@ SELECT show_error($$CREATE SERVER s4 FOREIGN DATA WRAPPER dune_fdw OPTIONS (api_
 SELECT show_error($$CREATE SERVER s5 FOREIGN DATA WRAPPER dune_fdw OPTIONS (request_timeout_ms '0')$$);
 SELECT show_error($$CREATE SERVER s6 FOREIGN DATA WRAPPER dune_fdw OPTIONS (max_retries 'many')$$);
 SELECT show_error($$CREATE SERVER s7 FOREIGN DATA WRAPPER dune_fdw OPTIONS (fetch_size '-1')$$);
+SELECT show_error($$CREATE SERVER s8 FOREIGN DATA WRAPPER dune_fdw OPTIONS (connect_timeout_ms '10')$$);
+SELECT show_error($$CREATE SERVER s9 FOREIGN DATA WRAPPER dune_fdw OPTIONS (max_retry_wait_ms '1h')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t1 (x int) SERVER dune OPTIONS (query_id '1', fetch_size '0')$$);
 SELECT show_error($$CREATE USER MAPPING FOR dune_outsider SERVER dune OPTIONS (token 'x')$$);
 SELECT show_error($$CREATE USER MAPPING FOR dune_outsider SERVER dune OPTIONS (api_key ' ')$$);
 SELECT show_error($$ALTER FOREIGN DATA WRAPPER dune_fdw OPTIONS (ADD x '1')$$);
 CREATE SERVER tuned FOREIGN DATA WRAPPER dune_fdw
-    OPTIONS (api_url 'https://api.dune.com/api/', request_timeout_ms '5000', max_retries '2', fetch_size '1000', max_response_bytes '1048576');
+    OPTIONS (api_url 'https://api.dune.com/api/', request_timeout_ms '5000', connect_timeout_ms '2000', max_retries '2',
+             max_retry_wait_ms '10000', fetch_size '1000', max_response_bytes '1048576');
+
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'tuned';
 -- only a superuser may point a server somewhere: api_url decides where keys are sent
 CREATE ROLE dune_server_owner;
