@@ -22,7 +22,6 @@ const EXIT_CANCEL_BUDGET: Duration = Duration::from_secs(3);
 /// How long a cancel sent for an abandoned statement may take (it runs on its own thread).
 const ABANDON_CANCEL_BUDGET: Duration = Duration::from_secs(5);
 
-
 #[cfg(not(feature = "pg13"))]
 unsafe extern "C" {
     static FeBeWaitSet: *mut std::ffi::c_void;
@@ -97,7 +96,6 @@ pub struct Stream<T> {
     /// When the client connection was last looked at.
     checked: Instant,
 }
-
 
 /// Hands items to the backend; false once the backend has stopped listening.
 pub struct Emitter<T> {

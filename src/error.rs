@@ -93,7 +93,6 @@ fn maybe_ran(r: Report, maybe_executed: bool) -> Report {
 }
 
 fn api_report(e: &ApiError) -> Report {
-
     use PgSqlErrorCode::*;
     let message = e.to_string();
     match e {

@@ -118,8 +118,7 @@ pub fn check(object: Object, name: &str, value: &str) -> FdwResult<()> {
     match name {
         "api_url" => api(dune_client::config::normalize_api_url(value)),
         "fetch_size" => integer(name, value, 1, 1_000_000).map(|_| ()),
-        "api_key"
- if value.trim().is_empty() => Err(FdwError::InvalidArgument(
+        "api_key" if value.trim().is_empty() => Err(FdwError::InvalidArgument(
             "api_key must not be empty".into(),
         )),
         "query_id" => integer(name, value, 1, i64::MAX as u64).map(|_| ()),

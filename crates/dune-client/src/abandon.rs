@@ -5,13 +5,31 @@ use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::config::ClientConfig;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The guards of this process not yet disarmed: what [`cancel_armed`] cancels when the process
 /// is about to end without running destructors.
 static ARMED: Mutex<Vec<Armed>> = Mutex::new(Vec::new());
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+/// Cancels being sent right now, by any thread: a process about to exit waits for them.
+static SENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one cancel being sent while alive.
+struct Sending;
+
+impl Sending {
+    fn start() -> Sending {
+        SENDING.fetch_add(1, Ordering::SeqCst);
+        Sending
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        SENDING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 struct Armed {
     token: u64,
@@ -67,9 +85,11 @@ impl AbandonGuard {
 
 impl Drop for AbandonGuard {
     fn drop(&mut self) {
-        if let Some(id) = self.execution_id.take()
-            && unregister(self.token)
-        {
+        let Some(id) = self.execution_id.take() else {
+            return;
+        };
+        let _sending = Sending::start(); // before leaving the list: an exiting process waits
+        if unregister(self.token) {
             let mut config = self.config.clone();
             config.request_timeout = Duration::from_secs(5);
             config.max_retries = 1;
@@ -78,12 +98,17 @@ impl Drop for AbandonGuard {
     }
 }
 
-/// Cancels every execution whose guard is still armed, one request each, within `budget` in
-/// all. For a process about to exit (its threads die with it, guards and all). Returns how
-/// many cancels Dune accepted.
+/// Cancels every execution whose guard is still armed, one request each, and waits for the
+/// cancels other threads are sending, within `budget` in all. For a process about to exit (its
+/// threads die with it, guards and all). Returns how many cancels Dune accepted here.
 pub fn cancel_armed(budget: Duration) -> usize {
+    let end = Instant::now() + budget;
     let list = std::mem::take(&mut *armed());
-    send_cancels(list, budget)
+    let done = send_cancels(list, budget);
+    while SENDING.load(Ordering::SeqCst) > 0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    done
 }
 
 /// Whether some caller gave up on an execution whose guard is still armed (its thread may be
@@ -94,6 +119,7 @@ pub fn any_abandoned() -> bool {
 
 /// Cancels the executions whose callers gave up, without waiting for their threads.
 pub fn cancel_abandoned(budget: Duration) -> usize {
+    let _sending = Sending::start(); // before the entries leave the list: no window unseen
     let list = {
         let mut all = armed();
         let (gone, keep): (Vec<Armed>, Vec<Armed>) =
@@ -105,7 +131,9 @@ pub fn cancel_abandoned(budget: Duration) -> usize {
 }
 
 fn send_cancels(list: Vec<Armed>, budget: Duration) -> usize {
+    let _sending = Sending::start();
     let end = Instant::now() + budget;
+
     let mut done = 0;
     for Armed {
         mut config,

@@ -116,7 +116,6 @@ impl fmt::Display for Error {
                 attempts,
                 ..
             } => {
-
                 write!(
                     f,
                     "Dune API error {status} after {}: {message}",

@@ -235,7 +235,6 @@ impl Http {
                             message,
                             attempts: attempt,
                             maybe_executed: idem == Idempotency::Execute && status >= 500,
-
                         },
                     });
                 }

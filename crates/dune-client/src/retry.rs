@@ -87,6 +87,5 @@ mod tests {
         assert!(retryable_status(503, Idempotency::Safe));
         assert!(retryable_status(500, Idempotency::Safe));
         assert!(!retryable_status(501, Idempotency::Safe));
-
     }
 }

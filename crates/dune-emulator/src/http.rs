@@ -355,7 +355,9 @@ pub fn serve(mut listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>,
             break;
         }
         if let Some(d) = gate.take() {
-            let Some(addr) = gate.addr.get().copied() else { break };
+            let Some(addr) = gate.addr.get().copied() else {
+                break;
+            };
             drop(accepted);
             drop(listener);
             thread::sleep(d);
@@ -374,7 +376,6 @@ pub fn serve(mut listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>,
         thread::spawn(move || serve_connection(stream, handler, stop));
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -824,12 +824,16 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
         }
         ("POST", "refuse") => {
             // Stop listening now, for `ms` milliseconds: the next connections are refused.
-            let ms = req.param("ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(1000);
-            state.gate.refuse(std::time::Duration::from_millis(ms.min(60_000)));
+            let ms = req
+                .param("ms")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1000);
+            state
+                .gate
+                .refuse(std::time::Duration::from_millis(ms.min(60_000)));
             Response::json(200, "{\"ok\":true}".into())
         }
         ("DELETE", "faults") => {
-
             state.lock().faults.clear();
             Response::json(200, "{\"ok\":true}".into())
         }
@@ -852,7 +856,6 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
                 s.api_keys.push(k.clone());
             }
             Response::json(200, "{\"ok\":true}".into())
-
         }
         _ => Response::error(404, "Not found"),
     }
