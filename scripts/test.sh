@@ -72,6 +72,7 @@ regress() {
     python_suite "reliability faults" tests/reliability/faults.py
     python_suite "reliability interrupts" tests/reliability/interrupts.py
     python_suite "reliability secrets" tests/reliability/secrets.py
+    python_suite "ux progress" tests/ux/progress.py
     if grep -Eq 'terminated by signal|PANIC' "$TMP/pg/postgres.log"; then
         say "the server log shows a crash after the Python suites:"; grep -E 'terminated by signal|PANIC' "$TMP/pg/postgres.log"
         count 0 1 "server log"

@@ -5,7 +5,8 @@
 //! told to stop and does within one request timeout.
 
 use crate::error::{FdwError, FdwResult};
-use dune_client::{Cancel, Client, ClientConfig, Error};
+use crate::progress::Tracker;
+use dune_client::{Cancel, Client, ClientConfig, Error, ProgressSink};
 use pgrx::pg_sys;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
@@ -75,6 +76,7 @@ fn cancel_on_exit() {
     #[pgrx::pg_guard]
     unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
         dune_client::abandon::cancel_armed(EXIT_CANCEL_BUDGET);
+        crate::in_flight::remove_file();
     }
     REGISTERED.call_once(|| {
         // SAFETY: called on the backend thread; the callback calls no Postgres function.
@@ -95,6 +97,7 @@ pub struct Stream<T> {
     finished: bool,
     /// When the client connection was last looked at.
     checked: Instant,
+    progress: Tracker,
 }
 
 /// Hands items to the backend; false once the backend has stopped listening.
@@ -136,7 +139,9 @@ impl<T: Send + 'static> Stream<T> {
     ) -> FdwResult<Stream<T>> {
         cancel_on_exit();
         let cancel = Cancel::new();
-        let client = Client::new(config, cancel.clone());
+        let (progress_tx, progress_rx) = mpsc::channel();
+        let client =
+            Client::new(config, cancel.clone()).with_progress(ProgressSink::new(progress_tx));
         let (tx, rx) = mpsc::sync_channel(depth);
         spawn_quiet(move || {
             let emitter = Emitter { tx };
@@ -165,6 +170,7 @@ impl<T: Send + 'static> Stream<T> {
             cancel,
             finished: false,
             checked: Instant::now(),
+            progress: Tracker::new(progress_rx),
         })
     }
 
@@ -174,6 +180,7 @@ impl<T: Send + 'static> Stream<T> {
         if self.finished {
             return None;
         }
+        self.progress.poll();
         if self.checked.elapsed() >= CLIENT_CHECK {
             check_client();
             self.checked = Instant::now();
@@ -197,6 +204,7 @@ impl<T: Send + 'static> Stream<T> {
                         report_waiting(true);
                         self.checked = Instant::now();
                     }
+                    self.progress.poll();
                 }
                 Err(RecvTimeoutError::Disconnected) => break self.take_disconnected(),
             }

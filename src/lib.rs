@@ -11,7 +11,9 @@ mod error;
 mod fdw;
 mod functions;
 mod gucs;
+mod in_flight;
 mod options;
+mod progress;
 mod rows;
 
 ::pgrx::pg_module_magic!(name, version);

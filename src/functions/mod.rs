@@ -3,6 +3,7 @@
 pub mod dune_cancel;
 pub mod dune_execute;
 pub mod dune_execute_sql;
+pub mod dune_in_flight;
 pub mod dune_latest;
 pub mod dune_results;
 pub mod dune_results_csv;

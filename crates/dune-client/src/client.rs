@@ -5,6 +5,8 @@ use crate::config::ClientConfig;
 use crate::error::{Error, NotFound, Result};
 use crate::http::{Http, with_query};
 use crate::models::{Page, Status, execution_id_from};
+use crate::progress::{Progress, ProgressSink};
+
 use crate::retry::Idempotency;
 use crate::validate;
 use serde_json::{Map, Value};
@@ -97,13 +99,25 @@ pub struct CsvPage {
 
 pub struct Client {
     http: Http,
+    progress: ProgressSink,
 }
 
 impl Client {
     pub fn new(config: ClientConfig, cancel: Cancel) -> Client {
         Client {
             http: Http::new(config, cancel),
+            progress: ProgressSink::default(),
         }
+    }
+
+    /// The same client, reporting its executions, states and pages to `sink`.
+    pub fn with_progress(mut self, sink: ProgressSink) -> Client {
+        self.progress = sink;
+        self
+    }
+
+    pub(crate) fn report(&self, p: Progress) {
+        self.progress.report(p);
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -152,7 +166,12 @@ impl Client {
         if let Some(t) = performance {
             body.insert("performance".into(), Value::from(t));
         }
-        self.execute(&format!("/query/{query_id}/execute"), body)
+        let id = self.execute(&format!("/query/{query_id}/execute"), body)?;
+        self.report(Progress::Started {
+            execution_id: id.clone(),
+            query_id: Some(query_id),
+        });
+        Ok(id)
     }
 
     /// POST /v1/sql/execute: runs raw DuneSQL; returns the execution id.
@@ -164,7 +183,12 @@ impl Client {
         if let Some(t) = performance {
             body.insert("performance".into(), Value::from(t));
         }
-        self.execute("/sql/execute", body)
+        let id = self.execute("/sql/execute", body)?;
+        self.report(Progress::Started {
+            execution_id: id.clone(),
+            query_id: None,
+        });
+        Ok(id)
     }
 
     /// GET /v1/execution/{id}/status.
@@ -174,7 +198,13 @@ impl Client {
         let reply = self
             .http
             .send("GET", &url, None, Idempotency::Safe, NotFound::Execution)?;
-        Status::from_json(&reply.body)
+        let status = Status::from_json(&reply.body)?;
+        self.report(Progress::State {
+            execution_id: status.execution_id.clone(),
+            state: status.state.as_str().to_string(),
+            queue_position: status.queue_position,
+        });
+        Ok(status)
     }
 
     /// POST /v1/execution/{id}/cancel; whether Dune cancelled it.
@@ -262,7 +292,12 @@ impl Client {
     ) -> Result<Page> {
         let (url, what) = self.results_url(source, false, read.query(offset, limit));
         let reply = self.http.send("GET", &url, None, Idempotency::Safe, what)?;
-        Page::from_json(reply.body)
+        let page = Page::from_json(reply.body)?;
+        self.report(Progress::Page {
+            execution_id: page.execution_id.clone(),
+            rows: page.rows.len() as u64,
+        });
+        Ok(page)
     }
 
     /// One CSV page of results. A `next_uri` from the previous page is followed when it points

@@ -5,7 +5,11 @@ CREATE EXTENSION dune_fdw;
 SELECT fdwname, fdwhandler::regproc, fdwvalidator::regproc FROM pg_foreign_data_wrapper WHERE fdwname = 'dune_fdw';
 SELECT srvname, srvoptions FROM pg_foreign_server WHERE srvname = 'dune';
 SHOW dune_fdw.server;
+-- progress NOTICEs carry timings, which would make outputs unstable: tests/ux/progress.py
+-- checks them
+ALTER DATABASE dune_fdw_regress SET dune_fdw.progress = off;
 -- tests talk to the emulator
+
 ALTER SERVER dune OPTIONS (SET api_url :'api_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key 'emulator-key');
 -- show_error(sql): the error a statement raises, with its SQLSTATE, DETAIL, HINT and CONTEXT, and

@@ -1,0 +1,147 @@
+//! The Dune calls this backend has in flight, published for other sessions: each backend keeps
+//! a small JSON file `pg_stat_tmp/dune_fdw.<pid>.json` in the data directory while it has calls
+//! in flight, rewritten when a state changes (and at most once a second for row counts), and
+//! removed when the calls end or the backend exits. `dune_in_flight()` reads them all. Files
+//! rather than shared memory, so that the extension needs no shared_preload_libraries.
+
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often row counts are republished.
+const ROWS_EVERY: Duration = Duration::from_secs(1);
+
+/// One call: an execution followed, or a result read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Call {
+    pub execution_id: Option<String>,
+    pub query_id: Option<u64>,
+    pub state: Option<String>,
+    pub queue_position: Option<u64>,
+    /// Unix microseconds.
+    pub started_at: u64,
+    pub state_since: u64,
+    pub rows_read: u64,
+    pub pages_read: u64,
+}
+
+/// The file's content.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Published {
+    pub pid: i32,
+    /// The role running the calls, and when the postmaster started (a file from an earlier
+    /// server run is ignored).
+    pub role: u32,
+    pub postmaster_start: i64,
+    pub calls: Vec<Call>,
+}
+
+struct Registry {
+    calls: BTreeMap<u64, Call>,
+    next_id: u64,
+    written: Option<Instant>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = const {
+        RefCell::new(Registry { calls: BTreeMap::new(), next_id: 1, written: None })
+    };
+}
+
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+pub fn directory() -> PathBuf {
+    PathBuf::from("pg_stat_tmp") // backends run in the data directory
+}
+
+fn file() -> PathBuf {
+    // SAFETY: MyProcPid is set once at backend start; read on the backend thread.
+    let pid = unsafe { pgrx::pg_sys::MyProcPid };
+    directory().join(format!("dune_fdw.{pid}.json"))
+}
+
+/// Registers a new call; its id for [`update`] and [`end`].
+pub fn begin() -> u64 {
+    REGISTRY.with_borrow_mut(|r| {
+        let id = r.next_id;
+        r.next_id += 1;
+        let now = now_micros();
+        r.calls.insert(
+            id,
+            Call {
+                started_at: now,
+                state_since: now,
+                ..Default::default()
+            },
+        );
+        id
+    })
+}
+
+/// Changes a call; publishes at once when `urgent` (a state change), else at most once a second.
+pub fn update(id: u64, urgent: bool, change: impl FnOnce(&mut Call)) {
+    let publish = REGISTRY.with_borrow_mut(|r| {
+        if let Some(call) = r.calls.get_mut(&id) {
+            change(call);
+        }
+        urgent || r.written.is_none_or(|w| w.elapsed() >= ROWS_EVERY)
+    });
+    if publish {
+        write();
+    }
+}
+
+/// The call ended.
+pub fn end(id: u64) {
+    let had = REGISTRY.with_borrow_mut(|r| r.calls.remove(&id).is_some());
+    if had {
+        write();
+    }
+}
+
+/// Publishes the calls (or removes the file when there are none). Errors are ignored: this is
+/// a courtesy to other sessions and must never fail a query.
+fn write() {
+    let calls: Vec<Call> = REGISTRY.with_borrow_mut(|r| {
+        r.written = Some(Instant::now());
+        r.calls.values().cloned().collect()
+    });
+    let path = file();
+    if calls.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
+    // SAFETY: plain reads of backend globals on the backend thread.
+    let (pid, role, postmaster_start) = unsafe {
+        (
+            pgrx::pg_sys::MyProcPid,
+            pgrx::pg_sys::GetUserId().to_u32(),
+            pgrx::pg_sys::PgStartTime,
+        )
+    };
+    let doc = Published {
+        pid,
+        role,
+        postmaster_start,
+        calls,
+    };
+    let Ok(text) = serde_json::to_vec(&doc) else {
+        return;
+    };
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, &path);
+    }
+}
+
+/// Removes this backend's file (at exit).
+pub fn remove_file() {
+    let _ = std::fs::remove_file(file());
+}
