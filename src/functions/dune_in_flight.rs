@@ -14,8 +14,11 @@ fn timestamp(unix_micros: u64) -> Option<TimestampWithTimeZone> {
 /// being read: which backend (join pg_stat_activity on pid for the statement), the execution,
 /// its state and queue position, and the rows read so far. Other roles' calls are shown to
 /// superusers and members of pg_read_all_stats only.
+// The row type must be spelled out here for pgrx to name the SQL columns.
+#[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_safe)]
 fn dune_in_flight() -> TableIterator<
+
     'static,
     (
         name!(pid, i32),
