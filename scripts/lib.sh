@@ -67,7 +67,13 @@ install_extension() {
     (cd "$ROOT" && cargo pgrx install -p dune_fdw --pg-config "$PG_CONFIG" "${profile_flag[@]}" "${sudo_flag[@]}" >/dev/null)
 }
 
+# install_file FILE DIR: copies a file into a system directory (with sudo when needed).
+install_file() {
+    $SUDO install -m 644 "$1" "$2/"
+}
+
 free_port() {
+
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 

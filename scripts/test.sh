@@ -73,6 +73,10 @@ regress() {
     python_suite "reliability interrupts" tests/reliability/interrupts.py
     python_suite "reliability secrets" tests/reliability/secrets.py
     python_suite "ux progress" tests/ux/progress.py
+    # ALTER EXTENSION UPDATE starts from the first release's install script, kept in tests/.
+    install_file tests/packaging/dune_fdw--0.1.0.sql "$($PG_CONFIG --sharedir)/extension"
+    python_suite "packaging upgrade" tests/packaging/upgrade.py
+    python_suite "packaging dump-restore" tests/packaging/dump_restore.py
     if grep -Eq 'terminated by signal|PANIC' "$TMP/pg/postgres.log"; then
         say "the server log shows a crash after the Python suites:"; grep -E 'terminated by signal|PANIC' "$TMP/pg/postgres.log"
         count 0 1 "server log"
@@ -87,7 +91,8 @@ python_suite() {
     say "$1 ($2)"
     ensure_venv || { count 0 1 "$1 (venv)"; return; }
     local log="$TMP/python-suite.log"
-    PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" PSQL="$PG_BIN/psql" SESSIONS=16 SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
+    PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" PSQL="$PG_BIN/psql" PG_BIN="$PG_BIN" SESSIONS=16
+ SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
     local p f
     p=$(sed -n "s/^$1: \([0-9]*\) passed.*/\1/p" "$log")
     f=$(sed -n "s/^$1: [0-9]* passed, \([0-9]*\) failed.*/\1/p" "$log")

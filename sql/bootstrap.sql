@@ -1,23 +1,40 @@
--- The wrapper, and the server `dune` that the dune_* functions use by default.
+-- The wrapper, the server `dune` that the dune_* functions use by default, and comments.
 CREATE FOREIGN DATA WRAPPER dune_fdw
     HANDLER dune_fdw_handler
     VALIDATOR dune_fdw_validator;
-
-CREATE SERVER dune FOREIGN DATA WRAPPER dune_fdw
-    OPTIONS (api_url 'https://api.dune.com/api');
-
 COMMENT ON FOREIGN DATA WRAPPER dune_fdw IS 'Dune Analytics: saved queries, raw DuneSQL and their results';
-COMMENT ON SERVER dune IS 'The Dune API (api.dune.com). Give each role its key: CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key ''...'')';
 
--- The latest-results view: SELECT "row" FROM dune_latest_results WHERE query_id = 1252207.
-CREATE FOREIGN TABLE dune_latest_results (
-    query_id bigint,
-    params jsonb,
-    execution_id text,
-    row_number bigint,
-    "row" jsonb
-) SERVER dune OPTIONS (view 'latest_results');
-COMMENT ON FOREIGN TABLE dune_latest_results IS 'The latest result of Dune queries, one row per result row: WHERE query_id = <id> [AND params = ''{...}'']';
+-- The server `dune` and the foreign table `dune_latest_results` are made here but do not belong
+-- to the extension: like servers users create, pg_dump then saves them with their options,
+-- user mappings (keys) and grants, which it never does for an extension's own server. In a
+-- restore (pg_restore, or a pg_dump script: both turn row_security off) the dump brings them.
+DO $bootstrap$
+BEGIN
+    IF NOT current_setting('row_security')::boolean OR current_setting('application_name') = 'pg_restore' THEN
+        RAISE NOTICE 'dune_fdw: row_security is off, as in a restore: the server dune and dune_latest_results are left to the dump';
+        RETURN;
+    END IF;
+
+    IF NOT EXISTS (SELECT FROM pg_foreign_server WHERE srvname = 'dune') THEN
+        CREATE SERVER dune FOREIGN DATA WRAPPER dune_fdw
+            OPTIONS (api_url 'https://api.dune.com/api');
+        COMMENT ON SERVER dune IS 'The Dune API (api.dune.com). Give each role its key: CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key ''...'')';
+        ALTER EXTENSION dune_fdw DROP SERVER dune;
+    END IF;
+    -- The latest-results view: SELECT "row" FROM dune_latest_results WHERE query_id = 1252207.
+    IF to_regclass('dune_latest_results') IS NULL THEN
+        CREATE FOREIGN TABLE dune_latest_results (
+            query_id bigint,
+            params jsonb,
+            execution_id text,
+            row_number bigint,
+            "row" jsonb
+        ) SERVER dune OPTIONS (view 'latest_results');
+        COMMENT ON FOREIGN TABLE dune_latest_results IS 'The latest result of Dune queries, one row per result row: WHERE query_id = <id> [AND params = ''{...}'']';
+        ALTER EXTENSION dune_fdw DROP FOREIGN TABLE dune_latest_results;
+    END IF;
+END
+$bootstrap$;
 
 -- What \df+ dune_* says about each function.
 COMMENT ON FUNCTION dune_execute(bigint, jsonb, text) IS 'Starts an execution of a saved Dune query (params: {"name": value}; performance: medium, large or free); returns its execution id';

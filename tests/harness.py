@@ -37,7 +37,8 @@ def reset():
 
 def connect(**kw):
     return psycopg.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user=kw.pop("user", "postgres"),
-                           dbname=os.environ.get("PGDATABASE", "postgres"), autocommit=True, **kw)
+                           dbname=kw.pop("dbname", os.environ.get("PGDATABASE", "postgres")), autocommit=True, **kw)
+
 
 
 def proc_status(pid, field):
