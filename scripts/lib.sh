@@ -30,6 +30,8 @@ ensure_packages() {
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     command -v curl >/dev/null || missing+=(curl)
+    # pg_cron, for the scheduling recipe of docs/recipes.md (tested by scripts/test.sh)
+    [ -e /usr/lib/postgresql/$PG_MAJOR/lib/pg_cron.so ] || missing+=(postgresql-$PG_MAJOR-cron)
     if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then die "run as root or install sudo"; fi
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing Debian packages: ${missing[*]}"
@@ -79,6 +81,7 @@ free_port() {
 
 # start_cluster DIR: initdb and start a cluster listening on a Unix socket in DIR and on
 # 127.0.0.1:<free port>. Sets PGHOST, PGPORT, PGUSER, PGDATA_DIR.
+# start_cluster DIR [CONF]: a scratch cluster in DIR, with CONF appended to postgresql.conf.
 start_cluster() {
     local dir="$1"
     mkdir -p "$dir"
@@ -93,7 +96,9 @@ unix_socket_directories = '$dir'
 fsync = off
 logging_collector = off
 log_min_messages = warning
+${2:-}
 CONF
+
     # RUST_BACKTRACE in the postmaster's environment would add Rust backtraces to errors.
     as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$dir/postgres.log" -w start >/dev/null \
         || { cat "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }

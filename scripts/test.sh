@@ -19,7 +19,8 @@ VENV="$ROOT/target/test-venv"
 # The official Python SDK (fidelity test) and psycopg (load test), from PyPI.
 ensure_venv() {
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || return 1
-    "$VENV/bin/python" -c 'import dune_client, psycopg' 2>/dev/null || "$VENV/bin/pip" install --quiet dune-client 'psycopg[binary]'
+    "$VENV/bin/python" -c 'import dune_client, psycopg, pandas' 2>/dev/null || "$VENV/bin/pip" install --quiet dune-client 'psycopg[binary]' pandas
+
 }
 
 count() { # count PASSED FAILED STEP
@@ -49,7 +50,11 @@ cargo_tests() {
 regress() {
     say "pg_regress: tests/pg_regress against a scratch cluster and the emulator"
     install_extension || { count 0 1 "install"; return; }
-    start_cluster "$TMP/pg"
+    # pg_cron for the scheduling recipe of the docs, its jobs in background workers
+    start_cluster "$TMP/pg" "shared_preload_libraries = 'pg_cron'
+cron.database_name = 'dune_fdw_docs'
+cron.use_background_workers = on"
+    as_pg "$PG_BIN/createdb" -h "$PGHOST" -p "$PGPORT" -U postgres dune_fdw_docs
     start_emulator --pending-ms 50 --execution-ms 250
     local out="$ROOT/target/pg_regress"
     rm -rf "$out" && mkdir -p "$out"
@@ -77,6 +82,7 @@ regress() {
     install_file tests/packaging/dune_fdw--0.1.0.sql "$($PG_CONFIG --sharedir)/extension"
     python_suite "packaging upgrade" tests/packaging/upgrade.py
     python_suite "packaging dump-restore" tests/packaging/dump_restore.py
+    python_suite "docs blocks" tests/docs/docs_blocks.py
     if grep -Eq 'terminated by signal|PANIC' "$TMP/pg/postgres.log"; then
         say "the server log shows a crash after the Python suites:"; grep -E 'terminated by signal|PANIC' "$TMP/pg/postgres.log"
         count 0 1 "server log"
