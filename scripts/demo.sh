@@ -51,10 +51,14 @@ psql -X -e -v ON_ERROR_STOP=1 -d postgres -f "$ROOT/demo/tour.sql"
 
 echo
 if [ "$KEEP" = 1 ]; then
-    say "the cluster is still running; connect with:"
+    say "the cluster is still running, with dune_fdw and a key: open psql on it with"
     echo "    psql -h $PGHOST -p $PGPORT -U postgres postgres"
-    echo "stop it with:"
-    echo "    $( [ "$(id -u)" = 0 ] && echo "runuser -u postgres -- " )$PG_BIN/pg_ctl -D $PGDATA_DIR stop${EMULATOR_PID:+ && kill $EMULATOR_PID}"
+    echo "and try, say:  \\df+ dune_*    SELECT * FROM dune_latest(1252207) LIMIT 3;"
+    echo "then follow docs/recipes.md. When done, stop it and remove it with:"
+    echo "    $( [ "$(id -u)" = 0 ] && echo "runuser -u postgres -- " )$PG_BIN/pg_ctl -D $PGDATA_DIR stop${EMULATOR_PID:+ && kill $EMULATOR_PID} && rm -rf $TMP"
 else
-    say "done; the scratch cluster and emulator are stopped (run with --keep to explore in psql)"
+    say "done: the scratch cluster and the emulator are stopped and removed."
+    echo "To explore in psql, run  scripts/demo.sh --keep : it leaves this cluster running and"
+    echo "prints the psql command to open it (then docs/recipes.md has the next steps)."
 fi
+
