@@ -75,7 +75,6 @@ install_file() {
 }
 
 free_port() {
-
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
@@ -98,7 +97,6 @@ logging_collector = off
 log_min_messages = warning
 ${2:-}
 CONF
-
     # RUST_BACKTRACE in the postmaster's environment would add Rust backtraces to errors.
     as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$dir/postgres.log" -w start >/dev/null \
         || { cat "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }

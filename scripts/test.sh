@@ -20,7 +20,6 @@ VENV="$ROOT/target/test-venv"
 ensure_venv() {
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || return 1
     "$VENV/bin/python" -c 'import dune_client, psycopg, pandas' 2>/dev/null || "$VENV/bin/pip" install --quiet dune-client 'psycopg[binary]' pandas
-
 }
 
 count() { # count PASSED FAILED STEP
@@ -97,8 +96,7 @@ python_suite() {
     say "$1 ($2)"
     ensure_venv || { count 0 1 "$1 (venv)"; return; }
     local log="$TMP/python-suite.log"
-    PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" PSQL="$PG_BIN/psql" PG_BIN="$PG_BIN" SESSIONS=16
- SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
+    PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" PSQL="$PG_BIN/psql" PG_BIN="$PG_BIN" SESSIONS=16 SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
     local p f
     p=$(sed -n "s/^$1: \([0-9]*\) passed.*/\1/p" "$log")
     f=$(sed -n "s/^$1: [0-9]* passed, \([0-9]*\) failed.*/\1/p" "$log")

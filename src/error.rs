@@ -125,7 +125,6 @@ fn api_report(e: &ApiError) -> Report {
             ),
             *maybe_executed,
         ),
-
         ApiError::InvalidResponse(_) => report(ERRCODE_FDW_ERROR, message)
             .hint("The server at api_url does not answer as the Dune API does; check the server option api_url."),
         ApiError::ResponseTooLarge { .. } => report(ERRCODE_PROGRAM_LIMIT_EXCEEDED, message)

@@ -196,6 +196,5 @@ pub fn apply_server(options: &[(String, String)], config: &mut ClientConfig) -> 
             _ => {}
         }
     }
-
     Ok(())
 }

@@ -18,7 +18,6 @@ fn timestamp(unix_micros: u64) -> Option<TimestampWithTimeZone> {
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_safe)]
 fn dune_in_flight() -> TableIterator<
-
     'static,
     (
         name!(pid, i32),

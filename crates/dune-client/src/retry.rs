@@ -47,7 +47,6 @@ pub fn retry_after(header: Option<&str>, cap: Duration) -> Option<Duration> {
 pub fn retryable_status(status: u16, idempotency: Idempotency) -> bool {
     match idempotency {
         Idempotency::Safe => matches!(status, 429 | 500 | 502 | 503 | 504),
-
         Idempotency::Execute => status == 429,
     }
 }

@@ -91,7 +91,6 @@ impl FaultRule {
         if let Some(ms) = self.refuse_ms {
             return Action::Misbehave(Misbehave::CloseAndRefuse(Duration::from_millis(ms)));
         }
-
         if let Some(n) = self.cut_after {
             return Action::Misbehave(Misbehave::CutAfter(n));
         }

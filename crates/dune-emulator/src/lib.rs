@@ -98,7 +98,6 @@ impl State {
         let state = State {
             catalog,
             gate: Default::default(),
-
             inner: Mutex::new(Inner {
                 settings,
                 executions: HashMap::new(),

@@ -105,7 +105,6 @@ pub fn handle(state: &State, req: &Request) -> Response {
                 (k.clone(), v.to_string())
             })
             .collect(),
-
         body: String::from_utf8_lossy(&req.body[..req.body.len().min(4096)]).into_owned(),
         status: resp.status,
     };

@@ -14,7 +14,6 @@ pub struct LogEntry {
     /// The query string decoded, as [name, value] pairs (an api_key value left out).
     pub params: Vec<(String, String)>,
     pub body: String,
-
     pub status: u16,
 }
 

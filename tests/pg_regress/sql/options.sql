@@ -16,7 +16,6 @@ SELECT show_error($$ALTER FOREIGN DATA WRAPPER dune_fdw OPTIONS (ADD x '1')$$);
 CREATE SERVER tuned FOREIGN DATA WRAPPER dune_fdw
     OPTIONS (api_url 'https://api.dune.com/api/', request_timeout_ms '5000', connect_timeout_ms '2000', max_retries '2',
              max_retry_wait_ms '10000', fetch_size '1000', max_response_bytes '1048576');
-
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'tuned';
 -- only a superuser may point a server somewhere: api_url decides where keys are sent
 CREATE ROLE dune_server_owner;

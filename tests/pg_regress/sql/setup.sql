@@ -9,7 +9,6 @@ SHOW dune_fdw.server;
 -- checks them
 ALTER DATABASE dune_fdw_regress SET dune_fdw.progress = off;
 -- tests talk to the emulator
-
 ALTER SERVER dune OPTIONS (SET api_url :'api_url');
 CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key 'emulator-key');
 -- show_error(sql): the error a statement raises, with its SQLSTATE, DETAIL, HINT and CONTEXT, and
@@ -45,7 +44,6 @@ BEGIN
     cmd := CASE action
         WHEN 'stats' THEN format('curl -s %s/_emulator/stats?brief=1', root)
         WHEN 'log' THEN format('curl -s %s/_emulator/stats', root)
-
         WHEN 'reset' THEN format('curl -s -X POST %s/_emulator/reset', root)
     END;
     IF to_regclass('pg_temp.emulator_out') IS NULL THEN
