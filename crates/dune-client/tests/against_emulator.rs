@@ -335,3 +335,67 @@ fn cancelling_stops_a_backoff_at_once() {
     assert!(start.elapsed() < Duration::from_secs(2));
     t.join().unwrap();
 }
+
+#[test]
+fn progress_reports_the_execution_its_states_and_its_pages() {
+    let emu = emulator();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = client(&emu).with_progress(dune_client::ProgressSink::new(tx));
+    let params = json!({"rows": "2500"});
+    let id = run(&client, 9100001, Some(&params));
+    let rows = all_rows(
+        &client,
+        Source::execution(&id).unwrap(),
+        Read::default(),
+        1000,
+    );
+    assert_eq!(rows.len(), 2500);
+    let events: Vec<dune_client::Progress> = rx.try_iter().collect();
+    assert_eq!(
+        events[0],
+        dune_client::Progress::Started {
+            execution_id: id.clone(),
+            query_id: Some(9100001)
+        }
+    );
+    let states: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            dune_client::Progress::State { state, .. } => Some(state.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states.last(), Some(&"QUERY_STATE_COMPLETED"), "{states:?}");
+    let pages: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            dune_client::Progress::Page { rows, .. } => Some(*rows),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pages, vec![1000, 1000, 500]);
+}
+
+// The armed list is global to the test process: this is the only test here that arms a guard.
+#[test]
+fn an_exiting_process_cancels_what_its_threads_left_running() {
+    let emu = emulator();
+    emu.settings(|s| s.execution_ms = 60_000);
+    let client = client(&emu);
+    let id = client.execute_query(9100001, None, None).unwrap();
+    let config = client.config().clone();
+    let owner = Cancel::new();
+    let guard = dune_client::abandon::AbandonGuard::new(&config, &id, &owner);
+    // the thread holding the guard dies with the process: its destructor never runs
+    std::mem::forget(guard);
+    assert_eq!(
+        dune_client::abandon::cancel_armed(Duration::from_secs(3)),
+        1
+    );
+    assert_eq!(emu.stats().cancelled, vec![id]);
+    assert_eq!(
+        dune_client::abandon::cancel_armed(Duration::from_secs(3)),
+        0,
+        "each execution is cancelled once"
+    );
+}
