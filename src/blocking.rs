@@ -2,7 +2,9 @@
 //! thread that owns no Postgres state and calls no Postgres function; the backend waits for its
 //! messages in 10 ms slices and services interrupts (cancel, statement_timeout, terminate)
 //! between them. When the backend stops listening (an ERROR, the end of a scan), the helper is
-//! told to stop and does within one request timeout.
+//! told to stop and does within one request timeout. While it waits, the backend also looks at
+//! its client connection every 0.5 s, shows `wait_event_type = 'Extension'` in
+//! pg_stat_activity, and reports progress (`progress.rs`).
 
 use crate::error::{FdwError, FdwResult};
 use crate::progress::Tracker;

@@ -67,33 +67,23 @@ fn file() -> PathBuf {
     directory().join(format!("dune_fdw.{pid}.json"))
 }
 
-/// Registers a new call; its id for [`update`] and [`end`].
-pub fn begin() -> u64 {
+/// A new call's id, for [`publish`] and [`end`]; nothing is published yet.
+pub fn new_id() -> u64 {
     REGISTRY.with_borrow_mut(|r| {
         let id = r.next_id;
         r.next_id += 1;
-        let now = now_micros();
-        r.calls.insert(
-            id,
-            Call {
-                started_at: now,
-                state_since: now,
-                ..Default::default()
-            },
-        );
         id
     })
 }
 
-/// Changes a call; publishes at once when `urgent` (a state change), else at most once a second.
-pub fn update(id: u64, urgent: bool, change: impl FnOnce(&mut Call)) {
-    let publish = REGISTRY.with_borrow_mut(|r| {
-        if let Some(call) = r.calls.get_mut(&id) {
-            change(call);
-        }
+/// Publishes a call as it is now: at once when `urgent` (a state change), else at most once a
+/// second (row counts).
+pub fn publish(id: u64, call: Call, urgent: bool) {
+    let write_now = REGISTRY.with_borrow_mut(|r| {
+        r.calls.insert(id, call);
         urgent || r.written.is_none_or(|w| w.elapsed() >= ROWS_EVERY)
     });
-    if publish {
+    if write_now {
         write();
     }
 }

@@ -1,8 +1,8 @@
 //! Progress while a statement waits for Dune: a NOTICE when an execution changes state (with
 //! its queue position and the time waited), and one every few seconds while a long result
 //! downloads. Statements that end within a second say nothing; `dune_fdw.progress = off` or
-//! `client_min_messages` above notice silence it. Every change is also published for other
-//! sessions (`in_flight`).
+//! `client_min_messages` above notice silence it. Calls that last longer than that second are
+//! also published for other sessions (`in_flight`); quick ones cost no file I/O.
 
 use crate::gucs;
 use crate::in_flight;
@@ -19,6 +19,10 @@ pub struct Tracker {
     rx: Receiver<Progress>,
     call: u64,
     start: Instant,
+    started_at: u64,
+    state_since: u64,
+    /// Something changed since the call was last published; a state change is urgent.
+    changed: Option<bool>,
     execution_id: Option<String>,
     query_id: Option<u64>,
     state: Option<(String, Option<u64>)>,
@@ -32,8 +36,11 @@ impl Tracker {
     pub fn new(rx: Receiver<Progress>) -> Tracker {
         Tracker {
             rx,
-            call: in_flight::begin(),
+            call: in_flight::new_id(),
             start: Instant::now(),
+            started_at: in_flight::now_micros(),
+            state_since: in_flight::now_micros(),
+            changed: None,
             execution_id: None,
             query_id: None,
             state: None,
@@ -49,8 +56,27 @@ impl Tracker {
         while let Ok(p) = self.rx.try_recv() {
             self.take(p);
         }
-        if self.start.elapsed() >= QUIET && gucs::progress() {
-            self.tell();
+        if self.start.elapsed() >= QUIET {
+            if let Some(urgent) = self.changed.take() {
+                in_flight::publish(self.call, self.as_call(), urgent);
+            }
+            if gucs::progress() {
+                self.tell();
+            }
+        }
+    }
+
+    fn as_call(&self) -> in_flight::Call {
+        let (state, queue_position) = self.state.clone().unzip();
+        in_flight::Call {
+            execution_id: self.execution_id.clone(),
+            query_id: self.query_id,
+            state,
+            queue_position: queue_position.flatten(),
+            started_at: self.started_at,
+            state_since: self.state_since,
+            rows_read: self.rows,
+            pages_read: self.pages,
         }
     }
 
@@ -60,40 +86,29 @@ impl Tracker {
                 execution_id,
                 query_id,
             } => {
-                self.execution_id = Some(execution_id.clone());
+                self.execution_id = Some(execution_id);
                 self.query_id = query_id;
-                in_flight::update(self.call, true, |c| {
-                    c.execution_id = Some(execution_id);
-                    c.query_id = query_id;
-                });
+                self.changed = Some(true);
             }
             Progress::State {
                 execution_id,
                 state,
                 queue_position,
             } => {
-                let now = (state.clone(), queue_position);
+                let now = (state, queue_position);
                 if self.state.as_ref() == Some(&now) {
                     return;
                 }
-                self.execution_id.get_or_insert(execution_id.clone());
+                self.execution_id.get_or_insert(execution_id);
                 self.state = Some(now);
-                in_flight::update(self.call, true, |c| {
-                    c.execution_id.get_or_insert(execution_id);
-                    c.state = Some(state);
-                    c.queue_position = queue_position;
-                    c.state_since = in_flight::now_micros();
-                });
+                self.state_since = in_flight::now_micros();
+                self.changed = Some(true);
             }
             Progress::Page { execution_id, rows } => {
+                self.execution_id.get_or_insert(execution_id);
                 self.rows += rows;
                 self.pages += 1;
-                let (total, pages) = (self.rows, self.pages);
-                in_flight::update(self.call, false, |c| {
-                    c.execution_id.get_or_insert(execution_id);
-                    c.rows_read = total;
-                    c.pages_read = pages;
-                });
+                self.changed = Some(self.changed.unwrap_or(false));
             }
         }
     }
