@@ -1,6 +1,8 @@
 //! Result rows as jsonb for the set-returning functions, streamed: the I/O thread reads page
 //! N+1 and writes each row's JSON text while PostgreSQL consumes page N, so at most three pages
-//! are held (consumed, waiting, being received), and the backend only runs jsonb_in.
+//! are held (consumed, waiting, being received). The I/O thread also builds each row's jsonb
+//! datum (`dune_client::jsonb`), so the backend only copies it; rows it cannot build exactly as
+//! jsonb_in would go to jsonb_in.
 
 use crate::blocking::Stream;
 use crate::error::{FdwError, FdwResult};
@@ -31,7 +33,7 @@ pub fn spec(
     }
 }
 
-/// A jsonb datum already built (by jsonb_in on the row's JSON text).
+/// A jsonb datum already built (copied from the I/O thread's bytes, or by jsonb_in).
 pub struct JsonbDatum(pg_sys::Datum);
 
 impl pgrx::IntoDatum for JsonbDatum {
@@ -83,6 +85,10 @@ pub struct RowStream {
 
 impl RowStream {
     pub fn start(config: ClientConfig, spec: ScanSpec) -> FdwResult<RowStream> {
+        // jsonb is built on the I/O thread where it can be exactly what jsonb_in would build:
+        // in a UTF-8 database (elsewhere jsonb_in converts \u escapes to the server encoding).
+        // SAFETY: a plain read of the database encoding, on the backend thread.
+        let binary = unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32;
         let events = Stream::start(config, PAGES_AHEAD, move |client, out| {
             scan(
                 client,
@@ -91,7 +97,7 @@ impl RowStream {
                 &mut |event| match event {
                     ScanEvent::Page(page) => out.emit(Event::Rows {
                         partial: page.state == ExecState::CompletedPartial,
-                        objects: prepare_objects(&page.rows),
+                        objects: prepare_objects(&page.rows, binary),
                         execution_id: page.execution_id,
                     }),
                     ScanEvent::Notice(text) => out.emit(Event::Notice(text)),
@@ -122,19 +128,35 @@ impl Iterator for RowStream {
 
     fn next(&mut self) -> Option<JsonbDatum> {
         loop {
-            if let Some(&Cell::Bytes { start, .. }) = self.page.cells.get(self.next) {
-                self.next += 1;
-                // SAFETY: the arena holds the row's JSON text, NUL-terminated; jsonb_in reads a
-                // C string and allocates the jsonb in the current (per-call) memory context.
-                let datum = unsafe {
-                    let text = self.page.arena.as_ptr().add(start as usize);
-                    pgrx::fcinfo::direct_function_call_as_datum(
-                        pg_sys::jsonb_in,
-                        &[Some(pg_sys::Datum::from(text))],
-                    )
-                    .expect("jsonb_in returns a value")
-                };
-                return Some(JsonbDatum(datum));
+            match self.page.cells.get(self.next) {
+                Some(&Cell::Jsonb { start, len }) => {
+                    self.next += 1;
+                    let bytes = self.page.bytes(start, len);
+                    // SAFETY: palloc in the current (per-call) memory context, then a copy of a
+                    // complete jsonb datum (4-byte varlena header included) built by
+                    // dune_client::jsonb; palloc's memory is maximally aligned, as datums need.
+                    let datum = unsafe {
+                        let p = pg_sys::palloc(bytes.len()).cast::<u8>();
+                        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+                        pg_sys::Datum::from(p)
+                    };
+                    return Some(JsonbDatum(datum));
+                }
+                Some(&Cell::Bytes { start, .. }) => {
+                    self.next += 1;
+                    // SAFETY: the arena holds the row's JSON text, NUL-terminated; jsonb_in
+                    // reads a C string and allocates the jsonb in the current memory context.
+                    let datum = unsafe {
+                        let text = self.page.arena.as_ptr().add(start as usize);
+                        pgrx::fcinfo::direct_function_call_as_datum(
+                            pg_sys::jsonb_in,
+                            &[Some(pg_sys::Datum::from(text))],
+                        )
+                        .expect("jsonb_in returns a value")
+                    };
+                    return Some(JsonbDatum(datum));
+                }
+                _ => {}
             }
             match self.events.next()? {
                 Ok(Event::Rows {

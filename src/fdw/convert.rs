@@ -126,7 +126,8 @@ pub unsafe fn cell_datum(attr: &Attr, page: &Prepared, cell: Cell) -> Option<pg_
                     attr.typmod,
                 ))
             }
-            (_, Cell::Word(_)) => None, // not produced for other targets
+            // not produced for these targets (jsonb datums are built for the functions only)
+            (_, Cell::Word(_) | Cell::Jsonb { .. }) => None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod filters;
 pub mod http;
+pub mod jsonb;
 pub mod models;
 pub mod pages;
 pub mod poll;

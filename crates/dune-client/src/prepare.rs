@@ -4,6 +4,7 @@
 //! page (NUL-terminated, for input functions), and the parsed JSON values are freed on the
 //! thread that made them.
 
+use crate::jsonb;
 use crate::rows::Rows;
 use crate::time::PG_EPOCH_UNIX_SECS;
 use crate::values;
@@ -41,6 +42,11 @@ pub enum Cell {
     Word(u64),
     /// Bytes in the arena (followed by a NUL).
     Bytes {
+        start: u32,
+        len: u32,
+    },
+    /// A complete jsonb datum (varlena header included) in the arena.
+    Jsonb {
         start: u32,
         len: u32,
     },
@@ -412,14 +418,26 @@ pub fn prepare(rows: &Rows, targets: &[(Option<String>, Target)]) -> Prepared {
 }
 
 /// Prepares each row as its JSON text, as Dune sent it.
-pub fn prepare_objects(rows: &Rows) -> Prepared {
+/// Each row as one cell: its jsonb datum when `binary` and [`jsonb::encode`] can build it, else
+/// its JSON text for jsonb_in.
+pub fn prepare_objects(rows: &Rows, binary: bool) -> Prepared {
     let mut p = Prepared {
         width: 1,
         cells: Vec::with_capacity(rows.len()),
         ..Default::default()
     };
     for row in rows.raw_rows() {
-        let cell = p.push_bytes(row.as_bytes());
+        let cell = match binary.then(|| jsonb::encode(row)).flatten() {
+            Some(datum) => {
+                let start = p.arena.len() as u32;
+                p.arena.extend_from_slice(&datum);
+                Cell::Jsonb {
+                    start,
+                    len: datum.len() as u32,
+                }
+            }
+            None => p.push_bytes(row.as_bytes()),
+        };
         p.cells.push(cell);
     }
     p
@@ -536,7 +554,7 @@ mod tests {
         assert_eq!(p.cells[8], Cell::Null);
         assert_eq!(p.cells[10], Cell::Word(0));
         assert_eq!(p.problems[0].0, "out of range for type smallint");
-        let o = prepare_objects(&rows);
+        let o = prepare_objects(&rows, false);
         let Cell::Bytes { start, len } = o.cells[0] else {
             panic!()
         };

@@ -71,7 +71,7 @@ fn exercise(body: Vec<u8>) {
             let p = prepare(&page.rows, &targets);
             assert_eq!(p.cells.len(), page.rows.len() * targets.len());
         }
-        let _ = prepare_objects(&page.rows);
+        let _ = prepare_objects(&page.rows, true);
         let _ = page.rows.clone().parse();
         page.rows.truncate(1);
         assert!(page.rows.raw_rows().count() <= 1);
