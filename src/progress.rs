@@ -108,7 +108,7 @@ impl Tracker {
                 self.execution_id.get_or_insert(execution_id);
                 self.rows += rows;
                 self.pages += 1;
-                self.changed = Some(self.changed.unwrap_or(false));
+                self.changed.get_or_insert(false); // row counts: published at most once a second
             }
         }
     }

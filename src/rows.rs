@@ -1,5 +1,5 @@
 //! Result rows as jsonb for the set-returning functions, streamed: the I/O thread reads page
-//! N+1 and writes each row's JSON text while PostgreSQL consumes page N, so at most three pages
+//! N+1 and prepares its rows while PostgreSQL consumes page N, so at most three pages
 //! are held (consumed, waiting, being received). The I/O thread also builds each row's jsonb
 //! datum (`dune_client::jsonb`), so the backend only copies it; rows it cannot build exactly as
 //! jsonb_in would go to jsonb_in.

@@ -106,7 +106,8 @@ def main():
     dump = os.path.join(work, "dune.dump")
     subprocess.run([f"{PG_BIN}/pg_dump", "-Fc", "--create", "-U", "postgres", "-f", dump, DB], check=True)
     data, port = os.path.join(work, "data"), free_port()
-    shutil.chown(work, "postgres", "postgres") if os.geteuid() == 0 else None
+    if os.geteuid() == 0:
+        shutil.chown(work, "postgres", "postgres")
     as_pg([f"{PG_BIN}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
     with open(os.path.join(data, "postgresql.conf"), "a") as f:
         f.write(f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{work}'\nfsync = off\n")

@@ -40,23 +40,21 @@ struct Armed {
 }
 
 /// Sends a cancel for the execution when dropped, unless disarmed first. The cancel is best
-/// effort and time-boxed (5 s, one retry).
+/// effort and time-boxed (5 s, one retry). What to cancel lives in the armed list, under the
+/// guard's token.
 pub struct AbandonGuard {
     token: u64,
-    config: ClientConfig,
-    execution_id: Option<String>,
 }
 
 fn armed() -> std::sync::MutexGuard<'static, Vec<Armed>> {
     ARMED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Takes the guard's entry out of the armed list; false if someone else already took it.
-fn unregister(token: u64) -> bool {
+/// Takes the guard's entry out of the armed list; None if someone else already took it.
+fn unregister(token: u64) -> Option<Armed> {
     let mut list = armed();
-    let before = list.len();
-    list.retain(|a| a.token != token);
-    list.len() != before
+    let i = list.iter().position(|a| a.token == token)?;
+    Some(list.swap_remove(i))
 }
 
 impl AbandonGuard {
@@ -69,31 +67,27 @@ impl AbandonGuard {
             execution_id: execution_id.to_string(),
             owner: owner.clone(),
         });
-        AbandonGuard {
-            token,
-            config: config.clone(),
-            execution_id: Some(execution_id.to_string()),
-        }
+        AbandonGuard { token }
     }
 
     /// The execution finished: nothing to cancel.
     pub fn disarm(&mut self) {
-        self.execution_id = None;
         unregister(self.token);
     }
 }
 
 impl Drop for AbandonGuard {
     fn drop(&mut self) {
-        let Some(id) = self.execution_id.take() else {
-            return;
-        };
         let _sending = Sending::start(); // before leaving the list: an exiting process waits
-        if unregister(self.token) {
-            let mut config = self.config.clone();
+        if let Some(Armed {
+            mut config,
+            execution_id,
+            ..
+        }) = unregister(self.token)
+        {
             config.request_timeout = Duration::from_secs(5);
             config.max_retries = 1;
-            let _ = Client::new(config, Cancel::new()).cancel_execution(&id);
+            let _ = Client::new(config, Cancel::new()).cancel_execution(&execution_id);
         }
     }
 }

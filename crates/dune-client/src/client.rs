@@ -136,7 +136,13 @@ impl Client {
         }
     }
 
-    fn execute(&self, path: &str, body: Map<String, Value>) -> Result<String> {
+    /// Sends an execute; the new execution's id, reported as started.
+    fn execute(
+        &self,
+        path: &str,
+        body: Map<String, Value>,
+        query_id: Option<u64>,
+    ) -> Result<String> {
         let url = self.http.url(path);
         let body = Value::Object(body).to_string();
         let reply = self.http.send(
@@ -146,7 +152,12 @@ impl Client {
             Idempotency::Execute,
             NotFound::Query,
         )?;
-        execution_id_from(&reply.body)
+        let id = execution_id_from(&reply.body)?;
+        self.report(Progress::Started {
+            execution_id: id.clone(),
+            query_id,
+        });
+        Ok(id)
     }
 
     /// POST /v1/query/{id}/execute: starts an execution; returns its id.
@@ -166,12 +177,7 @@ impl Client {
         if let Some(t) = performance {
             body.insert("performance".into(), Value::from(t));
         }
-        let id = self.execute(&format!("/query/{query_id}/execute"), body)?;
-        self.report(Progress::Started {
-            execution_id: id.clone(),
-            query_id: Some(query_id),
-        });
-        Ok(id)
+        self.execute(&format!("/query/{query_id}/execute"), body, Some(query_id))
     }
 
     /// POST /v1/sql/execute: runs raw DuneSQL; returns the execution id.
@@ -183,12 +189,7 @@ impl Client {
         if let Some(t) = performance {
             body.insert("performance".into(), Value::from(t));
         }
-        let id = self.execute("/sql/execute", body)?;
-        self.report(Progress::Started {
-            execution_id: id.clone(),
-            query_id: None,
-        });
-        Ok(id)
+        self.execute("/sql/execute", body, None)
     }
 
     /// GET /v1/execution/{id}/status.
