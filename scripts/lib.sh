@@ -21,11 +21,19 @@ as_pg() {
 }
 
 ensure_packages() {
+    # Each prerequisite is detected by the file that is actually used: a machine may have
+    # postgresql-15 (which ships pg_config and pg_regress) without its server headers.
     local missing=()
-    [ -x "$PG_CONFIG" ] || missing+=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR)
-    [ -e /usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress ] || missing+=(postgresql-server-dev-$PG_MAJOR)
+    [ -x "$PG_BIN/postgres" ] && [ -x "$PG_BIN/initdb" ] || missing+=(postgresql-$PG_MAJOR)
+    [ -x "$PG_CONFIG" ] || missing+=(postgresql-client-$PG_MAJOR)
+    local incdir=/usr/include/postgresql/$PG_MAJOR/server
+    [ -x "$PG_CONFIG" ] && incdir="$("$PG_CONFIG" --includedir-server)"
+    [ -e "$incdir/postgres.h" ] || missing+=(postgresql-server-dev-$PG_MAJOR)
+    [ -e "/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/test/regress/pg_regress" ] || missing+=(postgresql-server-dev-$PG_MAJOR)
     command -v clang >/dev/null || missing+=(clang)
-    ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+    # bindgen loads libclang itself (libclang-cpp is another library)
+    compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null || compgen -G '/usr/lib/*/libclang-[0-9]*.so*' >/dev/null \
+        || missing+=(libclang-dev)
     command -v python3 >/dev/null || missing+=(python3)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
@@ -34,6 +42,7 @@ ensure_packages() {
     [ -e /usr/lib/postgresql/$PG_MAJOR/lib/pg_cron.so ] || missing+=(postgresql-$PG_MAJOR-cron)
     if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then die "run as root or install sudo"; fi
     if [ ${#missing[@]} -gt 0 ]; then
+        mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
         say "installing Debian packages: ${missing[*]}"
         $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

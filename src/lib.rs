@@ -1,26 +1,22 @@
 //! dune_fdw: Dune Analytics in PostgreSQL.
 //!
-//! The SQL surface lives in `functions/` (one file per function) and `fdw/` (the wrapper's
-//! callbacks); HTTP, JSON, paging and retries live in the pgrx-free `dune-client` crate.
+//! Two SQL surfaces, `functions/` (one file per SQL function) and `fdw/` (the wrapper's
+//! callbacks), over one layer, `backend/` (catalog, connection, options, waits, blocking I/O,
+//! progress, errors, settings). The surfaces import `backend` and the pure crates only, never
+//! each other; `backend` imports neither. HTTP, JSON, paging and retries live in the pgrx-free
+//! `dune-api` crate, PostgreSQL's formats in the pgrx-free `pg-format` crate.
 
 use pgrx::prelude::*;
 
-mod blocking;
-mod connection;
-mod error;
+mod backend;
 mod fdw;
 mod functions;
-mod gucs;
-mod in_flight;
-mod options;
-mod progress;
-mod rows;
 
 ::pgrx::pg_module_magic!(name, version);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    gucs::init();
+    backend::gucs::init();
 }
 
 extension_sql_file!(

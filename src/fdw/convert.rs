@@ -1,17 +1,24 @@
-//! From prepared cells (decoded on the I/O thread by `dune_client::prepare`) to datums: words
+//! From prepared cells (decoded on the I/O thread by `pg_format::prepare`) to datums: words
 //! become by-value datums directly, bytes become text/bytea varlenas, and everything else goes
 //! through the column type's input function (numeric, json, timestamps in other forms,
-//! domains, enums, varchar(n)).
+//! domains, enums, varchar(n)). A value that does not fit raises an error whose context names
+//! the table, column, row and value ([`ConversionLocation`], as postgres_fdw's
+//! `conversion_error_callback`).
 
 use crate::fdw::table::Column;
-use dune_client::prepare::{Cell, Prepared, Target};
+use pg_format::{Cell, Prepared, Target, shorten, type_rule};
 use pgrx::IntoDatum;
 use pgrx::pg_sys;
-use std::ffi::CString;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+
+unsafe extern "C" {
+    // errcontext_msg is variadic, which pgrx's bindings leave out; declared here by hand.
+    fn errcontext_msg(fmt: *const c_char, ...) -> c_int;
+}
 
 /// What a column of the latest-results view holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ViewRole {
+pub enum LatestResultsRole {
     QueryId,
     Params,
     ExecutionId,
@@ -28,25 +35,7 @@ pub struct Attr {
     typmod: i32,
     input_fn: pg_sys::Oid,
     ioparam: pg_sys::Oid,
-    pub role: Option<ViewRole>,
-}
-
-fn target_of(type_oid: pg_sys::Oid) -> Target {
-    match type_oid {
-        pg_sys::INT2OID => Target::Int2,
-        pg_sys::INT4OID => Target::Int4,
-        pg_sys::INT8OID => Target::Int8,
-        pg_sys::FLOAT4OID => Target::Float4,
-        pg_sys::FLOAT8OID => Target::Float8,
-        pg_sys::BOOLOID => Target::Bool,
-        pg_sys::TEXTOID => Target::Text,
-        pg_sys::BYTEAOID => Target::Bytes,
-        pg_sys::TIMESTAMPTZOID => Target::TimestampTz,
-        pg_sys::TIMESTAMPOID => Target::Timestamp,
-        pg_sys::DATEOID => Target::Date,
-        pg_sys::JSONBOID | pg_sys::JSONOID => Target::Json,
-        _ => Target::Raw,
-    }
+    pub role: Option<LatestResultsRole>,
 }
 
 impl Attr {
@@ -67,17 +56,17 @@ impl Attr {
         // SAFETY: a catalog lookup for a valid type oid (the column's).
         unsafe { pg_sys::getTypeInputInfo(col.type_oid, &mut input_fn, &mut ioparam) };
         let role = match (view, col.name.as_str()) {
-            (true, "query_id") => Some(ViewRole::QueryId),
-            (true, "params") => Some(ViewRole::Params),
-            (true, "execution_id") => Some(ViewRole::ExecutionId),
-            (true, "row_number") => Some(ViewRole::RowNumber),
-            (true, "row") => Some(ViewRole::Row),
+            (true, "query_id") => Some(LatestResultsRole::QueryId),
+            (true, "params") => Some(LatestResultsRole::Params),
+            (true, "execution_id") => Some(LatestResultsRole::ExecutionId),
+            (true, "row_number") => Some(LatestResultsRole::RowNumber),
+            (true, "row") => Some(LatestResultsRole::Row),
             _ => None,
         };
         Attr {
             name: col.name.clone(),
             remote: Some(col.remote.clone()),
-            target: target_of(col.type_oid),
+            target: type_rule(col.type_oid.to_u32()).target,
             typmod: col.typmod,
             input_fn,
             ioparam,
@@ -132,14 +121,74 @@ pub unsafe fn cell_datum(attr: &Attr, page: &Prepared, cell: Cell) -> Option<pg_
     }
 }
 
-/// Parses `text` with the input function of `type_oid` (for option values such as max_age).
-pub fn parse_typed(type_oid: pg_sys::Oid, text: &str) -> pg_sys::Datum {
-    let (mut input_fn, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
-    let c = CString::new(text.replace('\0', "")).expect("NULs removed");
-    // SAFETY: catalog lookup and input function call for a built-in type; an invalid text
-    // raises the type's own ERROR.
+/// Where a conversion is, for the error context of a value that does not fit: pointers, set
+/// per value at no cost; the text is only made if an error needs it.
+pub struct ConversionLocation {
+    pub table: String,
+    pub column: *const String,
+    pub row: u64,
+    /// The NUL-terminated text given to an input function.
+    pub value: *const c_char,
+}
+
+impl ConversionLocation {
+    pub fn new(table: &str) -> ConversionLocation {
+        ConversionLocation {
+            table: table.to_string(),
+            column: std::ptr::null(),
+            row: 0,
+            value: std::ptr::null(),
+        }
+    }
+
+    /// Runs `f` with this location as the error context of anything it raises.
+    ///
+    /// # Safety
+    /// Backend thread; `self` must not move while `f` runs (it is borrowed for the call).
+    pub unsafe fn enter<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        // SAFETY: the entry lives on this stack frame; ContextGuard pops it however `f` ends.
+        unsafe {
+            let mut cb = pg_sys::ErrorContextCallback {
+                previous: pg_sys::error_context_stack,
+                callback: Some(conversion_context),
+                arg: self as *mut ConversionLocation as *mut c_void,
+            };
+            let _restore = ContextGuard(cb.previous);
+            pg_sys::error_context_stack = &mut cb;
+            f(self)
+        }
+    }
+}
+
+/// Pops our error context entry however the conversion ends: normally, or by unwinding from
+/// an ERROR that pgrx re-raises later (by then our stack frame is gone).
+struct ContextGuard(*mut pg_sys::ErrorContextCallback);
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        // SAFETY: restores the stack as it was before `enter` pushed its entry.
+        unsafe { pg_sys::error_context_stack = self.0 };
+    }
+}
+
+/// Adds "column, table, row, value" to any error raised while converting a value.
+unsafe extern "C-unwind" fn conversion_context(arg: *mut c_void) {
+    // SAFETY: arg is the scan's ConversionLocation, alive for the whole conversion.
     unsafe {
-        pg_sys::getTypeInputInfo(type_oid, &mut input_fn, &mut ioparam);
-        pg_sys::OidInputFunctionCall(input_fn, c.as_ptr().cast_mut(), ioparam, -1)
+        let p = &*(arg as *const ConversionLocation);
+        if p.column.is_null() || p.value.is_null() {
+            return;
+        }
+        let value = format!("\"{}\"", CStr::from_ptr(p.value).to_string_lossy());
+        let text = format!(
+            "column \"{}\" of foreign table \"{}\", row {}, value {}",
+            *p.column,
+            p.table,
+            p.row,
+            shorten(&value)
+        );
+        let c = CString::new(text.replace('\0', "")).unwrap_or_default();
+        pg_sys::set_errcontext_domain(std::ptr::null());
+        errcontext_msg(c"%s".as_ptr(), c.as_ptr());
     }
 }

@@ -4,58 +4,32 @@
 
 use crate::fdw::scan_plan::PValue;
 use crate::fdw::table::{Column, Table};
-use dune_client::filters::{Filter, Literal, Op};
-use dune_client::time::{date_text, timestamp_text};
+use dune_api::{Filter, Literal, Op};
+use pg_format::{Family, date_text, timestamp_text, type_rule};
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
-/// How a type's values compare on Dune.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Category {
-    Number,
-    Bool,
-    Text,
-    Bytes,
-    TimestampTz,
-    Timestamp,
-    Date,
-    Other,
+/// How values of `type_oid` compare on Dune (the type table of `pg_format`).
+pub fn family(type_oid: pg_sys::Oid) -> Family {
+    type_rule(type_oid.to_u32()).family
 }
 
-pub fn category(type_oid: pg_sys::Oid) -> Category {
-    match type_oid {
-        pg_sys::INT2OID
-        | pg_sys::INT4OID
-        | pg_sys::INT8OID
-        | pg_sys::FLOAT4OID
-        | pg_sys::FLOAT8OID
-        | pg_sys::NUMERICOID => Category::Number,
-        pg_sys::BOOLOID => Category::Bool,
-        pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => Category::Text,
-        pg_sys::BYTEAOID => Category::Bytes,
-        pg_sys::TIMESTAMPTZOID => Category::TimestampTz,
-        pg_sys::TIMESTAMPOID => Category::Timestamp,
-        pg_sys::DATEOID => Category::Date,
-        _ => Category::Other,
-    }
-}
-
-/// Whether Dune orders this category as PostgreSQL does (text is left out: its order depends
+/// Whether Dune orders this family as PostgreSQL does (text is left out: its order depends
 /// on the collation).
-pub fn sortable(c: Category) -> bool {
+pub fn sortable(c: Family) -> bool {
     matches!(
         c,
-        Category::Number | Category::TimestampTz | Category::Timestamp | Category::Date
+        Family::Number | Family::TimestampTz | Family::Timestamp | Family::Date
     )
 }
 
-fn ops_for(c: Category) -> &'static [Op] {
+fn ops_for(c: Family) -> &'static [Op] {
     match c {
-        Category::Number | Category::TimestampTz | Category::Timestamp | Category::Date => {
+        Family::Number | Family::TimestampTz | Family::Timestamp | Family::Date => {
             &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge]
         }
-        Category::Bool | Category::Text | Category::Bytes => &[Op::Eq, Op::Ne],
-        Category::Other => &[],
+        Family::Bool | Family::Text | Family::Bytes => &[Op::Eq, Op::Ne],
+        Family::Other => &[],
     }
 }
 
@@ -165,7 +139,7 @@ impl Ctx<'_> {
     ///
     /// # Safety
     /// `node` must be NULL or a valid expression node.
-    pub unsafe fn value(&mut self, node: *mut pg_sys::Node, want: Category) -> Option<PValue> {
+    pub unsafe fn value(&mut self, node: *mut pg_sys::Node, want: Family) -> Option<PValue> {
         // SAFETY: each cast follows a node tag check.
         unsafe {
             let node = strip(node);
@@ -175,14 +149,14 @@ impl Ctx<'_> {
             match (*node).type_ {
                 pg_sys::NodeTag::T_Const => {
                     let c = node as *mut pg_sys::Const;
-                    if (*c).constisnull || category((*c).consttype) != want {
+                    if (*c).constisnull || family((*c).consttype) != want {
                         return None;
                     }
                     datum_literal((*c).constvalue, (*c).consttype).map(PValue::Lit)
                 }
                 pg_sys::NodeTag::T_Param => {
                     let p = node as *mut pg_sys::Param;
-                    if category((*p).paramtype) != want {
+                    if family((*p).paramtype) != want {
                         return None;
                     }
                     self.params.push(node);
@@ -235,116 +209,16 @@ unsafe fn list_nodes(list: *mut pg_sys::List) -> Vec<*mut pg_sys::Node> {
 /// # Safety
 /// `node` must be a valid expression node of the planner.
 pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Filter<PValue>> {
-    // SAFETY: every cast follows a node tag check; list elements are expression nodes.
+    // SAFETY: every cast follows a node tag check.
     unsafe {
         let node = strip(node);
         match (*node).type_ {
-            pg_sys::NodeTag::T_BoolExpr => {
-                let b = node as *mut pg_sys::BoolExpr;
-                let args = list_nodes((*b).args);
-                let parts: Option<Vec<_>> = args.into_iter().map(|a| clause(ctx, a)).collect();
-                match (*b).boolop {
-                    pg_sys::BoolExprType::AND_EXPR => Some(Filter::And(parts?)),
-                    pg_sys::BoolExprType::OR_EXPR => Some(Filter::Or(parts?)),
-                    _ => None, // Dune has no NOT
-                }
-            }
-            pg_sys::NodeTag::T_OpExpr => {
-                let e = node as *mut pg_sys::OpExpr;
-                let args = list_nodes((*e).args);
-                if args.len() != 2 || !builtin((*e).opno) {
-                    return None;
-                }
-                let name = op_name((*e).opno)?;
-                let (col, other, swapped) =
-                    match (ctx.column(args[0]).cloned(), ctx.column(args[1]).cloned()) {
-                        (Some(c), None) => (c, args[1], false),
-                        (None, Some(c)) => (c, args[0], true),
-                        _ => return None,
-                    };
-                let cat = category(col.type_oid);
-                if name == "~~" && cat == Category::Text && !swapped {
-                    let PValue::Lit(Literal::Text(pattern)) = ctx.value(other, Category::Text)?
-                    else {
-                        return None;
-                    };
-                    // PostgreSQL's LIKE treats \ as an escape; Dune's does not.
-                    return (!pattern.contains('\\')).then_some(Filter::Like {
-                        column: col.remote,
-                        pattern,
-                    });
-                }
-                let op = op_of(&name)?;
-                let op = if swapped { op.commute() } else { op };
-                if !ops_for(cat).contains(&op) {
-                    return None;
-                }
-                let value = ctx.value(other, cat)?;
-                Some(Filter::Compare {
-                    column: col.remote,
-                    op,
-                    value,
-                })
-            }
+            pg_sys::NodeTag::T_BoolExpr => bool_expr(ctx, node as *mut pg_sys::BoolExpr),
+            pg_sys::NodeTag::T_OpExpr => op_expr(ctx, node as *mut pg_sys::OpExpr),
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
-                let e = node as *mut pg_sys::ScalarArrayOpExpr;
-                let args = list_nodes((*e).args);
-                if !(*e).useOr
-                    || args.len() != 2
-                    || !builtin((*e).opno)
-                    || op_name((*e).opno)? != "="
-                {
-                    return None;
-                }
-                let col = ctx.column(args[0])?.clone();
-                let cat = category(col.type_oid);
-                let arr = strip(args[1]);
-                if (*arr).type_ != pg_sys::NodeTag::T_Const
-                    || (*(arr as *mut pg_sys::Const)).constisnull
-                {
-                    return None;
-                }
-                let c = arr as *mut pg_sys::Const;
-                let elem_type = pg_sys::get_element_type((*c).consttype);
-                if category(elem_type) != cat || ops_for(cat).is_empty() {
-                    return None;
-                }
-                let array = pg_sys::pg_detoast_datum((*c).constvalue.cast_mut_ptr())
-                    as *mut pg_sys::ArrayType;
-                let (mut len, mut byval, mut align) = (0i16, false, 0i8);
-                pg_sys::get_typlenbyvalalign(elem_type, &mut len, &mut byval, &mut align);
-                let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
-                let mut nulls: *mut bool = std::ptr::null_mut();
-                let mut n = 0i32;
-                pg_sys::deconstruct_array(
-                    array, elem_type, len as i32, byval, align as _, &mut elems, &mut nulls, &mut n,
-                );
-                let mut values = Vec::new();
-                for i in 0..n as usize {
-                    if *nulls.add(i) {
-                        continue; // x IN (1, NULL) selects the rows of x IN (1)
-                    }
-                    values.push(PValue::Lit(datum_literal(*elems.add(i), elem_type)?));
-                }
-                if values.is_empty() {
-                    return None;
-                }
-                Some(Filter::In {
-                    column: col.remote,
-                    values,
-                })
+                array_op(ctx, node as *mut pg_sys::ScalarArrayOpExpr)
             }
-            pg_sys::NodeTag::T_NullTest => {
-                let t = node as *mut pg_sys::NullTest;
-                if (*t).argisrow {
-                    return None;
-                }
-                let col = ctx.column((*t).arg as *mut pg_sys::Node)?;
-                Some(Filter::IsNull {
-                    column: col.remote.clone(),
-                    negated: (*t).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL,
-                })
-            }
+            pg_sys::NodeTag::T_NullTest => null_test(ctx, node as *mut pg_sys::NullTest),
             pg_sys::NodeTag::T_Var => {
                 let col = ctx.column(node)?;
                 (col.type_oid == pg_sys::BOOLOID).then(|| Filter::Compare {
@@ -355,5 +229,119 @@ pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Filter<PV
             }
             _ => None,
         }
+    }
+}
+
+/// AND and OR of translatable clauses (Dune has no NOT).
+unsafe fn bool_expr(ctx: &mut Ctx, b: *mut pg_sys::BoolExpr) -> Option<Filter<PValue>> {
+    // SAFETY: a BoolExpr whose args are expression nodes.
+    unsafe {
+        let args = list_nodes((*b).args);
+        let parts: Option<Vec<_>> = args.into_iter().map(|a| clause(ctx, a)).collect();
+        match (*b).boolop {
+            pg_sys::BoolExprType::AND_EXPR => Some(Filter::And(parts?)),
+            pg_sys::BoolExprType::OR_EXPR => Some(Filter::Or(parts?)),
+            _ => None,
+        }
+    }
+}
+
+/// `column op value` (either way round) with a built-in operator Dune evaluates alike, and
+/// `column LIKE 'pattern'` on text.
+unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Filter<PValue>> {
+    // SAFETY: an OpExpr whose args are expression nodes.
+    unsafe {
+        let args = list_nodes((*e).args);
+        if args.len() != 2 || !builtin((*e).opno) {
+            return None;
+        }
+        let name = op_name((*e).opno)?;
+        let (col, other, swapped) =
+            match (ctx.column(args[0]).cloned(), ctx.column(args[1]).cloned()) {
+                (Some(c), None) => (c, args[1], false),
+                (None, Some(c)) => (c, args[0], true),
+                _ => return None,
+            };
+        let cat = family(col.type_oid);
+        if name == "~~" && cat == Family::Text && !swapped {
+            let PValue::Lit(Literal::Text(pattern)) = ctx.value(other, Family::Text)? else {
+                return None;
+            };
+            // PostgreSQL's LIKE treats \ as an escape; Dune's does not.
+            return (!pattern.contains('\\')).then_some(Filter::Like {
+                column: col.remote,
+                pattern,
+            });
+        }
+        let op = op_of(&name)?;
+        let op = if swapped { op.commute() } else { op };
+        if !ops_for(cat).contains(&op) {
+            return None;
+        }
+        let value = ctx.value(other, cat)?;
+        Some(Filter::Compare {
+            column: col.remote,
+            op,
+            value,
+        })
+    }
+}
+
+/// `column = ANY('{...}')` with a constant array: an IN list (NULL elements dropped, as
+/// `x IN (1, NULL)` selects the rows of `x IN (1)`).
+unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<Filter<PValue>> {
+    // SAFETY: a ScalarArrayOpExpr whose args are expression nodes; the array is a non-NULL
+    // Const of an array type, deconstructed with its element type's layout.
+    unsafe {
+        let args = list_nodes((*e).args);
+        if !(*e).useOr || args.len() != 2 || !builtin((*e).opno) || op_name((*e).opno)? != "=" {
+            return None;
+        }
+        let col = ctx.column(args[0])?.clone();
+        let cat = family(col.type_oid);
+        let arr = strip(args[1]);
+        if (*arr).type_ != pg_sys::NodeTag::T_Const || (*(arr as *mut pg_sys::Const)).constisnull {
+            return None;
+        }
+        let c = arr as *mut pg_sys::Const;
+        let elem_type = pg_sys::get_element_type((*c).consttype);
+        if family(elem_type) != cat || ops_for(cat).is_empty() {
+            return None;
+        }
+        let array =
+            pg_sys::pg_detoast_datum((*c).constvalue.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        let (mut len, mut byval, mut align) = (0i16, false, 0i8);
+        pg_sys::get_typlenbyvalalign(elem_type, &mut len, &mut byval, &mut align);
+        let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
+        let mut nulls: *mut bool = std::ptr::null_mut();
+        let mut n = 0i32;
+        pg_sys::deconstruct_array(
+            array, elem_type, len as i32, byval, align as _, &mut elems, &mut nulls, &mut n,
+        );
+        let mut values = Vec::new();
+        for i in 0..n as usize {
+            if !*nulls.add(i) {
+                values.push(PValue::Lit(datum_literal(*elems.add(i), elem_type)?));
+            }
+        }
+        (!values.is_empty()).then_some(Filter::In {
+            column: col.remote,
+            values,
+        })
+    }
+}
+
+/// `column IS [NOT] NULL`.
+unsafe fn null_test(ctx: &mut Ctx, t: *mut pg_sys::NullTest) -> Option<Filter<PValue>> {
+    // SAFETY: a NullTest whose arg is an expression node.
+    unsafe {
+        if (*t).argisrow {
+            return None;
+        }
+        let col = ctx.column((*t).arg as *mut pg_sys::Node)?;
+        Some(Filter::IsNull {
+            column: col.remote.clone(),
+            negated: (*t).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL,
+        })
     }
 }

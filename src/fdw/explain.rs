@@ -2,8 +2,8 @@
 //! shows every request parameter. Nothing here calls the API.
 
 use crate::fdw::plan::plan_of;
-use crate::fdw::scan_plan::{Mode, PValue, PlanSource};
-use dune_client::filters::{Filter, Literal, conjunction, sort_by};
+use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
+use dune_api::{Filter, Literal, ResultSource, columns_param, conjunction, sort_by};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -22,74 +22,85 @@ fn shown(v: &PValue) -> Option<Literal> {
     })
 }
 
-#[pg_guard]
-pub extern "C-unwind" fn explain_foreign_scan(
-    node: *mut pg_sys::ForeignScanState,
-    es: *mut pg_sys::ExplainState,
-) {
-    // SAFETY: the node's plan was made by get_foreign_plan; es is the executor's.
-    let (plan, verbose) = unsafe {
-        (
-            plan_of((*node).ss.ps.plan as *mut pg_sys::ForeignScan),
-            (*es).verbose,
-        )
-    };
-    match &plan.source {
-        PlanSource::Query {
-            query_id,
-            mode,
+/// Where a result comes from; VERBOSE adds the mode, max_age, parameters and tier.
+fn explain_result(source: &ResultSource, verbose: bool, es: *mut pg_sys::ExplainState) {
+    let (params, performance) = match source {
+        ResultSource::Latest {
+            query,
+            params,
             max_age,
+            performance,
         } => {
-            property(c"Dune Query", &query_id.to_string(), es);
+            property(c"Dune Query", &query.to_string(), es);
             if verbose {
-                property(
-                    c"Dune Mode",
-                    if *mode == Mode::Latest {
-                        "latest"
-                    } else {
-                        "execute"
-                    },
-                    es,
-                );
+                property(c"Dune Mode", "latest", es);
                 if let Some(m) = max_age {
-                    property(c"Dune Max Age", m, es);
+                    property(c"Dune Max Age", &format!("{} s", m.as_secs()), es);
                 }
             }
+            (params, performance)
         }
-        PlanSource::Sql(sql) => property(c"Dune SQL", sql, es),
-        PlanSource::Execution(id) => property(c"Dune Execution", id, es),
-        PlanSource::LatestResults { query_ids, params } => {
-            let ids: Vec<String> = query_ids
-                .iter()
-                .filter_map(shown)
-                .map(|l| match l {
-                    Literal::Number(n) => n,
-                    other => format!("{other:?}"),
-                })
-                .collect();
-            property(c"Dune Latest Results", &ids.join(", "), es);
-            if let (true, Some(p)) = (verbose, params.as_ref().and_then(shown))
-                && let Literal::Text(t) | Literal::Number(t) = p
-            {
-                property(c"Dune Params", &t, es);
+        ResultSource::Execute {
+            query,
+            params,
+            performance,
+        } => {
+            property(c"Dune Query", &query.to_string(), es);
+            if verbose {
+                property(c"Dune Mode", "execute", es);
             }
+            (params, performance)
+        }
+        ResultSource::Sql { sql, performance } => {
+            property(c"Dune SQL", sql.as_str(), es);
+            (&None, performance)
+        }
+        ResultSource::Execution(id) => {
+            property(c"Dune Execution", id.as_str(), es);
+            (&None, &None)
+        }
+    };
+    if verbose {
+        if let Some(p) = params {
+            property(
+                c"Dune Params",
+                &serde_json::Value::from(p.clone()).to_string(),
+                es,
+            );
+        }
+        if let Some(p) = performance {
+            property(c"Dune Performance", p.as_str(), es);
         }
     }
-    if !verbose {
-        return;
+}
+
+/// The query ids and parameter set of a latest-results scan.
+fn explain_latest_results(
+    query_ids: &[PValue],
+    params: Option<&PValue>,
+    verbose: bool,
+    es: *mut pg_sys::ExplainState,
+) {
+    let ids: Vec<String> = query_ids
+        .iter()
+        .filter_map(shown)
+        .map(|l| match l {
+            Literal::Number(n) => n,
+            other => format!("{other:?}"),
+        })
+        .collect();
+    property(c"Dune Latest Results", &ids.join(", "), es);
+    if let (true, Some(p)) = (verbose, params.and_then(shown))
+        && let Literal::Text(t) | Literal::Number(t) = p
+    {
+        property(c"Dune Params", &t, es);
     }
-    if let Some(p) = &plan.params {
-        property(c"Dune Params", &p.to_string(), es);
-    }
-    if let Some(p) = &plan.performance {
-        property(c"Dune Performance", p, es);
-    }
-    if let Some(cols) = &plan.fetch {
-        property(
-            c"Dune Columns",
-            &dune_client::client::columns_param(cols),
-            es,
-        );
+}
+
+/// The request parameters that narrow what is read (VERBOSE).
+fn explain_read(plan: &ScanPlan, es: *mut pg_sys::ExplainState) {
+    if let Some(cols) = &plan.columns {
+        property(c"Dune Columns", &columns_param(cols), es);
     }
     let filters: Vec<Filter> = plan
         .filters
@@ -104,5 +115,28 @@ pub extern "C-unwind" fn explain_foreign_scan(
     }
     if let Some(l) = plan.limit {
         property(c"Dune Limit", &l.to_string(), es);
+    }
+}
+
+#[pg_guard]
+pub extern "C-unwind" fn explain_foreign_scan(
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
+    // SAFETY: the node's plan was made by get_foreign_plan; es is the executor's.
+    let (plan, verbose) = unsafe {
+        (
+            plan_of((*node).ss.ps.plan as *mut pg_sys::ForeignScan),
+            (*es).verbose,
+        )
+    };
+    match &plan.source {
+        PlanSource::Result(source) => explain_result(source, verbose, es),
+        PlanSource::LatestResults { query_ids, params } => {
+            explain_latest_results(query_ids, params.as_ref(), verbose, es)
+        }
+    }
+    if verbose {
+        explain_read(&plan, es);
     }
 }

@@ -2,49 +2,50 @@
 //! and types of the query's latest result. `LIMIT TO (query_1258228, ...)` names the queries;
 //! without it, the account's queries (GET /v1/queries) are imported.
 
-use crate::blocking;
-use crate::connection;
-use crate::error::{FdwError, FdwResult, OrRaise};
-use crate::fdw::catalog::{current_role, def_elems, server_by_oid};
-use crate::options::{self, Object};
-use dune_client::error::NotFound;
-use dune_client::pages::check_state;
-
-use dune_client::types::create_foreign_table;
-use dune_client::{Error, Read, Source};
+use crate::backend::blocking;
+use crate::backend::catalog::{ServerInfo, current_role, def_elems, server_by_oid};
+use crate::backend::connection;
+use crate::backend::error::{FdwError, FdwResult, OrRaise};
+use crate::backend::options::{self, Object, SOURCE_OPTIONS};
+use dune_api::{ClientConfig, Error, NotFound, Params, QueryId, ResultMetadata};
+use pg_format::create_foreign_table;
 use pgrx::prelude::*;
 use pgrx::{PgList, pg_sys};
-use serde_json::Value;
 use std::ffi::{CStr, CString};
 
 const MAX_IMPORTED: usize = 1000;
-fn query_id_of(name: &str) -> FdwResult<i64> {
+
+fn query_id_of(name: &str) -> FdwResult<QueryId> {
     name.strip_prefix("query_")
         .and_then(|d| d.parse::<i64>().ok())
-        .filter(|id| *id > 0)
+        .and_then(|id| QueryId::try_from(id).ok())
         .ok_or_else(|| FdwError::InvalidOption {
             message: format!("\"{name}\" does not name a Dune query"),
             hint: Some("Tables to import are named query_<id>, as in LIMIT TO (query_1258228, query_1252207).".into()),
         })
 }
 
-fn import(
+/// The statement's parts: LIMIT TO or EXCEPT, the table names, the options.
+unsafe fn statement_parts(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,
-    server_oid: pg_sys::Oid,
-) -> FdwResult<Vec<String>> {
-    let server = server_by_oid(server_oid)?;
-    let config = connection::config_for(&server, current_role(), true)?;
+) -> (bool, Vec<String>, Vec<(String, String)>) {
     // SAFETY: the statement as parsed by PostgreSQL: options are DefElems, the table list
     // RangeVars.
-    let (list_type, names, options) = unsafe {
-        let names: Vec<String> = PgList::<pg_sys::RangeVar>::from_pg((*stmt).table_list)
+    unsafe {
+        let names = PgList::<pg_sys::RangeVar>::from_pg((*stmt).table_list)
             .iter_ptr()
             .map(|rv| CStr::from_ptr((*rv).relname).to_string_lossy().into_owned())
             .collect();
-        ((*stmt).list_type, names, def_elems((*stmt).options))
-    };
-    for (k, v) in &options {
-        if ["query_id", "sql", "execution_id", "view"].contains(&k.as_str()) {
+        let explicit =
+            (*stmt).list_type == pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO;
+        (explicit, names, def_elems((*stmt).options))
+    }
+}
+
+/// Checks the options that pass through to every imported table; returns their `params`.
+fn pass_through(options: &[(String, String)]) -> FdwResult<Option<Params>> {
+    for (k, v) in options {
+        if SOURCE_OPTIONS.contains(&k.as_str()) {
             return Err(FdwError::InvalidOption {
                 message: format!("option \"{k}\" cannot be given to IMPORT FOREIGN SCHEMA"),
                 hint: Some("Each imported table gets its own query_id; other table options (params, mode, max_age, performance, fetch_size) pass through.".into()),
@@ -52,76 +53,84 @@ fn import(
         }
         options::check(Object::Table, k, v)?;
     }
-    let params: Option<Value> = match options.iter().find(|(k, _)| k == "params") {
-        Some((_, text)) => Some(
-            serde_json::from_str(text)
-                .map_err(|e| FdwError::InvalidArgument(format!("params is not JSON: {e}")))?,
-        ),
-        None => None,
-    };
-    let explicit = list_type == pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO;
-    let ids: Vec<i64> = if explicit {
-        names
-            .iter()
-            .map(|n| query_id_of(n))
-            .collect::<FdwResult<_>>()?
-    } else {
-        let excluded: Vec<&String> = names.iter().collect();
-        blocking::run(config.clone(), |c| c.list_queries(MAX_IMPORTED))?
-            .into_iter()
-            .filter(|id| !excluded.contains(&&format!("query_{id}")))
-            .collect()
-    };
-    let mut statements = Vec::new();
-    for id in ids {
-        let source = Source::latest(id, params.as_ref())?;
-        let meta = blocking::run(config.clone(), move |c| {
-            let page = c.results_page(&source, &Read::default(), 0, 1)?;
-            check_state(
-                &page.execution_id,
-                &page.state,
-                page.error_message.as_deref(),
-                true,
-            )?;
-            Ok(page.metadata)
-        });
+    let params = options.iter().find(|(k, _)| k == "params");
+    Ok(params
+        .map(|(_, text)| Params::from_text(text))
+        .transpose()?
+        .flatten())
+}
 
-        let meta = match meta {
-            Ok(Some(m)) if !m.column_names.is_empty() => m,
-            Ok(_) => {
-                return Err(FdwError::Api(Error::InvalidResponse(format!(
-                    "the latest result of query {id} has no column metadata"
-                ))));
-            }
-            Err(FdwError::Api(Error::NotFound { what, .. })) if !explicit => {
-                let why = if what == NotFound::Query {
-                    "not found"
-                } else {
-                    "no latest result yet"
-                };
-                pgrx::notice!("skipping query {id}: {why}");
-                continue;
-            }
-            Err(FdwError::Api(Error::NotFound {
-                what: NotFound::LatestResult,
-                message,
-            })) => {
-                return Err(FdwError::Api(Error::NotFound {
-                    what: NotFound::LatestResult,
-                    message: format!(
-                        "query {id} has no latest result to take its columns from ({message})"
-                    ),
-                }));
-            }
-            Err(e) => return Err(e),
-        };
-        statements.push(create_foreign_table(
-            id,
-            &meta.column_names,
-            &meta.column_types,
-            &server.name,
-            &options,
-        ));
+/// The queries to import: those named (LIMIT TO), or the account's but those named (EXCEPT).
+fn queries(config: &ClientConfig, explicit: bool, names: &[String]) -> FdwResult<Vec<QueryId>> {
+    if explicit {
+        return names.iter().map(|n| query_id_of(n)).collect();
+    }
+    let listed = blocking::run(config.clone(), |c| c.list_queries(MAX_IMPORTED))?;
+    Ok(listed
+        .into_iter()
+        .filter(|id| !names.contains(&format!("query_{id}")))
+        .filter_map(|id| QueryId::try_from(id).ok())
+        .collect())
+}
+
+/// The columns of a query's latest result; None to skip the query (whole-account import).
+fn columns_of(
+    config: &ClientConfig,
+    query: QueryId,
+    params: Option<&Params>,
+    explicit: bool,
+) -> FdwResult<Option<ResultMetadata>> {
+    let params = params.cloned();
+    let meta = blocking::run(config.clone(), move |c| {
+        c.latest_metadata(query, params.as_ref())
+    });
+    match meta {
+        Ok(Some(m)) if !m.column_names.is_empty() => Ok(Some(m)),
+        Ok(_) => Err(FdwError::Api(Error::InvalidResponse(format!(
+            "the latest result of query {query} has no column metadata"
+        )))),
+        Err(FdwError::Api(Error::NotFound { what, .. })) if !explicit => {
+            let why = if what == NotFound::Query {
+                "not found"
+            } else {
+                "no latest result yet"
+            };
+            pgrx::notice!("skipping query {query}: {why}");
+            Ok(None)
+        }
+        Err(FdwError::Api(Error::NotFound {
+            what: NotFound::LatestResult,
+            message,
+        })) => Err(FdwError::Api(Error::NotFound {
+            what: NotFound::LatestResult,
+            message: format!(
+                "query {query} has no latest result to take its columns from ({message})"
+            ),
+        })),
+        Err(e) => Err(e),
+    }
+}
+
+fn import(
+    stmt: *mut pg_sys::ImportForeignSchemaStmt,
+    server_oid: pg_sys::Oid,
+) -> FdwResult<Vec<String>> {
+    let server: ServerInfo = server_by_oid(server_oid)?;
+    let config = connection::config_for(&server, current_role(), true)?;
+    // SAFETY: the statement PostgreSQL hands to ImportForeignSchema.
+    let (explicit, names, options) = unsafe { statement_parts(stmt) };
+    let params = pass_through(&options)?;
+    let mut statements = Vec::new();
+    for query in queries(&config, explicit, &names)? {
+        if let Some(meta) = columns_of(&config, query, params.as_ref(), explicit)? {
+            statements.push(create_foreign_table(
+                i64::from(query),
+                &meta.column_names,
+                &meta.column_types,
+                &server.name,
+                &options,
+            ));
+        }
     }
     Ok(statements)
 }

@@ -1,6 +1,5 @@
 //! The foreign-data wrapper: one file per concern, named after it.
 
-pub mod catalog;
 pub mod convert;
 pub mod deparse;
 pub mod explain;

@@ -2,60 +2,115 @@
 //! Dune is decided here: columns, filters, sort and limit; every qual stays in the plan to be
 //! re-checked locally, so pushdown only saves rows and credits, it never changes a result.
 
-use crate::error::{FdwError, FdwResult, OrRaise};
-use crate::fdw::deparse::{Category, Ctx, category, clause, sortable, strip};
-use crate::fdw::scan_plan::{Mode, PValue, PlanSource, ScanPlan};
-use crate::fdw::table::{Table, int_option};
-use dune_client::filters::{Filter, Literal};
+use crate::backend::error::{FdwError, FdwResult, OrRaise};
+use crate::backend::options::TableSource;
+use crate::fdw::deparse::{Ctx, clause, family, sortable, strip};
+use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
+use crate::fdw::table::Table;
+use dune_api::{Filter, Literal};
+use pg_format::Family;
 use pgrx::prelude::*;
-use pgrx::{PgList, pg_sys};
-use serde_json::Value;
-use std::ffi::{CStr, CString};
+use pgrx::{PgList, PgMemoryContexts, pg_sys};
+use std::ffi::{CStr, CString, c_void};
 
 const STARTUP_COST: f64 = 100.0;
 const ROW_COST: f64 = 0.01;
 const DEFAULT_ROWS: f64 = 1000.0;
 
-fn source_of(table: &Table) -> FdwResult<PlanSource> {
-    if table.is_latest_view() {
-        return Ok(PlanSource::LatestResults {
-            query_ids: Vec::new(),
-            params: None,
-        });
-    }
-    if let Some(id) = int_option(table, "query_id")? {
-        let mode = match table.option("mode") {
-            None | Some("latest") => Mode::Latest,
-            Some("execute") => Mode::Execute,
-            Some(other) => {
-                return Err(FdwError::InvalidArgument(format!(
-                    "mode must be latest or execute, not \"{other}\""
-                )));
-            }
-        };
-        return Ok(PlanSource::Query {
-            query_id: id,
-            mode,
-            max_age: table.option("max_age").map(str::to_string),
-        });
-    }
-    if let Some(sql) = table.option("sql") {
-        return Ok(PlanSource::Sql(sql.to_string()));
-    }
-    if let Some(id) = table.option("execution_id") {
-        return Ok(PlanSource::Execution(id.to_string()));
-    }
-    Err(FdwError::InvalidOption {
-        message: format!(
-            "foreign table \"{}\" has none of the options query_id, sql, execution_id",
-            table.name
-        ),
-        hint: Some("ALTER FOREIGN TABLE ... OPTIONS (ADD query_id '1258228')".into()),
-    })
+/// What GetForeignRelSize learns of a scan, kept on the relation (`baserel->fdw_private`) for
+/// GetForeignPaths and GetForeignPlan, as postgres_fdw keeps its `PgFdwRelationInfo`: the
+/// table is loaded and the quals deparsed once per relation.
+struct RelInfo {
+    table: Table,
+    source: PlanSource,
+    filters: Vec<Filter<PValue>>,
+    /// Parameter expressions found in the quals, to become the plan's fdw_exprs.
+    params: Vec<*mut pg_sys::Node>,
+    /// Every qual was pushed (a LIMIT may then be pushed too).
+    all_pushed: bool,
+    /// The Dune columns the scan needs; None for all.
+    columns: Option<Vec<String>>,
 }
 
-/// The latest-results view's qual on `query_id` or `params`, if `node` is one.
-unsafe fn latest_view_qual(
+/// The RelInfo that get_foreign_rel_size left on `baserel`.
+///
+/// # Safety
+/// `baserel` must be a dune_fdw relation whose size was estimated by get_foreign_rel_size.
+unsafe fn rel_info<'a>(baserel: *mut pg_sys::RelOptInfo) -> &'a RelInfo {
+    // SAFETY: get_foreign_rel_size stored a RelInfo leaked into the planner's memory context,
+    // which outlives the planner callbacks.
+    unsafe { &*((*baserel).fdw_private as *const RelInfo) }
+}
+
+/// The text of a non-NULL constant, by its type's output function.
+unsafe fn const_text(c: *mut pg_sys::Const) -> String {
+    // SAFETY: a non-NULL Const; the output function returns a palloc'd C string.
+    unsafe {
+        let mut out_fn = pg_sys::InvalidOid;
+        let mut varlena = false;
+        pg_sys::getTypeOutputInfo((*c).consttype, &mut out_fn, &mut varlena);
+        CStr::from_ptr(pg_sys::OidOutputFunctionCall(out_fn, (*c).constvalue))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// `params = <constant or parameter>` on the latest-results table: the parameter set asked for.
+unsafe fn latest_params_value(ctx: &mut Ctx, other: *mut pg_sys::Node) -> Option<PValue> {
+    // SAFETY: casts follow node tag checks.
+    unsafe {
+        let other = strip(other);
+        match (*other).type_ {
+            pg_sys::NodeTag::T_Const if !(*(other as *mut pg_sys::Const)).constisnull => Some(
+                PValue::Lit(Literal::Text(const_text(other as *mut pg_sys::Const))),
+            ),
+            pg_sys::NodeTag::T_Param => {
+                let p = other as *mut pg_sys::Param;
+                ctx.params.push(other);
+                Some(PValue::Param {
+                    index: ctx.params.len() - 1,
+                    type_oid: u32::from((*p).paramtype),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An equality on `query_id` or `params` of the latest-results table.
+unsafe fn latest_equality(
+    ctx: &mut Ctx,
+    e: *mut pg_sys::OpExpr,
+    query_ids: &mut Vec<PValue>,
+    params: &mut Option<PValue>,
+) -> bool {
+    // SAFETY: an OpExpr whose args are expression nodes.
+    unsafe {
+        let args: Vec<*mut pg_sys::Node> = PgList::<pg_sys::Node>::from_pg((*e).args)
+            .iter_ptr()
+            .collect();
+        let name = pg_sys::get_opname((*e).opno);
+        if args.len() != 2 || name.is_null() || CStr::from_ptr(name).to_bytes() != b"=" {
+            return false;
+        }
+        let Some(col) = ctx.column(args[0]).cloned() else {
+            return false;
+        };
+        let found = match col.name.as_str() {
+            "query_id" if query_ids.is_empty() => ctx.value(args[1], Family::Number).map(|v| {
+                query_ids.push(v);
+            }),
+            "params" if params.is_none() => {
+                latest_params_value(ctx, args[1]).map(|v| *params = Some(v))
+            }
+            _ => None,
+        };
+        found.is_some()
+    }
+}
+
+/// The latest-results table's qual on `query_id` (= or IN) or `params` (=), if `node` is one.
+unsafe fn latest_results_qual(
     ctx: &mut Ctx,
     node: *mut pg_sys::Node,
     source: &mut PlanSource,
@@ -63,63 +118,12 @@ unsafe fn latest_view_qual(
     let PlanSource::LatestResults { query_ids, params } = source else {
         return false;
     };
-    // SAFETY: casts follow node tag checks; list elements are expression nodes.
+    // SAFETY: casts follow node tag checks.
     unsafe {
         let node = strip(node);
         match (*node).type_ {
             pg_sys::NodeTag::T_OpExpr => {
-                let e = node as *mut pg_sys::OpExpr;
-                let args: Vec<*mut pg_sys::Node> = PgList::<pg_sys::Node>::from_pg((*e).args)
-                    .iter_ptr()
-                    .collect();
-                let name = pg_sys::get_opname((*e).opno);
-                if args.len() != 2 || name.is_null() || CStr::from_ptr(name).to_bytes() != b"=" {
-                    return false;
-                }
-                let Some(col) = ctx.column(args[0]).cloned() else {
-                    return false;
-                };
-                match col.name.as_str() {
-                    "query_id" if query_ids.is_empty() => {
-                        match ctx.value(args[1], Category::Number) {
-                            Some(v) => {
-                                query_ids.push(v);
-                                true
-                            }
-                            None => false,
-                        }
-                    }
-                    "params" if params.is_none() => {
-                        let other = strip(args[1]);
-                        if (*other).type_ == pg_sys::NodeTag::T_Const
-                            && !(*(other as *mut pg_sys::Const)).constisnull
-                        {
-                            let c = other as *mut pg_sys::Const;
-                            let mut out_fn = pg_sys::InvalidOid;
-                            let mut varlena = false;
-                            pg_sys::getTypeOutputInfo((*c).consttype, &mut out_fn, &mut varlena);
-                            let text = CStr::from_ptr(pg_sys::OidOutputFunctionCall(
-                                out_fn,
-                                (*c).constvalue,
-                            ));
-                            *params = Some(PValue::Lit(Literal::Text(
-                                text.to_string_lossy().into_owned(),
-                            )));
-                            true
-                        } else if (*other).type_ == pg_sys::NodeTag::T_Param {
-                            let p = other as *mut pg_sys::Param;
-                            ctx.params.push(other);
-                            *params = Some(PValue::Param {
-                                index: ctx.params.len() - 1,
-                                type_oid: u32::from((*p).paramtype),
-                            });
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    _ => false,
-                }
+                latest_equality(ctx, node as *mut pg_sys::OpExpr, query_ids, params)
             }
             pg_sys::NodeTag::T_ScalarArrayOpExpr if query_ids.is_empty() => {
                 let mut scratch = Ctx {
@@ -150,7 +154,7 @@ unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(Strin
     // SAFETY: a List of PathKey whose classes hold EquivalenceMembers.
     unsafe {
         let keys = PgList::<pg_sys::PathKey>::from_pg(pathkeys);
-        if keys.is_empty() || ctx.table.is_latest_view() {
+        if keys.is_empty() || ctx.table.is_latest_results() {
             return None;
         }
         let mut out = Vec::new();
@@ -162,7 +166,7 @@ unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(Strin
             let col = PgList::<pg_sys::EquivalenceMember>::from_pg((*ec).ec_members)
                 .iter_ptr()
                 .find_map(|em| ctx.column((*em).em_expr as *mut pg_sys::Node))?;
-            if !sortable(category(col.type_oid)) {
+            if !sortable(family(col.type_oid)) {
                 return None;
             }
             out.push((
@@ -257,27 +261,27 @@ unsafe fn needed_columns(baserel: *mut pg_sys::RelOptInfo, table: &Table) -> Opt
     }
 }
 
-/// Plans a scan of `table` for `baserel`; `pathkeys` are those of the chosen path.
-unsafe fn plan_scan(
-    root: *mut pg_sys::PlannerInfo,
-    baserel: *mut pg_sys::RelOptInfo,
-    table: &Table,
-    pathkeys: *mut pg_sys::List,
-) -> FdwResult<(ScanPlan, Vec<*mut pg_sys::Node>)> {
-    // SAFETY: planner structures handed to the callbacks.
+/// Deparses the quals of `baserel` (a scan of `table`) and decides what the scan reads.
+unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<RelInfo> {
+    let mut source = match &table.options.source {
+        TableSource::Result(r) => PlanSource::Result(r.clone()),
+        TableSource::LatestResults => PlanSource::LatestResults {
+            query_ids: Vec::new(),
+            params: None,
+        },
+    };
+    // SAFETY: the planner's rel; its restrictions are RestrictInfos over expression nodes.
     unsafe {
-        let mut source = source_of(table)?;
         let mut ctx = Ctx {
             varno: (*baserel).relid,
-            table,
+            table: &table,
             params: Vec::new(),
         };
-        let mut filters = Vec::new();
-        let mut all_pushed = true;
+        let (mut filters, mut all_pushed) = (Vec::new(), true);
         for ri in PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo).iter_ptr() {
             let node = (*ri).clause as *mut pg_sys::Node;
-            if table.is_latest_view() {
-                all_pushed &= latest_view_qual(&mut ctx, node, &mut source);
+            if table.is_latest_results() {
+                all_pushed &= latest_results_qual(&mut ctx, node, &mut source);
                 continue;
             }
             match clause(&mut ctx, node) {
@@ -290,34 +294,20 @@ unsafe fn plan_scan(
         {
             return Err(FdwError::MissingQueryId(table.name.clone()));
         }
-        let params = match table.option("params") {
-            Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
-                FdwError::InvalidArgument(format!(
-                    "option params of foreign table \"{}\" is not JSON: {e}",
-                    table.name
-                ))
-            })?),
-            None => None,
-        };
-        let sort_by = sort_keys(&ctx, pathkeys).unwrap_or_default();
-        let limit = limit_of(root, all_pushed, !sort_by.is_empty());
-        let fetch = if table.is_latest_view() {
+        let columns = if table.is_latest_results() {
             None
         } else {
-            needed_columns(baserel, table)
+            needed_columns(baserel, &table)
         };
-        let plan = ScanPlan {
-            table: table.name.clone(),
+        let params = ctx.params;
+        Ok(RelInfo {
+            table,
             source,
-            params,
-            performance: table.option("performance").map(str::to_string),
-            fetch_size: int_option(table, "fetch_size")?.map(|v| v as u64),
-            fetch,
             filters,
-            sort_by,
-            limit,
-        };
-        Ok((plan, ctx.params))
+            params,
+            all_pushed,
+            columns,
+        })
     }
 }
 
@@ -328,12 +318,14 @@ pub extern "C-unwind" fn get_foreign_rel_size(
     relid: pg_sys::Oid,
 ) {
     let table = Table::load(relid).or_raise();
-    // SAFETY: the planner's root and rel for this foreign table.
+    // SAFETY: the planner's root and rel for this foreign table; the RelInfo is leaked into
+    // the planner's memory context (current here), which frees it with the plan's memory.
     unsafe {
-        let (plan, _) = plan_scan(root, baserel, &table, std::ptr::null_mut()).or_raise();
-        (*baserel).rows = plan
-            .limit
-            .map_or(DEFAULT_ROWS, |l| (l as f64).clamp(1.0, DEFAULT_ROWS));
+        let info = plan_rel(baserel, table).or_raise();
+        let limit = limit_of(root, info.all_pushed, false);
+        (*baserel).rows = limit.map_or(DEFAULT_ROWS, |l| (l as f64).clamp(1.0, DEFAULT_ROWS));
+        let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(info);
+        (*baserel).fdw_private = ptr as *mut c_void;
     }
 }
 
@@ -341,17 +333,17 @@ pub extern "C-unwind" fn get_foreign_rel_size(
 pub extern "C-unwind" fn get_foreign_paths(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
-    relid: pg_sys::Oid,
+    _relid: pg_sys::Oid,
 ) {
-    let table = Table::load(relid).or_raise();
-    // SAFETY: the planner's root and rel; create_foreignscan_path builds a path in the
-    // planner's memory context and add_path takes it.
+    // SAFETY: the planner's root and rel, sized by get_foreign_rel_size; create_foreignscan_path
+    // builds a path in the planner's memory context and add_path takes it.
     unsafe {
+        let info = rel_info(baserel);
         let rows = (*baserel).rows;
         let total = STARTUP_COST + rows * ROW_COST;
         let ctx = Ctx {
             varno: (*baserel).relid,
-            table: &table,
+            table: &info.table,
             params: Vec::new(),
         };
         let sorted = sort_keys(&ctx, (*root).query_pathkeys).is_some();
@@ -425,25 +417,38 @@ unsafe fn create_path(
 pub extern "C-unwind" fn get_foreign_plan(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
-    relid: pg_sys::Oid,
+    _relid: pg_sys::Oid,
     best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    let table = Table::load(relid).or_raise();
     // SAFETY: planner structures; the plan's fdw_private holds a String node (copyable), and
     // fdw_exprs the parameter nodes found in the quals.
     unsafe {
-        let (plan, params) =
-            plan_scan(root, baserel, &table, (*best_path).path.pathkeys).or_raise();
+        let info = rel_info(baserel);
+        let ctx = Ctx {
+            varno: (*baserel).relid,
+            table: &info.table,
+            params: Vec::new(),
+        };
+        let sort_by = sort_keys(&ctx, (*best_path).path.pathkeys).unwrap_or_default();
+        let plan = ScanPlan {
+            table: info.table.name.clone(),
+            source: info.source.clone(),
+            fetch_size: info.table.options.fetch_size,
+            columns: info.columns.clone(),
+            filters: info.filters.clone(),
+            limit: limit_of(root, info.all_pushed, !sort_by.is_empty()),
+            sort_by,
+        };
         let json = CString::new(plan.to_json()).expect("JSON has no NUL");
         let private = pg_sys::lappend(
             std::ptr::null_mut(),
             pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
         );
         let mut exprs: *mut pg_sys::List = std::ptr::null_mut();
-        for p in params {
+        for &p in &info.params {
             exprs = pg_sys::lappend(exprs, p as *mut _);
         }
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);

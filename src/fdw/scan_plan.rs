@@ -1,9 +1,8 @@
 //! What the planner decided for a scan, carried to the executor as JSON text in the plan's
 //! fdw_private (plain values only, so that plans can be copied and cached).
 
-use dune_client::filters::{Filter, Literal};
+use dune_api::{Filter, Literal, ResultSource};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// A value in a pushed-down predicate: known at plan time, or a parameter (a prepared
 /// statement's `$1`, or a value from the outer side of a nested loop) evaluated at scan time.
@@ -17,37 +16,28 @@ pub enum PValue {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Mode {
-    Latest,
-    Execute,
-}
-
+/// Where the rows of a scan come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PlanSource {
-    Query {
-        query_id: i64,
-        mode: Mode,
-        max_age: Option<String>,
-    },
-    Sql(String),
-    Execution(String),
-    /// The latest-results view: the query ids and the parameter set asked for in WHERE.
+    /// A result of Dune, as the table's options describe it.
+    Result(ResultSource),
+    /// The latest-results table: the query ids and the parameter set asked for in WHERE.
     LatestResults {
         query_ids: Vec<PValue>,
         params: Option<PValue>,
     },
 }
 
+/// What the planner decided for a scan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanPlan {
+    /// The foreign table's name, for messages.
     pub table: String,
     pub source: PlanSource,
-    pub params: Option<Value>,
-    pub performance: Option<String>,
+    /// Rows per results request (the table's `fetch_size`), over the server's.
     pub fetch_size: Option<u64>,
-    /// The Dune columns to request; None for all.
-    pub fetch: Option<Vec<String>>,
+    /// The Dune columns to request (`retrieved_attrs`); None for all.
+    pub columns: Option<Vec<String>>,
     /// Pushed-down predicates, ANDed.
     pub filters: Vec<Filter<PValue>>,
     /// Pushed-down ORDER BY: (Dune column, descending).

@@ -1,8 +1,9 @@
 //! A dune_fdw foreign table as the planner and executor see it: its options, its server, and
 //! its columns with the Dune column each one reads (`column_name`, else its own name).
 
-use crate::error::{FdwError, FdwResult};
-use crate::fdw::catalog::{ServerInfo, def_elems, server_by_oid};
+use crate::backend::catalog::{ServerInfo, def_elems, server_by_oid};
+use crate::backend::error::FdwResult;
+use crate::backend::options::{TableOptions, TableSource};
 use pgrx::{PgRelation, pg_sys};
 
 #[derive(Debug, Clone)]
@@ -18,13 +19,10 @@ pub struct Column {
 pub struct Table {
     pub name: String,
     pub server: ServerInfo,
-    pub options: Vec<(String, String)>,
+    pub options: TableOptions,
     /// One entry per attribute (attnum - 1); None for a dropped column.
     pub columns: Vec<Option<Column>>,
 }
-
-/// The value of the table option marking the latest-results view (`dune_latest_results`).
-pub const LATEST_RESULTS_VIEW: &str = "latest_results";
 
 impl Table {
     pub fn load(relid: pg_sys::Oid) -> FdwResult<Table> {
@@ -34,9 +32,9 @@ impl Table {
         unsafe {
             let ft = pg_sys::GetForeignTable(relid);
             let server = server_by_oid((*ft).serverid)?;
-            let options = def_elems((*ft).options);
             let rel = PgRelation::open(relid);
             let name = rel.name().to_string();
+            let options = TableOptions::parse(&name, &def_elems((*ft).options))?;
             let columns = rel
                 .tuple_desc()
                 .iter()
@@ -67,21 +65,15 @@ impl Table {
         }
     }
 
-    pub fn option(&self, name: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     pub fn column(&self, attnum: i16) -> Option<&Column> {
         self.columns
             .get(usize::try_from(attnum).ok()?.checked_sub(1)?)?
             .as_ref()
     }
 
-    pub fn is_latest_view(&self) -> bool {
-        self.option("view") == Some(LATEST_RESULTS_VIEW)
+    /// Whether this is a latest-results table (`OPTIONS (view 'latest_results')`).
+    pub fn is_latest_results(&self) -> bool {
+        self.options.source == TableSource::LatestResults
     }
 
     pub fn live_columns(&self) -> impl Iterator<Item = &Column> {
@@ -91,18 +83,5 @@ impl Table {
     /// The column called `name` locally.
     pub fn named(&self, name: &str) -> Option<&Column> {
         self.live_columns().find(|c| c.name == name)
-    }
-}
-
-/// A table option that should be an integer.
-pub fn int_option(table: &Table, name: &str) -> FdwResult<Option<i64>> {
-    match table.option(name) {
-        None => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|_| {
-            FdwError::InvalidArgument(format!(
-                "option {name} of foreign table \"{}\" is not an integer: \"{v}\"",
-                table.name
-            ))
-        }),
     }
 }

@@ -1,12 +1,8 @@
 //! `dune_fdw_validator`: checks the options of the wrapper, servers, user mappings, foreign
 //! tables and their columns when they are created or altered.
 
-use crate::error::{FdwError, FdwResult, OrRaise};
-use crate::fdw::catalog;
-use crate::fdw::convert::parse_typed;
-use crate::options::{self, Object};
-use pgrx::FromDatum;
-use pgrx::datum::Interval;
+use crate::backend::error::{FdwResult, OrRaise};
+use crate::backend::options::{self, Object};
 use pgrx::pg_sys::{self, BuiltinOid};
 use pgrx::prelude::*;
 
@@ -25,34 +21,15 @@ fn validate(options: Vec<Option<String>>, catalog_oid: Option<pg_sys::Oid>) -> F
     let Some(object) = catalog_oid.and_then(object_of) else {
         return Ok(());
     };
-    let mut seen: Vec<String> = Vec::new();
-    for item in options.into_iter().flatten() {
-        let (name, value) = item.split_once('=').unwrap_or((item.as_str(), ""));
-        options::check(object, name, value)?;
-        if object == Object::Table && name == "max_age" {
-            let d = parse_typed(pg_sys::INTERVALOID, value);
-            // SAFETY: parse_typed returned an interval datum.
-            let i = unsafe { Interval::from_polymorphic_datum(d, false, pg_sys::INTERVALOID) };
-            if i.is_none_or(|i| i.as_micros() < 0) {
-                return Err(FdwError::InvalidArgument(format!(
-                    "max_age must be a positive interval, not \"{value}\""
-                )));
-            }
-        }
-        if object == Object::Server && name == "api_url" && !catalog::is_superuser() {
-            return Err(FdwError::InvalidOption {
-                message: "only a superuser may set api_url".into(),
-                hint: Some(
-                    "api_url decides where API keys are sent; ask a superuser to change it.".into(),
-                ),
-            });
-        }
-        seen.push(name.to_string());
-    }
-    if object == Object::Table {
-        options::check_table(&seen.iter().map(String::as_str).collect::<Vec<_>>())?;
-    }
-    Ok(())
+    let pairs: Vec<(String, String)> = options
+        .into_iter()
+        .flatten()
+        .map(|item| match item.split_once('=') {
+            Some((name, value)) => (name.to_string(), value.to_string()),
+            None => (item, String::new()),
+        })
+        .collect();
+    options::validate(object, &pairs)
 }
 
 /// The validator of the dune_fdw wrapper.

@@ -1,7 +1,8 @@
-use crate::blocking;
-use crate::connection;
-use crate::error::{FdwResult, OrRaise};
-use crate::functions::json_arg;
+use crate::backend::blocking;
+use crate::backend::connection;
+use crate::backend::error::{FdwResult, OrRaise};
+use crate::functions::params_arg;
+use dune_api::{Performance, QueryId};
 use pgrx::prelude::*;
 
 /// POST /v1/query/{query_id}/execute: starts an execution of a saved query and returns its id.
@@ -11,14 +12,15 @@ fn dune_execute(
     params: default!(Option<pgrx::JsonB>, "NULL"),
     performance: default!(Option<&str>, "NULL"),
 ) -> Option<String> {
-    let query_id = query_id?;
-    let run = || -> FdwResult<String> {
-        let params = json_arg(params);
-        let performance = performance.map(str::to_string);
+    let run = |query_id: i64| -> FdwResult<String> {
+        let query = QueryId::try_from(query_id)?;
+        let params = params_arg(params)?;
+        let performance = Performance::from_option(performance)?;
         let config = connection::for_functions()?;
-        blocking::run(config, move |c| {
-            c.execute_query(query_id, params.as_ref(), performance.as_deref())
-        })
+        let id = blocking::run(config, move |c| {
+            c.execute_query(query, params.as_ref(), performance.as_ref())
+        })?;
+        Ok(id.into())
     };
-    Some(run().or_raise())
+    Some(run(query_id?).or_raise())
 }

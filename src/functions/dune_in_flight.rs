@@ -1,13 +1,11 @@
-use crate::in_flight::{self, Published};
+use crate::backend::in_flight;
+use pg_format::PG_EPOCH_UNIX_SECS;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
-
 fn timestamp(unix_micros: u64) -> Option<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(unix_micros as i64 - PG_EPOCH_OFFSET_MICROS).ok()
+    TimestampWithTimeZone::try_from(unix_micros as i64 - PG_EPOCH_UNIX_SECS * 1_000_000).ok()
 }
 
 /// The Dune calls in flight in this PostgreSQL server, one row per execution followed or result
@@ -33,45 +31,21 @@ fn dune_in_flight() -> TableIterator<
     ),
 > {
     // SAFETY: catalog and privilege lookups on the backend thread, inside a transaction.
-    let (me, see_all, started) = unsafe {
+    let (me, see_all) = unsafe {
         let me = pg_sys::GetUserId();
         let all = pg_sys::superuser()
             || pg_sys::has_privs_of_role(me, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS));
-        (me, all, pg_sys::PgStartTime)
+        (me, all)
     };
-    let mut rows = Vec::new();
-    let entries = std::fs::read_dir(in_flight::directory())
-        .into_iter()
-        .flatten()
-        .flatten();
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.starts_with("dune_fdw.") && name.ends_with(".json")) {
-            continue;
-        }
-        let Ok(text) = std::fs::read(entry.path()) else {
-            continue;
-        };
-        let Ok(doc) = serde_json::from_slice::<Published>(&text) else {
-            continue;
-        };
-        let alive = std::path::Path::new(&format!("/proc/{}", doc.pid)).exists();
-        if !alive || doc.postmaster_start != started || !(see_all || doc.role == me.to_u32()) {
-            continue;
-        }
+    let rows = in_flight::read_all(me.to_u32(), see_all);
+    TableIterator::new(rows.into_iter().map(|(doc, c)| {
         // SAFETY: a syscache lookup; noerr = true returns NULL for a dropped role.
         let user = unsafe {
             let p = pg_sys::GetUserNameFromId(pg_sys::Oid::from(doc.role), true);
             (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
         };
-        for c in doc.calls {
-            rows.push((doc.pid, user.clone(), c));
-        }
-    }
-    rows.sort_by_key(|(pid, _, c)| (*pid, c.started_at));
-    TableIterator::new(rows.into_iter().map(|(pid, user, c)| {
         (
-            pid,
+            doc.pid,
             user,
             c.execution_id,
             c.query_id.map(|q| q as i64),

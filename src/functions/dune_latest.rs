@@ -1,9 +1,9 @@
-use crate::connection;
-use crate::error::{FdwResult, OrRaise};
-use crate::functions::{DEFAULT_WAIT, json_arg};
-use crate::rows::{RowStream, spec};
-use dune_client::Source;
-use dune_client::scan::ScanSource;
+use crate::backend::error::{FdwResult, OrRaise};
+use crate::backend::jsonb::JsonbDatum;
+use crate::backend::waits::DEFAULT_WAIT;
+use crate::functions::jsonb_rows::RowStream;
+use crate::functions::params_arg;
+use dune_api::{QueryId, ResultSource};
 use pgrx::JsonB;
 use pgrx::prelude::*;
 
@@ -13,22 +13,18 @@ use pgrx::prelude::*;
 fn dune_latest(
     query_id: Option<i64>,
     params: default!(Option<JsonB>, "NULL"),
-) -> SetOfIterator<'static, crate::rows::JsonbDatum> {
+) -> SetOfIterator<'static, JsonbDatum> {
     let Some(query_id) = query_id else {
         return SetOfIterator::empty();
     };
     let run = || -> FdwResult<RowStream> {
-        let params = json_arg(params);
-        Source::latest(query_id, params.as_ref())?; // checks the arguments before anything is sent
-        let config = connection::for_functions()?;
-        let source = ScanSource::Latest {
-            query_id,
-            params,
+        let source = ResultSource::Latest {
+            query: QueryId::try_from(query_id)?,
+            params: params_arg(params)?,
             max_age: None,
             performance: None,
         };
-        let spec = spec(&config, source, DEFAULT_WAIT);
-        RowStream::start(config, spec)
+        RowStream::start(source, DEFAULT_WAIT)
     };
     SetOfIterator::new(run().or_raise())
 }

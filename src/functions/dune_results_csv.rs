@@ -1,9 +1,8 @@
-use crate::blocking;
-use crate::connection;
-use crate::error::{FdwResult, OrRaise};
-use crate::functions::DEFAULT_WAIT;
-use dune_client::pages::{check_state, csv_all};
-use dune_client::{Error, Source};
+use crate::backend::blocking;
+use crate::backend::connection;
+use crate::backend::error::{FdwResult, OrRaise};
+use crate::backend::waits::DEFAULT_WAIT;
+use dune_api::ExecutionId;
 use pgrx::prelude::*;
 
 /// Waits for the execution, then returns its CSV result: every page joined under one header
@@ -11,28 +10,13 @@ use pgrx::prelude::*;
 /// table.
 #[pg_extern(volatile, parallel_unsafe)]
 fn dune_results_csv(execution_id: Option<&str>) -> Option<String> {
-    let id = execution_id?.to_string();
-    let run = || -> FdwResult<String> {
-        let source = Source::execution(&id)?;
+    let run = |id: &str| -> FdwResult<String> {
+        let id = ExecutionId::try_from(id)?;
         let config = connection::for_functions()?;
         let page_size = config.page_size;
         blocking::run(config, move |client| {
-            let wait = DEFAULT_WAIT;
-            let status = client.wait(&id, wait, &mut |_| {})?;
-            if !status.finished() {
-                return Err(Error::StillRunning {
-                    execution_id: id,
-                    state: status.state.short().to_string(),
-                    waited: wait,
-                });
-            }
-            check_state(&id, &status.state, status.error_message.as_deref(), true)?;
-            let mut text = String::new();
-            csv_all(client, &source, page_size, &mut |piece| {
-                text.push_str(piece)
-            })?;
-            Ok(text)
+            client.result_csv(&id, DEFAULT_WAIT, page_size)
         })
     };
-    Some(run().or_raise())
+    Some(run(execution_id?).or_raise())
 }

@@ -1,9 +1,9 @@
-use crate::connection;
-use crate::error::{FdwResult, OrRaise};
-use crate::functions::{json_arg, wait_of};
-use crate::rows::{RowStream, spec};
-use dune_client::scan::ScanSource;
-use dune_client::validate;
+use crate::backend::error::{FdwResult, OrRaise};
+use crate::backend::jsonb::JsonbDatum;
+use crate::backend::waits::wait_of;
+use crate::functions::jsonb_rows::RowStream;
+use crate::functions::params_arg;
+use dune_api::{Performance, QueryId, ResultSource};
 use pgrx::JsonB;
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
@@ -16,27 +16,18 @@ fn dune_run(
     params: default!(Option<JsonB>, "NULL"),
     performance: default!(Option<&str>, "NULL"),
     timeout: default!(Interval, "'30 minutes'"),
-) -> SetOfIterator<'static, crate::rows::JsonbDatum> {
+) -> SetOfIterator<'static, JsonbDatum> {
     let Some(query_id) = query_id else {
         return SetOfIterator::empty();
     };
     let run = || -> FdwResult<RowStream> {
         let wait = wait_of(timeout)?;
-        let params = json_arg(params);
-        validate::query_id(query_id)?;
-        validate::params(params.as_ref())?;
-        let performance = validate::performance(performance)?.map(str::to_string);
-        let config = connection::for_functions()?;
-        let spec = spec(
-            &config,
-            ScanSource::Execute {
-                query_id,
-                params,
-                performance,
-            },
-            wait,
-        );
-        RowStream::start(config, spec)
+        let source = ResultSource::Execute {
+            query: QueryId::try_from(query_id)?,
+            params: params_arg(params)?,
+            performance: Performance::from_option(performance)?,
+        };
+        RowStream::start(source, wait)
     };
     SetOfIterator::new(run().or_raise())
 }

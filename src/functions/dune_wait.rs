@@ -1,7 +1,8 @@
-use crate::blocking;
-use crate::connection;
-use crate::error::{FdwResult, OrRaise};
-use crate::functions::wait_of;
+use crate::backend::blocking;
+use crate::backend::connection;
+use crate::backend::error::{FdwResult, OrRaise};
+use crate::backend::waits::wait_of;
+use dune_api::ExecutionId;
 use pgrx::JsonB;
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
@@ -14,12 +15,12 @@ fn dune_wait(
     execution_id: Option<&str>,
     timeout: default!(Interval, "'30 minutes'"),
 ) -> Option<JsonB> {
-    let id = execution_id?.to_string();
-    let run = || -> FdwResult<JsonB> {
+    let run = |id: &str| -> FdwResult<JsonB> {
         let wait = wait_of(timeout)?;
+        let id = ExecutionId::try_from(id)?;
         let config = connection::for_functions()?;
-        let status = blocking::run(config, move |c| c.wait(&id, wait, &mut |_| {}))?;
+        let status = blocking::run(config, move |c| c.wait(&id, wait))?;
         Ok(JsonB(Value::Object(status.raw)))
     };
-    Some(run().or_raise())
+    Some(run(execution_id?).or_raise())
 }

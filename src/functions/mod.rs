@@ -1,4 +1,6 @@
-//! The SQL functions, one file each, named after the function.
+//! The SQL functions, one file each, named after the function. They parse their arguments
+//! into the typed request model of `dune_api` (checked once, here, before anything is sent)
+//! and run it through `backend`.
 
 pub mod dune_cancel;
 pub mod dune_execute;
@@ -10,29 +12,13 @@ pub mod dune_results_csv;
 pub mod dune_run;
 pub mod dune_status;
 pub mod dune_wait;
+pub mod jsonb_rows;
 
-use crate::error::{FdwError, FdwResult};
+use crate::backend::error::FdwResult;
+use dune_api::Params;
 use pgrx::JsonB;
-use pgrx::datum::Interval;
-use serde_json::Value;
-use std::time::Duration;
 
-/// How long Dune runs a query at most (30 minutes); waits default to this.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
-
-/// An interval argument as a wait; months count as 30 days.
-pub fn wait_of(timeout: Interval) -> FdwResult<Duration> {
-    let micros = timeout.as_micros();
-    if micros < 0 {
-        return Err(FdwError::InvalidArgument(
-            "timeout must not be negative".into(),
-        ));
-    }
-    let micros = u64::try_from(micros)
-        .map_err(|_| FdwError::InvalidArgument("timeout is too long".into()))?;
-    Ok(Duration::from_micros(micros))
-}
-
-pub fn json_arg(v: Option<JsonB>) -> Option<Value> {
-    v.map(|j| j.0).filter(|v| !v.is_null())
+/// A jsonb `params` argument as checked parameters (SQL NULL and JSON null: none).
+pub fn params_arg(v: Option<JsonB>) -> FdwResult<Option<Params>> {
+    Ok(Params::from_json(v.map(|j| j.0))?)
 }

@@ -1,0 +1,359 @@
+//! The Dune API v1 endpoints dune_fdw uses.
+
+use crate::cancel::Cancel;
+use crate::config::ClientConfig;
+use crate::error::{Error, NotFound, Result};
+use crate::http::{Http, with_query};
+use crate::models::{Page, Status, execution_id_from};
+use crate::progress::{Progress, ProgressSink};
+
+use crate::retry::Idempotency;
+use crate::source::{ExecutionId, Params, Performance, QueryId, ResultSource, Sql};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Where result pages are read from, on the wire: one execution, or the latest result of a
+/// saved query (for a parameter combination, or any). Built from a [`ResultSource`] once the
+/// execution, if any, is known.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Location {
+    Execution(ExecutionId),
+    Latest {
+        query: QueryId,
+        params: Vec<(String, String)>,
+    },
+}
+
+impl Location {
+    pub(crate) fn latest(query: QueryId, params: Option<&Params>) -> Location {
+        Location::Latest {
+            query,
+            params: params.map(Params::query_pairs).unwrap_or_default(),
+        }
+    }
+}
+
+/// What to read of a result: Dune's `columns`, `filters` and `sort_by` request parameters
+/// (reference §6), each None to leave it out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Read {
+    /// The Dune columns to return, None for all.
+    pub columns: Option<Vec<String>>,
+    /// A filter expression (see [`crate::conjunction`]).
+    pub filters: Option<String>,
+    /// A sort expression (see [`crate::sort_by`]).
+    pub sort_by: Option<String>,
+}
+
+/// A column list for `columns`: names with a comma, quote or space are double-quoted, and a
+/// quote inside is doubled (`a,"Total Volume"`).
+pub fn columns_param(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            if c.contains([',', '"', ' ']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Read {
+    fn query(&self, offset: u64, limit: u64) -> Vec<(String, String)> {
+        let mut q = vec![
+            ("allow_partial_results".to_string(), "true".to_string()),
+            ("limit".to_string(), limit.to_string()),
+            ("offset".to_string(), offset.to_string()),
+        ];
+        if let Some(c) = &self.columns {
+            q.push(("columns".into(), columns_param(c)));
+        }
+        if let Some(f) = &self.filters {
+            q.push(("filters".into(), f.clone()));
+        }
+        if let Some(s) = &self.sort_by {
+            q.push(("sort_by".into(), s.clone()));
+        }
+        q
+    }
+}
+
+/// A page of CSV: the text (with its header line) and the offset of the next page.
+#[derive(Debug)]
+pub(crate) struct CsvPage {
+    pub(crate) text: String,
+    pub(crate) next_offset: Option<u64>,
+    pub(crate) next_uri: Option<String>,
+}
+
+/// A blocking client of one Dune account: every request has a timeout, retries are bounded,
+/// and an execute is never sent twice (`http.rs`). Methods that take user input take the
+/// checked newtypes of [`crate::source`], so nothing unchecked is sent.
+pub struct Client {
+    http: Http,
+    progress: ProgressSink,
+}
+
+impl Client {
+    /// A client with these settings; `cancel` stops its requests and sleeps from another
+    /// thread.
+    pub fn new(config: ClientConfig, cancel: Cancel) -> Client {
+        Client {
+            http: Http::new(config, cancel),
+            progress: ProgressSink::default(),
+        }
+    }
+
+    /// The same client, reporting its executions, states and pages to `sink`.
+    pub fn with_progress(mut self, sink: ProgressSink) -> Client {
+        self.progress = sink;
+        self
+    }
+
+    pub(crate) fn report(&self, p: Progress) {
+        self.progress.report(p);
+    }
+
+    /// The settings the client was made with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.http.config
+    }
+
+    /// The flag that stops this client's requests.
+    pub fn cancel_flag(&self) -> &Cancel {
+        &self.http.cancel
+    }
+
+    pub(crate) fn sleep(&self, d: Duration) -> Result<()> {
+        if self.http.cancel.sleep(d) {
+            Ok(())
+        } else {
+            Err(Error::Cancelled)
+        }
+    }
+
+    /// Sends an execute; the new execution's id, reported as started.
+    fn execute(
+        &self,
+        path: &str,
+        body: Map<String, Value>,
+        query_id: Option<u64>,
+    ) -> Result<ExecutionId> {
+        let url = self.http.url(path);
+        let body = Value::Object(body).to_string();
+        let reply = self.http.send(
+            "POST",
+            &url,
+            Some(&body),
+            Idempotency::Execute,
+            NotFound::Query,
+        )?;
+        let id = execution_id_from(&reply.body)?;
+        let id = ExecutionId::try_from(id.as_str()).map_err(|_| {
+            Error::InvalidResponse(format!("execute response: \"{id}\" is not an execution id"))
+        })?;
+        self.report(Progress::Started {
+            execution_id: id.to_string(),
+            query_id,
+        });
+        Ok(id)
+    }
+
+    /// POST /v1/query/{id}/execute (reference §3.1): starts an execution; returns its id.
+    /// Errors: as every request (`Error`); a 5xx or a broken connection after sending says
+    /// `maybe_executed`.
+    pub fn execute_query(
+        &self,
+        query: QueryId,
+        params: Option<&Params>,
+        performance: Option<&Performance>,
+    ) -> Result<ExecutionId> {
+        let mut body = Map::new();
+        if let Some(p) = params {
+            body.insert("query_parameters".into(), Value::Object(p.as_map().clone()));
+        }
+        if let Some(t) = performance {
+            body.insert("performance".into(), Value::from(t.as_str()));
+        }
+        self.execute(&format!("/query/{query}/execute"), body, Some(query.get()))
+    }
+
+    /// POST /v1/sql/execute (reference §3.2): runs raw DuneSQL; returns the execution id.
+    pub fn execute_sql(&self, sql: &Sql, performance: Option<&Performance>) -> Result<ExecutionId> {
+        let mut body = Map::new();
+        body.insert("sql".into(), Value::from(sql.as_str()));
+        if let Some(t) = performance {
+            body.insert("performance".into(), Value::from(t.as_str()));
+        }
+        self.execute("/sql/execute", body, None)
+    }
+
+    /// Starts the execution a source asks for: `Execute` and `Sql` start one; `Latest` and
+    /// `Execution` start nothing (None).
+    pub fn execute_source(&self, source: &ResultSource) -> Result<Option<ExecutionId>> {
+        match source {
+            ResultSource::Execute {
+                query,
+                params,
+                performance,
+            } => self
+                .execute_query(*query, params.as_ref(), performance.as_ref())
+                .map(Some),
+            ResultSource::Sql { sql, performance } => {
+                self.execute_sql(sql, performance.as_ref()).map(Some)
+            }
+            ResultSource::Latest { .. } | ResultSource::Execution(_) => Ok(None),
+        }
+    }
+
+    /// GET /v1/execution/{id}/status (reference §4).
+    pub fn status(&self, id: &ExecutionId) -> Result<Status> {
+        let url = self.http.url(&format!("/execution/{id}/status"));
+        let reply = self
+            .http
+            .send("GET", &url, None, Idempotency::Safe, NotFound::Execution)?;
+        let status = Status::from_json(&reply.body)?;
+        self.report(Progress::State {
+            execution_id: status.execution_id.clone(),
+            state: status.state.as_str().to_string(),
+            queue_position: status.queue_position,
+        });
+        Ok(status)
+    }
+
+    /// POST /v1/execution/{id}/cancel (reference §7); whether Dune cancelled it (false when
+    /// it had already finished).
+    pub fn cancel_execution(&self, id: &ExecutionId) -> Result<bool> {
+        let url = self.http.url(&format!("/execution/{id}/cancel"));
+        let reply = self
+            .http
+            .send("POST", &url, None, Idempotency::Safe, NotFound::Execution)?;
+        let v: Value = serde_json::from_slice(&reply.body)
+            .map_err(|e| Error::InvalidResponse(format!("cancel response: invalid JSON ({e})")))?;
+        Ok(v.get("success").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// GET /v1/queries: the ids of the account's queries (at most `max`), 100 per request.
+    pub fn list_queries(&self, max: usize) -> Result<Vec<i64>> {
+        let mut ids = Vec::new();
+        loop {
+            let query = vec![
+                ("limit".to_string(), "100".to_string()),
+                ("offset".to_string(), ids.len().to_string()),
+            ];
+            let url = with_query(&self.http.url("/queries"), &query);
+            let reply = self
+                .http
+                .send("GET", &url, None, Idempotency::Safe, NotFound::Query)?;
+            let v: Value = serde_json::from_slice(&reply.body).map_err(|e| {
+                Error::InvalidResponse(format!("queries response: invalid JSON ({e})"))
+            })?;
+            let page: Vec<i64> = v
+                .get("queries")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|q| q.get("query_id").and_then(Value::as_i64))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let total = v.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let done = page.is_empty();
+            ids.extend(page);
+            if done || ids.len() >= total.min(max) {
+                ids.truncate(max);
+                return Ok(ids);
+            }
+        }
+    }
+
+    fn results_url(
+        &self,
+        source: &Location,
+        csv: bool,
+        query_string: Vec<(String, String)>,
+    ) -> (String, NotFound) {
+        let suffix = if csv { "/csv" } else { "" };
+        match source {
+            Location::Execution(id) => (
+                with_query(
+                    &self.http.url(&format!("/execution/{id}/results{suffix}")),
+                    &query_string,
+                ),
+                NotFound::Execution,
+            ),
+            Location::Latest { query, params } => {
+                let mut q = params.clone();
+                q.extend(query_string);
+                (
+                    with_query(
+                        &self.http.url(&format!("/query/{query}/results{suffix}")),
+                        &q,
+                    ),
+                    NotFound::LatestResult,
+                )
+            }
+        }
+    }
+
+    /// One JSON page of results, `limit` rows from `offset` (reference §6).
+    pub(crate) fn results_page(
+        &self,
+        source: &Location,
+        read: &Read,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page> {
+        let (url, what) = self.results_url(source, false, read.query(offset, limit));
+        let reply = self.http.send("GET", &url, None, Idempotency::Safe, what)?;
+        let page = Page::from_json(reply.body)?;
+        self.report(Progress::Page {
+            execution_id: page.execution_id.clone(),
+            rows: page.rows.len() as u64,
+        });
+        Ok(page)
+    }
+
+    /// One CSV page of results. A `next_uri` from the previous page is followed when it points
+    /// at this client's own API URL.
+    pub(crate) fn csv_page(
+        &self,
+        source: &Location,
+        read: &Read,
+        offset: u64,
+        limit: u64,
+        next_uri: Option<&str>,
+    ) -> Result<CsvPage> {
+        let own = format!("{}/v1/", self.http.config.api_url);
+        let (url, what) = match next_uri {
+            Some(u) if u.starts_with(&own) => (u.to_string(), NotFound::Execution),
+            _ => self.results_url(source, true, read.query(offset, limit)),
+        };
+        let reply = self.http.send("GET", &url, None, Idempotency::Safe, what)?;
+        let next_offset = reply
+            .header("x-dune-next-offset")
+            .and_then(|v| v.trim().parse().ok());
+        let next_uri = reply.header("x-dune-next-uri").map(str::to_string);
+        let text = String::from_utf8(reply.body)
+            .map_err(|_| Error::InvalidResponse("CSV results are not valid UTF-8".into()))?;
+        Ok(CsvPage {
+            text,
+            next_offset,
+            next_uri,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_with_special_characters_are_quoted() {
+        let cols = vec!["a".to_string(), "Total Volume".into(), "we\"ird,col".into()];
+        assert_eq!(columns_param(&cols), "a,\"Total Volume\",\"we\"\"ird,col\"");
+    }
+}

@@ -1,0 +1,43 @@
+//! A blocking client for the Dune Analytics API v1, with no Postgres in it: requests with
+//! timeouts, bounded retries that never send an execute twice, paging that holds one page at a
+//! time, status polling, Dune's filter language, tolerant parsing of answers, and checks on
+//! user input ([`ResultSource`] and its newtypes) before anything is sent.
+//!
+//! The key lives in [`ApiKey`] and never appears in an error message. Section numbers in the
+//! documentation (§3.1, §6, ...) are those of the project's API reference, `dune-api.md`,
+//! which follows Dune's public API documentation (docs.dune.com, "API Reference").
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod abandon;
+mod cancel;
+mod client;
+mod config;
+mod error;
+mod filters;
+mod http;
+mod models;
+mod pages;
+mod poll;
+mod progress;
+mod read;
+mod retry;
+mod rows;
+mod secret;
+mod source;
+mod time;
+
+pub use abandon::{AbandonGuard, any_abandoned, cancel_abandoned, cancel_armed};
+pub use cancel::Cancel;
+pub use client::{Client, Read, columns_param};
+pub use config::{ClientConfig, DEFAULT_API_URL, normalize_api_url};
+pub use error::{Error, NotFound, Result};
+pub use filters::{Filter, Literal, Op, conjunction, sort_by};
+pub use models::{ExecState, Page, ResultMetadata, Status};
+pub use pages::Pager;
+pub use progress::{Progress, ProgressSink};
+pub use read::{ReadEvent, ReadSpec, Started, read};
+pub use rows::{ParsedRows, Rows};
+pub use secret::ApiKey;
+pub use source::{ExecutionId, PERFORMANCE_TIERS, Params, Performance, QueryId, ResultSource, Sql};

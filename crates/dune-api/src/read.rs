@@ -1,0 +1,177 @@
+//! Reading a [`ResultSource`]: resolving it to an execution (waiting for one it starts, or
+//! refreshing a latest result older than `max_age`), then its pages, one at a time. Serves the
+//! foreign-table scans and the set-returning functions alike.
+
+use crate::abandon::AbandonGuard;
+use crate::client::{Client, Location, Read};
+use crate::error::{Error, Result};
+use crate::models::Page;
+use crate::pages::Pager;
+use crate::poll::{require_finished, require_result};
+use crate::source::{ExecutionId, ResultSource};
+use crate::time::{now_ms, parse_rfc3339_ms};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What to read: the source, what of it (columns, filters, sort), at most `limit` rows,
+/// `page_size` rows a request, waiting up to `wait` for an execution.
+#[derive(Debug, Clone)]
+pub struct ReadSpec {
+    /// Where the rows come from.
+    pub source: ResultSource,
+    /// The request parameters that narrow the result.
+    pub read: Read,
+    /// The most rows wanted (a pushed LIMIT).
+    pub limit: Option<u64>,
+    /// Rows per results request (Dune's `limit`).
+    pub page_size: u64,
+    /// How long to wait for an execution.
+    pub wait: Duration,
+}
+
+impl ReadSpec {
+    /// All of `source`, `page_size` rows a request, waiting up to `wait`.
+    pub fn all(source: ResultSource, page_size: u64, wait: Duration) -> ReadSpec {
+        ReadSpec {
+            source,
+            read: Read::default(),
+            limit: None,
+            page_size,
+            wait,
+        }
+    }
+}
+
+/// What a read hands to its consumer.
+pub enum ReadEvent {
+    /// The next page, in order.
+    Page(Box<Page>),
+    /// Something the user should know (sent as a NOTICE).
+    Notice(String),
+}
+
+/// The execution a read started or settled on, kept across rescans so that a rescan reads the
+/// same execution instead of running the query again.
+pub type Started = Arc<Mutex<Option<ExecutionId>>>;
+
+fn started_id(started: &Started) -> Result<Option<ExecutionId>> {
+    Ok(started.lock().map_err(|_| Error::Cancelled)?.clone())
+}
+
+/// Starts the execution `source` asks for (once: a rescan reuses it) and waits for its result.
+/// If the wait runs out or fails, the execution is cancelled on Dune (`AbandonGuard`).
+fn run_and_wait(
+    client: &Client,
+    source: &ResultSource,
+    wait: Duration,
+    started: &Started,
+) -> Result<ExecutionId> {
+    if let Some(id) = started_id(started)? {
+        return Ok(id);
+    }
+    let Some(id) = client.execute_source(source)? else {
+        return Err(Error::InvalidArgument("nothing to execute".into()));
+    };
+    let mut guard = AbandonGuard::new(client.config(), &id, client.cancel_flag());
+    let status = client.wait(&id, wait)?;
+    require_finished(&id, &status, wait)?;
+    guard.disarm();
+    require_result(&id, &status)?;
+    *started.lock().map_err(|_| Error::Cancelled)? = Some(id.clone());
+    Ok(id)
+}
+
+/// Where the pages of `spec.source` are read from.
+fn location(client: &Client, spec: &ReadSpec, started: &Started) -> Result<Location> {
+    Ok(match &spec.source {
+        ResultSource::Execution(id) => {
+            client.wait_until_finished(id, spec.wait)?;
+            Location::Execution(id.clone())
+        }
+        ResultSource::Execute { .. } | ResultSource::Sql { .. } => {
+            Location::Execution(run_and_wait(client, &spec.source, spec.wait, started)?)
+        }
+        ResultSource::Latest { query, params, .. } => match started_id(started)? {
+            Some(id) => Location::Execution(id),
+            None => Location::latest(*query, params.as_ref()),
+        },
+    })
+}
+
+/// The pager and its first page. If Dune rejects the pushed columns, filters or sort (400),
+/// reads without them (PostgreSQL filters the rows anyway) and says so.
+fn open(
+    client: &Client,
+    spec: &ReadSpec,
+    at: Location,
+    emit: &mut dyn FnMut(ReadEvent) -> bool,
+) -> Result<(Pager, Option<Page>)> {
+    let pushed = spec.read != Read::default();
+    let mut pager = Pager::new(at.clone(), spec.read.clone(), spec.limit, spec.page_size);
+    match pager.next_page(client) {
+        Err(Error::BadRequest(message)) if pushed => {
+            emit(ReadEvent::Notice(format!(
+                "Dune rejected the pushed-down columns, filters or sort ({message}); reading without them, PostgreSQL filters the rows"
+            )));
+            let mut pager = Pager::new(at, Read::default(), None, spec.page_size);
+            let first = pager.next_page(client)?;
+            Ok((pager, first))
+        }
+        other => Ok((pager, other?)),
+    }
+}
+
+/// The source that refreshes a latest result older than its `max_age`, if it is one.
+fn refresh_of(spec: &ReadSpec, first: Option<&Page>) -> Option<ResultSource> {
+    let ResultSource::Latest {
+        query,
+        params,
+        max_age: Some(max_age),
+        performance,
+    } = &spec.source
+    else {
+        return None;
+    };
+    let ended = first?
+        .execution_ended_at
+        .as_deref()
+        .and_then(parse_rfc3339_ms);
+    let stale = ended.is_none_or(|t| now_ms() - t > max_age.as_millis() as i64);
+    stale.then(|| ResultSource::Execute {
+        query: *query,
+        params: params.clone(),
+        performance: performance.clone(),
+    })
+}
+
+/// Reads the pages of `spec` into `emit` until the result ends, the limit is reached, or
+/// `emit` returns false. Errors: every request's, and the execution's own failure.
+pub fn read(
+    client: &Client,
+    spec: &ReadSpec,
+    started: &Started,
+    emit: &mut dyn FnMut(ReadEvent) -> bool,
+) -> Result<()> {
+    let at = location(client, spec, started)?;
+    let (mut pager, first) = open(client, spec, at, emit)?;
+    if let Some(refresh) = refresh_of(spec, first.as_ref())
+        && started_id(started)?.is_none()
+    {
+        if let ResultSource::Execute { query, .. } = &refresh {
+            emit(ReadEvent::Notice(format!(
+                "the latest result of query {query} is older than max_age; running the query again"
+            )));
+        }
+        run_and_wait(client, &refresh, spec.wait, started)?;
+        // the started execution is now the one the latest result is read from
+        return read(client, spec, started, emit);
+    }
+    let mut next = first;
+    while let Some(page) = next {
+        if !emit(ReadEvent::Page(Box::new(page))) {
+            return Ok(());
+        }
+        next = pager.next_page(client)?;
+    }
+    Ok(())
+}

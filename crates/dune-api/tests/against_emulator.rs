@@ -1,0 +1,388 @@
+//! The client against the emulator: the flows dune_fdw relies on, and its behaviour under
+//! faults (what is retried, what is never sent twice).
+
+use dune_api::{
+    ApiKey, Cancel, Client, ClientConfig, Error, ExecState, ExecutionId, NotFound, Pager, Params,
+    Performance, QueryId, Read, Sql,
+};
+use dune_emulator::faults::FaultRule;
+use dune_emulator::{DEFAULT_API_KEY, Emulator};
+use serde_json::{Map, Value, json};
+use std::time::{Duration, Instant};
+
+fn emulator() -> Emulator {
+    let emu = Emulator::start_default().expect("emulator starts");
+    emu.settings(|s| {
+        s.pending_ms = 20;
+        s.execution_ms = 80;
+    });
+    emu
+}
+
+fn client_with(emu: &Emulator, key: &str, f: impl FnOnce(&mut ClientConfig)) -> Client {
+    let mut config = ClientConfig::new(&emu.api_url(), ApiKey::new(key)).unwrap();
+    config.max_retry_wait = Duration::from_secs(2);
+    f(&mut config);
+    Client::new(config, Cancel::new())
+}
+
+fn client(emu: &Emulator) -> Client {
+    client_with(emu, DEFAULT_API_KEY, |_| {})
+}
+
+fn fault(v: Value) -> FaultRule {
+    serde_json::from_value(v).unwrap()
+}
+
+fn q(id: i64) -> QueryId {
+    QueryId::try_from(id).unwrap()
+}
+
+fn params(v: Option<&Value>) -> Option<Params> {
+    Params::from_json(v.cloned()).unwrap()
+}
+
+fn latest(query: i64, p: Option<&Value>, read: Read, limit: Option<u64>, size: u64) -> Pager {
+    Pager::latest(q(query), params(p).as_ref(), read, limit, size)
+}
+
+fn of(id: &ExecutionId, size: u64) -> Pager {
+    Pager::execution(id.clone(), Read::default(), None, size)
+}
+
+fn all_rows(client: &Client, mut pager: Pager) -> Vec<Map<String, Value>> {
+    let mut rows = Vec::new();
+    while let Some(page) = pager.next_page(client).unwrap() {
+        rows.extend(page.rows.into_maps());
+    }
+    rows
+}
+
+fn run(client: &Client, query_id: i64, p: Option<&Value>) -> ExecutionId {
+    let id = client
+        .execute_query(q(query_id), params(p).as_ref(), None)
+        .unwrap();
+    let status = client.wait(&id, Duration::from_secs(10)).unwrap();
+    assert_eq!(status.state, ExecState::Completed);
+    id
+}
+
+#[test]
+fn execute_wait_and_read_every_page() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 1_252_207, None);
+    let rows = all_rows(&c, of(&id, 5));
+    assert_eq!(rows.len(), 28);
+    assert_eq!(rows[0]["project"], "opensea");
+    assert_eq!(rows[27]["Rank"], 28);
+    assert_eq!(emu.stats().requests["results"], 6, "28 rows in pages of 5");
+}
+
+#[test]
+fn latest_results_by_parameter_combination() {
+    let emu = emulator();
+    let c = client(&emu);
+    let week = json!({"Time Period": "week"});
+    let mut pager = latest(1_252_207, Some(&week), Read::default(), None, 100);
+    let err = pager.next_page(&c).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                what: NotFound::LatestResult,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    run(&c, 1_252_207, Some(&week));
+    let rows = all_rows(
+        &c,
+        latest(1_252_207, Some(&week), Read::default(), None, 10),
+    );
+    assert_eq!(rows.len(), 28);
+    let log = emu.stats().log;
+    assert!(
+        log.iter()
+            .any(|e| e.query.contains("params.Time%20Period=week")),
+        "params travel as params.<name>"
+    );
+}
+
+#[test]
+fn columns_filters_and_sort_are_sent_and_honoured() {
+    let emu = emulator();
+    let c = client(&emu);
+    let read = Read {
+        columns: Some(vec!["project".into(), "Total Volume".into()]),
+        filters: Some("\"Total Volume\" > 1e9 AND project <> 'blur'".into()),
+        sort_by: Some("\"Total Volume\" asc".into()),
+    };
+    let rows = all_rows(&c, latest(1_252_207, None, read, None, 100));
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["looksrare", "cryptopunks", "x2y2", "opensea"]);
+    assert_eq!(rows[0].len(), 2, "only the requested columns");
+    assert_eq!(emu.stats().datapoints_served, 8);
+}
+
+#[test]
+fn a_limit_reads_one_small_page_of_a_huge_result() {
+    let emu = emulator();
+    let c = client(&emu);
+    let mut pager = latest(9_100_002, None, Read::default(), Some(10), 32_000);
+    let page = pager.next_page(&c).unwrap().unwrap();
+    assert_eq!(page.rows.len(), 10);
+    assert!(pager.next_page(&c).unwrap().is_none());
+    let stats = emu.stats();
+    assert_eq!(stats.results_requests, 1);
+    assert_eq!(stats.datapoints_served, 100);
+    assert_eq!(page.metadata.unwrap().total_row_count, Some(5_000_000));
+}
+
+#[test]
+fn rejected_key_never_appears_in_the_error() {
+    let emu = emulator();
+    let c = client_with(&emu, "sk_secret_wrong_key", |_| {});
+    let err = c.execute_query(q(1_258_228), None, None).unwrap_err();
+    assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Dune rejected the API key: invalid API Key"
+    );
+    assert!(!format!("{err:?}").contains("sk_secret"));
+}
+
+#[test]
+fn rate_limits_are_retried_honouring_retry_after() {
+    let emu = emulator();
+    let c = client(&emu);
+    emu.add_fault(fault(
+        json!({"route": "latest", "status": 429, "retry_after": "1"}),
+    ));
+    let start = Instant::now();
+    let rows = all_rows(&c, latest(3_493_826, None, Read::default(), None, 100));
+    assert_eq!(rows.len(), 8);
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "waited as Retry-After asked"
+    );
+    assert_eq!(emu.stats().requests["latest"], 2);
+}
+
+#[test]
+fn broken_middle_pages_are_retried_without_losing_or_doubling_rows() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 1_252_207, None);
+    let expected = all_rows(&c, of(&id, 4));
+    emu.add_fault(fault(
+        json!({"route": "results", "skip": 2, "cut_after": 40}),
+    ));
+    emu.add_fault(fault(json!({"route": "results", "skip": 1, "status": 503})));
+    emu.add_fault(fault(json!({"route": "results", "skip": 3, "reset": true})));
+    let got = all_rows(&c, of(&id, 4));
+    assert_eq!(got, expected);
+    assert_eq!(emu.stats().faults_injected, 3);
+}
+
+#[test]
+fn execute_is_never_sent_twice_once_it_may_have_reached_dune() {
+    let emu = emulator();
+    let c = client(&emu);
+    emu.add_fault(fault(json!({"route": "execute", "reset": true})));
+    let err = c.execute_query(q(1_258_228), None, None).unwrap_err();
+    assert!(err.maybe_executed(), "{err:?}");
+    let stats = emu.stats();
+    assert_eq!(stats.requests["execute"], 1);
+    assert_eq!(stats.executions_created, 1);
+
+    emu.add_fault(fault(json!({"route": "execute", "status": 502})));
+    let err = c.execute_query(q(1_258_228), None, None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Server {
+                status: 502,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    emu.add_fault(fault(
+        json!({"route": "execute", "status": 429, "retry_after": "0"}),
+    ));
+    c.execute_query(q(1_258_228), None, None).unwrap();
+    let stats = emu.stats();
+    assert_eq!(stats.requests["execute"], 4, "the 429 was retried once");
+    assert_eq!(stats.executions_created, 2);
+}
+
+#[test]
+fn a_stalled_status_times_out_and_is_retried() {
+    let emu = emulator();
+    let c = client_with(&emu, DEFAULT_API_KEY, |cfg| {
+        cfg.request_timeout = Duration::from_millis(300)
+    });
+    let id = run(&c, 3_493_826, None);
+    emu.add_fault(fault(json!({"route": "status", "stall_ms": 2000})));
+    let start = Instant::now();
+    assert_eq!(c.status(&id).unwrap().state, ExecState::Completed);
+    assert!(start.elapsed() < Duration::from_millis(1900));
+    emu.add_fault(fault(
+        json!({"route": "status", "stall_ms": 2000, "times": 10}),
+    ));
+    let c = client_with(&emu, DEFAULT_API_KEY, |cfg| {
+        cfg.request_timeout = Duration::from_millis(200);
+        cfg.max_retries = 1;
+    });
+    let err = c.status(&id).unwrap_err();
+    assert!(matches!(err, Error::Timeout { attempts: 2, .. }), "{err:?}");
+}
+
+#[test]
+fn failures_and_cancellations_surface_with_dune_words() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = c.execute_query(q(9_000_002), None, None).unwrap();
+    let status = c.wait(&id, Duration::from_secs(10)).unwrap();
+    assert_eq!(status.state, ExecState::Failed);
+    let mut pager = of(&id, 10);
+    let err = pager.next_page(&c).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Column 'amount' cannot be resolved"),
+        "{err}"
+    );
+
+    let slow = c
+        .execute_query(
+            q(9_000_003),
+            None,
+            Some(&Performance::try_from("large").unwrap()),
+        )
+        .unwrap();
+    assert!(c.cancel_execution(&slow).unwrap());
+    let mut pager = of(&slow, 10);
+    let err = pager.next_page(&c).unwrap_err();
+    assert!(
+        matches!(&err, Error::ExecutionEnded { state, .. } if state == "QUERY_STATE_CANCELLED"),
+        "{err:?}"
+    );
+    assert_eq!(emu.stats().cancelled, vec![slow.to_string()]);
+}
+
+#[test]
+fn raw_sql_and_csv_pages() {
+    let emu = emulator();
+    let c = client(&emu);
+    let sql = Sql::try_from("select * from query_3493826").unwrap();
+    let id = c.execute_sql(&sql, None).unwrap();
+    let csv = c.result_csv(&id, Duration::from_secs(10), 3).unwrap();
+    assert_eq!(emu.stats().requests["results_csv"], 3, "three pages");
+    assert_eq!(csv.lines().count(), 9);
+    assert_eq!(csv.lines().next(), Some("ct,TableName"));
+    assert_eq!(csv.matches("ct,TableName").count(), 1);
+}
+
+#[test]
+fn bad_input_is_refused_before_sending() {
+    let emu = emulator();
+    let c = client(&emu);
+    assert!(QueryId::try_from(0).is_err());
+    assert!(Params::from_json(Some(json!([1, 2]))).is_err());
+    assert!(Performance::try_from("turbo").is_err());
+    assert!(ExecutionId::try_from("../query/1").is_err());
+    assert_eq!(emu.stats().total_requests, 0);
+    let err = c
+        .execute_query(
+            q(1_252_207),
+            params(Some(&json!({"Nope": 1}))).as_ref(),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Dune rejected the request: unknown parameters (Nope)"
+    );
+}
+
+#[test]
+fn cancelling_stops_a_backoff_at_once() {
+    let emu = emulator();
+    let c = client(&emu);
+    emu.add_fault(fault(
+        json!({"route": "latest", "status": 429, "retry_after": "30"}),
+    ));
+    let flag = c.cancel_flag().clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        flag.cancel();
+    });
+    let start = Instant::now();
+    let mut pager = latest(3_493_826, None, Read::default(), None, 10);
+    assert_eq!(pager.next_page(&c).unwrap_err(), Error::Cancelled);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    t.join().unwrap();
+}
+
+#[test]
+fn progress_reports_the_execution_its_states_and_its_pages() {
+    let emu = emulator();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = client(&emu).with_progress(dune_api::ProgressSink::new(tx));
+    let params = json!({"rows": "2500"});
+    let id = run(&client, 9100001, Some(&params));
+    let rows = all_rows(&client, of(&id, 1000));
+    assert_eq!(rows.len(), 2500);
+    let events: Vec<dune_api::Progress> = rx.try_iter().collect();
+    assert_eq!(
+        events[0],
+        dune_api::Progress::Started {
+            execution_id: id.to_string(),
+            query_id: Some(9100001)
+        }
+    );
+    let states: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            dune_api::Progress::State { state, .. } => Some(state.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states.last(), Some(&"QUERY_STATE_COMPLETED"), "{states:?}");
+    let pages: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            dune_api::Progress::Page { rows, .. } => Some(*rows),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pages, vec![1000, 1000, 500]);
+}
+
+// The armed list is global to the test process: this is the only test here that arms a guard.
+#[test]
+fn an_exiting_process_cancels_what_its_threads_left_running() {
+    let emu = emulator();
+    emu.settings(|s| s.execution_ms = 60_000);
+    let client = client(&emu);
+    let id = client.execute_query(q(9100001), None, None).unwrap();
+    let config = client.config().clone();
+    let owner = Cancel::new();
+    let guard = dune_api::AbandonGuard::new(&config, &id, &owner);
+    // the thread holding the guard dies with the process: its destructor never runs
+    std::mem::forget(guard);
+    assert_eq!(dune_api::cancel_armed(Duration::from_secs(3)), 1);
+    assert_eq!(emu.stats().cancelled, vec![id.to_string()]);
+    assert_eq!(
+        dune_api::cancel_armed(Duration::from_secs(3)),
+        0,
+        "each execution is cancelled once"
+    );
+}

@@ -1,0 +1,235 @@
+//! The one error type of the extension, and how each error reaches the user: a SQLSTATE, the
+//! API's own message, and a hint where one helps.
+
+use dune_api::{Error as ApiError, NotFound};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+#[derive(Debug)]
+pub enum FdwError {
+    Api(ApiError),
+    /// `dune_fdw.server` names no server.
+    NoServer(String),
+    /// The server belongs to another wrapper.
+    NotDuneServer(String),
+    NoUsage {
+        user: String,
+        server: String,
+    },
+    NoUserMapping {
+        user: String,
+        server: String,
+    },
+    NoApiKey {
+        server: String,
+    },
+    InvalidArgument(String),
+    InvalidOption {
+        message: String,
+        hint: Option<String>,
+    },
+    /// The latest-results view was read without an equality on query_id.
+    MissingQueryId(String),
+    /// A Dune value that does not fit its column.
+    BadValue {
+        table: String,
+        column: String,
+        row: u64,
+        value: String,
+        problem: String,
+    },
+    /// A declared column that the Dune result does not have.
+    NoSuchColumn {
+        table: String,
+        column: String,
+        available: Vec<String>,
+    },
+    Internal(String),
+}
+
+impl From<ApiError> for FdwError {
+    fn from(e: ApiError) -> Self {
+        FdwError::Api(e)
+    }
+}
+
+pub type FdwResult<T> = Result<T, FdwError>;
+
+struct Report {
+    code: PgSqlErrorCode,
+    message: String,
+    detail: Option<String>,
+    hint: Option<String>,
+}
+
+fn report(code: PgSqlErrorCode, message: impl Into<String>) -> Report {
+    Report {
+        code,
+        message: message.into(),
+        detail: None,
+        hint: None,
+    }
+}
+
+impl Report {
+    fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+
+    fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+}
+
+/// Adds what an execute that may have reached Dune means for the user.
+fn maybe_ran(r: Report, maybe_executed: bool) -> Report {
+    if maybe_executed {
+        r.detail("The execute request may have reached Dune, so it was not sent again: the query may be running. Check the Dune UI before running it again.")
+    } else {
+        r
+    }
+}
+
+fn api_report(e: &ApiError) -> Report {
+    use PgSqlErrorCode::*;
+    let message = e.to_string();
+    match e {
+        ApiError::InvalidArgument(_) => report(ERRCODE_INVALID_PARAMETER_VALUE, message),
+        ApiError::BadRequest(m) if m.starts_with("unknown parameters") => report(ERRCODE_INVALID_PARAMETER_VALUE, message)
+            .hint("Parameter names are those of the saved query on dune.com, case and spaces included."),
+        ApiError::BadRequest(_) => report(ERRCODE_INVALID_PARAMETER_VALUE, message),
+        ApiError::Unauthorized(_) => report(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, message).hint(
+            "Set a valid key: ALTER USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (SET api_key '...');",
+        ),
+        ApiError::LimitExceeded(_) => report(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, message)
+            .hint("Check the usage and limits of the Dune account at dune.com (settings)."),
+        ApiError::Forbidden(_) => report(ERRCODE_INSUFFICIENT_PRIVILEGE, message)
+            .hint("The key's account may not run this query: it may be private, archived or owned by another team."),
+        ApiError::NotFound { what: NotFound::Query, .. } => report(ERRCODE_UNDEFINED_OBJECT, message)
+            .hint("Check the query id; a private query is visible only to its owner's keys."),
+        ApiError::NotFound { what: NotFound::Execution, .. } => report(ERRCODE_UNDEFINED_OBJECT, message)
+            .hint("Execution ids come from dune_execute() or dune_execute_sql(); results are kept about 90 days."),
+        ApiError::NotFound { what: NotFound::LatestResult, .. } => report(ERRCODE_NO_DATA_FOUND, message).hint(
+            "This query has no result for these parameters yet: run it once with dune_run(query_id, params).",
+        ),
+        ApiError::RateLimited { .. } => report(ERRCODE_FDW_ERROR, message)
+            .hint("Dune limits requests per minute by plan; wait a minute, or raise the server option max_retries."),
+        ApiError::Server { maybe_executed, .. } => {
+            maybe_ran(report(ERRCODE_FDW_ERROR, message).hint("Dune may be having trouble; try again later."), *maybe_executed)
+        }
+        ApiError::Timeout { maybe_executed, .. } | ApiError::Connection { maybe_executed, .. } => maybe_ran(
+            report(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, message).hint(
+                "Check the server option api_url and the network; the server option request_timeout_ms sets how long one request may take.",
+            ),
+            *maybe_executed,
+        ),
+        ApiError::InvalidResponse(_) => report(ERRCODE_FDW_ERROR, message)
+            .hint("The server at api_url does not answer as the Dune API does; check the server option api_url."),
+        ApiError::ResponseTooLarge { .. } => report(ERRCODE_PROGRAM_LIMIT_EXCEEDED, message)
+            .hint("Lower the page size (server option fetch_size) or raise max_response_bytes."),
+        ApiError::ExecutionFailed { execution_id, message: dune } if !dune.contains(execution_id.as_str()) => {
+            report(ERRCODE_FDW_ERROR, message).detail(format!("execution_id: {execution_id}"))
+        }
+        ApiError::ExecutionFailed { .. } => report(ERRCODE_FDW_ERROR, message),
+        ApiError::ExecutionEnded { .. } => {
+            report(ERRCODE_FDW_ERROR, message).hint("Run the query again with dune_execute() or dune_run().")
+        }
+        ApiError::StillRunning { execution_id, .. } => report(ERRCODE_FDW_ERROR, message).hint(format!(
+            "Wait longer with dune_wait('{execution_id}', interval '1 hour'), or stop it with dune_cancel('{execution_id}')."
+        )),
+        ApiError::Cancelled => report(ERRCODE_QUERY_CANCELED, "canceling statement: the Dune request was cancelled"),
+    }
+}
+
+impl FdwError {
+    fn to_report(&self) -> Report {
+        use PgSqlErrorCode::*;
+        match self {
+            FdwError::Api(e) => api_report(e),
+            FdwError::NoServer(name) => report(ERRCODE_UNDEFINED_OBJECT, format!("server \"{name}\" does not exist"))
+                .hint("CREATE EXTENSION dune_fdw creates the server dune; SET dune_fdw.server names another one."),
+            FdwError::NotDuneServer(name) => report(
+                ERRCODE_FDW_INVALID_OPTION_NAME,
+                format!("server \"{name}\" does not use the dune_fdw foreign-data wrapper"),
+            )
+            .hint("SET dune_fdw.server to a server created with FOREIGN DATA WRAPPER dune_fdw."),
+            FdwError::NoUsage { user, server } => report(
+                ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("permission denied for foreign server {server}"),
+            )
+            .hint(format!("A superuser or the server's owner can run: GRANT USAGE ON FOREIGN SERVER {server} TO {user};")),
+            FdwError::NoUserMapping { user, server } => report(
+                ERRCODE_UNDEFINED_OBJECT,
+                format!("user mapping not found for user \"{user}\" and server \"{server}\""),
+            )
+            .hint(format!("Store your Dune API key: CREATE USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (api_key '...');")),
+            FdwError::NoApiKey { server } => report(
+                ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+                format!("the user mapping for server \"{server}\" has no api_key"),
+            )
+            .hint(format!("ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (ADD api_key '...');")),
+            FdwError::InvalidArgument(m) => report(ERRCODE_INVALID_PARAMETER_VALUE, m.clone()),
+            FdwError::InvalidOption { message, hint } => {
+                let r = report(ERRCODE_FDW_INVALID_OPTION_NAME, message.clone());
+                match hint {
+                    Some(h) => r.hint(h.clone()),
+                    None => r,
+                }
+            }
+            FdwError::MissingQueryId(table) => report(
+                ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
+                format!("{table} needs the query: WHERE query_id = <id>"),
+            )
+            .hint(format!(
+                "For example: SELECT \"row\" FROM {table} WHERE query_id = 1252207; or WHERE query_id IN (1252207, 1258228), and optionally AND params = '{{\"Time Period\": \"day\"}}'"
+            )),
+            FdwError::BadValue { table, column, row, value, problem } => report(
+                ERRCODE_INVALID_TEXT_REPRESENTATION,
+                format!("column \"{column}\" of foreign table \"{table}\", row {row}: {problem}: {value}"),
+            )
+            .hint(if problem.contains("u0000") {
+                "PostgreSQL text and jsonb cannot hold \\u0000: remove it in the Dune query (replace(col, chr(0), '')), or leave the row out with a WHERE that Dune can filter on."
+            } else {
+                "Declare the column with a type that fits the Dune values (text always does)."
+            }),
+
+            FdwError::NoSuchColumn { table, column, available } => report(
+                ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+                format!("the Dune result has no column \"{column}\" for foreign table \"{table}\""),
+            )
+            .detail(format!("Its columns are: {}", available.join(", ")))
+            .hint("Rename the column, or map it: ALTER FOREIGN TABLE ... ALTER COLUMN ... OPTIONS (ADD column_name '...')"),
+            FdwError::Internal(m) => report(ERRCODE_INTERNAL_ERROR, m.clone()),
+        }
+    }
+
+    /// Raises this error as a Postgres ERROR; does not return.
+    pub fn raise(self) -> ! {
+        let r = self.to_report();
+        let mut e = ErrorReport::new(r.code, r.message, "dune_fdw");
+        if let Some(d) = r.detail {
+            e = e.set_detail(d);
+        }
+        if let Some(h) = r.hint {
+            e = e.set_hint(h);
+        }
+        e.report(PgLogLevel::ERROR);
+        unreachable!("ERROR does not return")
+    }
+}
+
+/// Unwraps or raises: the last step of every SQL-callable function.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T, E: Into<FdwError>> OrRaise<T> for Result<T, E> {
+    fn or_raise(self) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => e.into().raise(),
+        }
+    }
+}

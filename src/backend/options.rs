@@ -1,0 +1,327 @@
+//! Every option of every object (wrapper, server, user mapping, foreign table, column) in one
+//! table of name × objects × kind, as postgres_fdw's `option.c` keeps its own; the typed
+//! parsers built on it (server options → client settings, table options → [`TableOptions`]);
+//! and the validator's rule, "parse and drop", plus the superuser rule for `api_url`.
+
+use crate::backend::catalog;
+use crate::backend::error::{FdwError, FdwResult};
+use crate::backend::waits::max_age_of;
+use dune_api::{
+    ApiKey, ClientConfig, DEFAULT_API_URL, ExecutionId, Params, Performance, QueryId, ResultSource,
+    Sql, normalize_api_url,
+};
+use std::time::Duration;
+
+/// The value of the table option marking the latest-results table (`dune_latest_results`).
+pub const LATEST_RESULTS_VIEW: &str = "latest_results";
+
+/// The kind of object options are given for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Object {
+    Wrapper,
+    Server,
+    UserMapping,
+    Table,
+    Column,
+}
+
+impl Object {
+    fn describe(self) -> &'static str {
+        match self {
+            Object::Wrapper => "the foreign-data wrapper",
+            Object::Server => "a server",
+            Object::UserMapping => "a user mapping",
+            Object::Table => "a foreign table",
+            Object::Column => "a foreign table column",
+        }
+    }
+}
+
+/// What an option's value must be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// An integer within bounds.
+    Integer(u64, u64),
+    Url,
+    Key,
+    QueryId,
+    Sql,
+    ExecutionId,
+    View,
+    Params,
+    Mode,
+    Interval,
+    Performance,
+    ColumnName,
+}
+
+use Kind::*;
+use Object::{Column, Server, Table, UserMapping};
+
+/// Every option: its name, the objects that take it, and its kind. The server's defaults are
+/// those of `ClientConfig::new`.
+const OPTIONS: &[(&str, &[Object], Kind)] = &[
+    ("api_url", &[Server], Url),
+    ("request_timeout_ms", &[Server], Integer(100, 3_600_000)),
+    ("connect_timeout_ms", &[Server], Integer(100, 600_000)),
+    ("max_retries", &[Server], Integer(0, 20)),
+    ("max_retry_wait_ms", &[Server], Integer(0, 3_600_000)),
+    ("fetch_size", &[Server, Table], Integer(1, 1_000_000)),
+    ("max_response_bytes", &[Server], Integer(1024, 4 << 30)),
+    ("api_key", &[UserMapping], Key),
+    ("query_id", &[Table], QueryId),
+    ("sql", &[Table], Sql),
+    ("execution_id", &[Table], ExecutionId),
+    ("view", &[Table], View),
+    ("params", &[Table], Params),
+    ("mode", &[Table], Mode),
+    ("max_age", &[Table], Interval),
+    ("performance", &[Table], Performance),
+    ("column_name", &[Column], ColumnName),
+];
+
+/// The table options that say where a table's rows come from: exactly one per table.
+pub const SOURCE_OPTIONS: [&str; 4] = ["query_id", "sql", "execution_id", "view"];
+
+fn names_for(object: Object) -> Vec<&'static str> {
+    OPTIONS
+        .iter()
+        .filter(|(_, objects, _)| objects.contains(&object))
+        .map(|(name, _, _)| *name)
+        .collect()
+}
+
+fn unknown(object: Object, name: &str) -> FdwError {
+    let valid = names_for(object);
+    let hint = if name == "api_key" && object != Object::UserMapping {
+        "api_key belongs in a user mapping, where other roles cannot read it: CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key '...');".to_string()
+    } else if valid.is_empty() {
+        format!("There are no valid options for {}.", object.describe())
+    } else {
+        format!(
+            "Valid options for {} are: {}",
+            object.describe(),
+            valid.join(", ")
+        )
+    };
+    FdwError::InvalidOption {
+        message: format!("invalid option \"{name}\""),
+        hint: Some(hint),
+    }
+}
+
+fn integer(name: &str, value: &str, min: u64, max: u64) -> FdwResult<u64> {
+    match value.trim().parse::<u64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(FdwError::InvalidArgument(format!(
+            "{name} must be an integer from {min} to {max}, not \"{value}\""
+        ))),
+    }
+}
+
+/// Checks one option's value by its kind (max_age with PostgreSQL's interval parser).
+fn check_value(name: &str, value: &str, kind: Kind) -> FdwResult<()> {
+    let refuse = |why: String| Err(FdwError::InvalidArgument(why));
+    match kind {
+        Integer(min, max) => integer(name, value, min, max).map(drop),
+        Url => normalize_api_url(value).map(drop).map_err(FdwError::from),
+        Key if value.trim().is_empty() => refuse("api_key must not be empty".into()),
+        QueryId => integer(name, value, 1, i64::MAX as u64).map(drop),
+        Sql => dune_api::Sql::try_from(value)
+            .map(drop)
+            .map_err(FdwError::from),
+        ExecutionId => dune_api::ExecutionId::try_from(value)
+            .map(drop)
+            .map_err(FdwError::from),
+        Params => dune_api::Params::from_text(value)
+            .map(drop)
+            .map_err(FdwError::from),
+        Mode if value != "latest" && value != "execute" => {
+            refuse(format!("mode must be latest or execute, not \"{value}\""))
+        }
+        Interval => max_age_of(value).map(drop),
+        Performance => dune_api::Performance::try_from(value)
+            .map(drop)
+            .map_err(FdwError::from),
+        View if value != LATEST_RESULTS_VIEW => refuse(format!(
+            "view must be {LATEST_RESULTS_VIEW}, not \"{value}\""
+        )),
+        ColumnName if value.is_empty() => refuse("column_name must not be empty".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Checks one option's name for this object, and its value.
+pub fn check(object: Object, name: &str, value: &str) -> FdwResult<()> {
+    let kind = OPTIONS
+        .iter()
+        .find(|(n, objects, _)| *n == name && objects.contains(&object))
+        .map(|(_, _, kind)| *kind)
+        .ok_or_else(|| unknown(object, name))?;
+    check_value(name, value, kind)
+}
+
+/// The validator's rule: every option checked alone, then the object's options parsed
+/// together and dropped; only a superuser may set `api_url` (it decides where keys are sent).
+pub fn validate(object: Object, options: &[(String, String)]) -> FdwResult<()> {
+    for (name, value) in options {
+        check(object, name, value)?;
+        if object == Object::Server && name == "api_url" && !catalog::is_superuser() {
+            return Err(FdwError::InvalidOption {
+                message: "only a superuser may set api_url".into(),
+                hint: Some(
+                    "api_url decides where API keys are sent; ask a superuser to change it.".into(),
+                ),
+            });
+        }
+    }
+    match object {
+        Object::Table => TableOptions::parse("", options).map(drop),
+        Object::Server => {
+            let mut config = ClientConfig::new(DEFAULT_API_URL, ApiKey::new(""))?;
+            apply_server(options, &mut config)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies a server's options over the client defaults.
+pub fn apply_server(options: &[(String, String)], config: &mut ClientConfig) -> FdwResult<()> {
+    for (name, value) in options {
+        let kind = OPTIONS.iter().find(|(n, _, _)| n == name).map(|o| o.2);
+        let n = match kind {
+            Some(Url) => {
+                config.api_url = normalize_api_url(value)?;
+                continue;
+            }
+            Some(Integer(min, max)) => integer(name, value, min, max)?,
+            _ => continue,
+        };
+        match name.as_str() {
+            "request_timeout_ms" => config.request_timeout = Duration::from_millis(n),
+            "connect_timeout_ms" => config.connect_timeout = Duration::from_millis(n),
+            "max_retries" => config.max_retries = n as u32,
+            "max_retry_wait_ms" => config.max_retry_wait = Duration::from_millis(n),
+            "fetch_size" => config.page_size = n,
+            "max_response_bytes" => config.max_response_bytes = n,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Where a foreign table's rows come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableSource {
+    /// A result of Dune: a query's latest result or a new execution, raw SQL, an execution.
+    Result(ResultSource),
+    /// `dune_latest_results`: the query ids come from the WHERE clause.
+    LatestResults,
+}
+
+/// A foreign table's options, parsed and checked together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableOptions {
+    pub source: TableSource,
+    /// Rows per results request, over the server's `fetch_size`.
+    pub fetch_size: Option<u64>,
+}
+
+/// The value of option `name`, if given.
+fn option<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    options
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn source_count_error(sources: &[&str]) -> FdwError {
+    FdwError::InvalidOption {
+        message: format!(
+            "a dune_fdw foreign table needs exactly one of the options query_id, sql, execution_id (it has {})",
+            if sources.is_empty() {
+                "none".to_string()
+            } else {
+                sources.join(", ")
+            }
+        ),
+        hint: Some("For example: OPTIONS (query_id '1258228')".into()),
+    }
+}
+
+impl TableOptions {
+    /// Parses a foreign table's options: exactly one of query_id, sql, execution_id (or view);
+    /// mode and max_age only with query_id. `table` names the table in messages.
+    pub fn parse(table: &str, options: &[(String, String)]) -> FdwResult<TableOptions> {
+        let get = |name: &str| option(options, name);
+        let sources: Vec<&str> = SOURCE_OPTIONS
+            .into_iter()
+            .filter(|n| get(n).is_some())
+            .collect();
+        if sources.len() != 1 {
+            return Err(source_count_error(&sources));
+        }
+        if sources[0] != "query_id"
+            && let Some(bad) = ["mode", "max_age"].into_iter().find(|n| get(n).is_some())
+        {
+            return Err(FdwError::InvalidOption {
+                message: format!("option {bad} applies only to a table with query_id"),
+                hint: Some("A table with sql always executes it; a table with execution_id reads that execution.".into()),
+            });
+        }
+        let fetch_size = match get("fetch_size") {
+            Some(v) => Some(integer("fetch_size", v, 1, 1_000_000)?),
+            None => None,
+        };
+        let source = Self::source(table, sources[0], options)?;
+        Ok(TableOptions { source, fetch_size })
+    }
+
+    fn source(table: &str, which: &str, options: &[(String, String)]) -> FdwResult<TableSource> {
+        let get = |name: &str| option(options, name);
+        let text = get(which).unwrap_or_default();
+        let params = match get("params") {
+            Some(p) => Params::from_text(p).map_err(|e| {
+                FdwError::InvalidArgument(format!(
+                    "option params of foreign table \"{table}\" is not valid: {e}"
+                ))
+            })?,
+            None => None,
+        };
+        let performance = Performance::from_option(get("performance"))?;
+        let result = match which {
+            "view" => {
+                check_value("view", text, View)?;
+                return Ok(TableSource::LatestResults);
+            }
+            "sql" => ResultSource::Sql {
+                sql: Sql::try_from(text)?,
+                performance,
+            },
+            "execution_id" => ResultSource::Execution(ExecutionId::try_from(text)?),
+            _ => {
+                let id = integer("query_id", text, 1, i64::MAX as u64)?;
+                let query = QueryId::try_from(id as i64)?;
+                match get("mode") {
+                    None | Some("latest") => ResultSource::Latest {
+                        query,
+                        params,
+                        max_age: get("max_age").map(max_age_of).transpose()?,
+                        performance,
+                    },
+                    Some("execute") => ResultSource::Execute {
+                        query,
+                        params,
+                        performance,
+                    },
+                    Some(other) => {
+                        return Err(FdwError::InvalidArgument(format!(
+                            "mode must be latest or execute, not \"{other}\""
+                        )));
+                    }
+                }
+            }
+        };
+        Ok(TableSource::Result(result))
+    }
+}

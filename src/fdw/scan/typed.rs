@@ -1,0 +1,245 @@
+//! The executor of typed foreign tables: each page is decoded on the I/O thread for the
+//! table's columns (`pg_format::prepare`), and the backend only builds datums, with the
+//! conversion error context set (`convert::ConversionLocation`).
+
+use super::{Executor, ParamValues, ScanSetup};
+use crate::backend::blocking::Stream;
+use crate::backend::error::{FdwError, FdwResult};
+use crate::backend::jsonb::PAGES_AHEAD;
+use crate::backend::progress::PartialWarning;
+use crate::backend::waits::DEFAULT_WAIT;
+use crate::fdw::convert::{ConversionLocation, cell_datum};
+use crate::fdw::scan_plan::PlanSource;
+use dune_api::{
+    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, Started, conjunction, read, sort_by,
+};
+use pg_format::{Cell, Prepared, Target, prepare};
+use pgrx::pg_sys;
+
+enum Event {
+    Page(Box<TypedPage>),
+    Notice(String),
+}
+
+/// A page decoded for the table's columns.
+struct TypedPage {
+    execution_id: String,
+    partial: bool,
+    /// The result's columns (for the check that every declared column is there).
+    columns: Vec<String>,
+    cells: Prepared,
+}
+
+pub struct Typed {
+    setup: ScanSetup,
+    /// The execution read, kept across rescans so that a rescan does not run the query again.
+    started: Started,
+    events: Option<Stream<Event>>,
+    /// The current page, and its next row.
+    page: Option<Box<TypedPage>>,
+    row: usize,
+    rows_read: u64,
+    columns_checked: bool,
+    partial: PartialWarning,
+    location: ConversionLocation,
+}
+
+impl Typed {
+    pub fn new(setup: ScanSetup) -> Typed {
+        Typed {
+            location: ConversionLocation::new(&setup.plan.table),
+            setup,
+            started: Started::default(),
+            events: None,
+            page: None,
+            row: 0,
+            rows_read: 0,
+            columns_checked: false,
+            partial: PartialWarning::default(),
+        }
+    }
+
+    /// What to read for these parameter values: the plan's columns, filters, sort and limit
+    /// (filters and limit only when every parameter has a value).
+    fn spec(&self, params: &ParamValues) -> ReadSpec {
+        let plan = &self.setup.plan;
+        let PlanSource::Result(source) = &plan.source else {
+            unreachable!("typed tables read a result")
+        };
+        let filters = params.filters(&plan.filters);
+        ReadSpec {
+            source: source.clone(),
+            read: Read {
+                columns: plan.columns.clone(),
+                filters: filters.as_deref().and_then(conjunction),
+                sort_by: sort_by(&plan.sort_by),
+            },
+            limit: filters.and(plan.limit),
+            page_size: plan.fetch_size.unwrap_or(self.setup.config.page_size),
+            wait: DEFAULT_WAIT,
+        }
+    }
+
+    /// Every Dune column the table reads must be in the result (checked on the first page).
+    fn check_columns(&mut self, names: &[String]) -> FdwResult<()> {
+        self.columns_checked = true;
+        if names.is_empty() {
+            return Ok(());
+        }
+        let wanted: Vec<&String> = match &self.setup.plan.columns {
+            Some(f) => f.iter().collect(),
+            None => self
+                .setup
+                .attrs
+                .iter()
+                .filter_map(|a| a.remote.as_ref())
+                .collect(),
+        };
+        match wanted.into_iter().find(|w| !names.contains(w)) {
+            Some(missing) => Err(FdwError::NoSuchColumn {
+                table: self.setup.plan.table.clone(),
+                column: missing.clone(),
+                available: names.to_vec(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes in a page: checks the columns once, warns once of a partial result, and
+    /// remembers the execution for rescans.
+    fn take_page(&mut self, page: Box<TypedPage>) -> FdwResult<()> {
+        if !self.columns_checked {
+            self.check_columns(&page.columns)?;
+        }
+        if page.partial {
+            self.partial.warn(&page.execution_id);
+        }
+        if let Ok(mut s) = self.started.lock()
+            && s.is_none()
+        {
+            *s = ExecutionId::try_from(page.execution_id.as_str()).ok();
+        }
+        self.page = Some(page);
+        self.row = 0;
+        Ok(())
+    }
+
+    /// Fills the slot with row `row` of `page`.
+    unsafe fn store(&mut self, slot: *mut pg_sys::TupleTableSlot, page: &TypedPage, row: usize) {
+        self.rows_read += 1;
+        // SAFETY: the slot's arrays have one entry per attribute of its descriptor, which is the
+        // relation's; the page has one cell per attribute and row.
+        unsafe {
+            let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+            let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+            let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+            let width = page.cells.width;
+            let cells = &page.cells.cells[row * width..(row + 1) * width];
+            let (attrs, table, rows_read) =
+                (&self.setup.attrs, &self.setup.plan.table, self.rows_read);
+            self.location.enter(|at| {
+                at.row = rows_read;
+                for (i, &cell) in cells.iter().enumerate().take(natts) {
+                    let attr = &attrs[i];
+                    if let Cell::Bad(k) = cell {
+                        // our message names table, column, row and value: no context line
+                        at.value = std::ptr::null();
+                        let (problem, value) = page.cells.problems[k as usize].clone();
+                        FdwError::BadValue {
+                            table: table.clone(),
+                            column: attr.name.clone(),
+                            row: rows_read,
+                            value,
+                            problem,
+                        }
+                        .raise();
+                    }
+                    if let Cell::Bytes { start, .. } = cell {
+                        at.column = &attr.name;
+                        at.value = page.cells.arena.as_ptr().add(start as usize).cast();
+                    }
+                    let datum = cell_datum(attr, &page.cells, cell);
+                    nulls[i] = datum.is_none();
+                    values[i] = datum.unwrap_or(pg_sys::Datum::from(0));
+                }
+            });
+            pg_sys::ExecStoreVirtualTuple(slot);
+        }
+    }
+}
+
+/// Decodes a page for the table's columns (on the I/O thread).
+fn typed_page(page: dune_api::Page, targets: &[(Option<String>, Target)]) -> TypedPage {
+    TypedPage {
+        partial: page.state == ExecState::CompletedPartial,
+        cells: prepare(page.rows.raw_rows(), targets),
+        columns: page.metadata.map(|m| m.column_names).unwrap_or_default(),
+        execution_id: page.execution_id,
+    }
+}
+
+impl Executor for Typed {
+    fn start(&mut self, params: &ParamValues) -> FdwResult<()> {
+        let spec = self.spec(params);
+        let started = self.started.clone();
+        let targets: Vec<(Option<String>, Target)> = self
+            .setup
+            .attrs
+            .iter()
+            .map(|a| (a.remote.clone(), a.target))
+            .collect();
+        let events = Stream::start(
+            self.setup.config.clone(),
+            PAGES_AHEAD,
+            move |client, out| {
+                read(client, &spec, &started, &mut |ev| match ev {
+                    ReadEvent::Page(page) => {
+                        out.emit(Event::Page(Box::new(typed_page(*page, &targets))))
+                    }
+                    ReadEvent::Notice(text) => out.emit(Event::Notice(text)),
+                })
+            },
+        )?;
+        self.events = Some(events);
+        Ok(())
+    }
+
+    unsafe fn fill(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+        loop {
+            // a finished page is dropped here, on the backend, as a few large blocks
+            if let Some(page) = self.page.take()
+                && self.row < page.cells.rows()
+            {
+                let row = self.row;
+                self.row += 1;
+                // SAFETY: the caller's slot, as `fill` requires.
+                unsafe { self.store(slot, &page, row) };
+                self.page = Some(page);
+                return true;
+            }
+            let Some(events) = self.events.as_mut() else {
+                return false;
+            };
+            match events.next() {
+                None => {
+                    self.events = None;
+                    return false;
+                }
+                Some(Ok(Event::Notice(text))) => pgrx::notice!("{text}"),
+                Some(Ok(Event::Page(page))) => {
+                    if let Err(e) = self.take_page(page) {
+                        e.raise();
+                    }
+                }
+                Some(Err(e)) => FdwError::from(e).raise(),
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.events = None; // stops the helper thread
+        self.page = None;
+        self.rows_read = 0;
+        self.columns_checked = false;
+    }
+}

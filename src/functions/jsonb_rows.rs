@@ -1,0 +1,92 @@
+//! Result rows as jsonb for the set-returning functions, streamed: the I/O thread reads page
+//! N+1 and prepares its rows while PostgreSQL consumes page N, so at most three pages are held
+//! (consumed, waiting, being received). The I/O thread also builds each row's jsonb datum, so
+//! the backend only copies it (`backend::jsonb`).
+
+use crate::backend::blocking::Stream;
+use crate::backend::connection;
+use crate::backend::error::{FdwError, FdwResult};
+use crate::backend::jsonb::{JsonbDatum, PAGES_AHEAD, binary_jsonb, jsonb_datum};
+use crate::backend::progress::PartialWarning;
+use dune_api::{ExecState, ReadEvent, ReadSpec, ResultSource, Started, read};
+use pg_format::{Prepared, prepare_objects};
+use std::time::Duration;
+
+enum Event {
+    Rows {
+        execution_id: String,
+        partial: bool,
+        objects: Prepared,
+    },
+    Notice(String),
+}
+
+/// The rows of a result as jsonb datums, read as the function's caller asks for them.
+pub struct RowStream {
+    events: Stream<Event>,
+    page: Prepared,
+    next: usize,
+    partial: PartialWarning,
+}
+
+impl RowStream {
+    /// Every row of `source`, as the dune_* functions read it (the server named by
+    /// `dune_fdw.server`, the current role), waiting up to `wait` for an execution.
+    pub fn start(source: ResultSource, wait: Duration) -> FdwResult<RowStream> {
+        let config = connection::for_functions()?;
+        let spec = ReadSpec::all(source, config.page_size, wait);
+        let binary = binary_jsonb();
+        let events = Stream::start(config, PAGES_AHEAD, move |client, out| {
+            read(
+                client,
+                &spec,
+                &Started::default(),
+                &mut |event| match event {
+                    ReadEvent::Page(page) => out.emit(Event::Rows {
+                        partial: page.state == ExecState::CompletedPartial,
+                        objects: prepare_objects(page.rows.raw_rows(), binary),
+                        execution_id: page.execution_id,
+                    }),
+                    ReadEvent::Notice(text) => out.emit(Event::Notice(text)),
+                },
+            )
+        })?;
+        Ok(RowStream {
+            events,
+            page: Prepared::default(),
+            next: 0,
+            partial: PartialWarning::default(),
+        })
+    }
+}
+
+impl Iterator for RowStream {
+    type Item = JsonbDatum;
+
+    fn next(&mut self) -> Option<JsonbDatum> {
+        loop {
+            if let Some(&cell) = self.page.cells.get(self.next) {
+                self.next += 1;
+                if let Some(datum) = jsonb_datum(&self.page, cell) {
+                    return Some(datum);
+                }
+                continue;
+            }
+            match self.events.next()? {
+                Ok(Event::Rows {
+                    execution_id,
+                    partial,
+                    objects,
+                }) => {
+                    if partial {
+                        self.partial.warn(&execution_id);
+                    }
+                    self.page = objects;
+                    self.next = 0;
+                }
+                Ok(Event::Notice(text)) => pgrx::notice!("{text}"),
+                Err(e) => FdwError::from(e).raise(),
+            }
+        }
+    }
+}
