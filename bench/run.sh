@@ -10,19 +10,15 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 setup
 install_extension release
-(cd "$ROOT" && cargo build --quiet --release -p dune-emulator)
 VENV="$ROOT/target/bench-venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c 'import dune_client, psycopg' 2>/dev/null || "$VENV/bin/pip" install --quiet dune-client 'psycopg[binary]'
 
 TMP="$(mktemp -d /tmp/dune_fdw_bench.XXXXXX)"
 chmod 755 "$TMP"
-cleanup() { [ -n "${EMU_PID:-}" ] && kill "$EMU_PID" 2>/dev/null; stop_cluster; rm -rf "$TMP"; }
+cleanup() { stop_emulator; stop_cluster; rm -rf "$TMP"; }
 trap cleanup EXIT
 start_cluster "$TMP/pg"
-"$ROOT/target/release/dune-emulator" --port 0 --pending-ms 20 --execution-ms 100 >"$TMP/emu.out" 2>&1 &
-EMU_PID=$!
-for _ in $(seq 1 100); do grep -q '^listening on' "$TMP/emu.out" && break; sleep 0.05; done
-export DUNE_API_URL="$(sed -n 's/^listening on //p' "$TMP/emu.out")"
+EMULATOR_PROFILE=release start_emulator --pending-ms 20 --execution-ms 100
 export BENCH_TMP="$TMP"
 "$VENV/bin/python" "$ROOT/bench/bench.py"

@@ -87,9 +87,9 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_cluster DIR: initdb and start a cluster listening on a Unix socket in DIR and on
-# 127.0.0.1:<free port>. Sets PGHOST, PGPORT, PGUSER, PGDATA_DIR.
-# start_cluster DIR [CONF]: a scratch cluster in DIR, with CONF appended to postgresql.conf.
+# start_cluster DIR [CONF]: initdb and start a scratch cluster in DIR, listening on a Unix
+# socket in DIR and on 127.0.0.1:<free port>, with CONF appended to postgresql.conf. Sets
+# PGHOST, PGPORT, PGUSER, PGDATA_DIR.
 start_cluster() {
     local dir="$1"
     mkdir -p "$dir"
@@ -116,13 +116,15 @@ stop_cluster() {
     [ -n "${PGDATA_DIR:-}" ] && [ -d "$PGDATA_DIR" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# start_emulator [args...]: builds and starts the emulator on a free port. Sets DUNE_API_URL
-# and EMULATOR_PID.
+# start_emulator [args...]: builds and starts the emulator on a free port (a release build when
+# EMULATOR_PROFILE=release, as the benchmark wants). Sets DUNE_API_URL and EMULATOR_PID.
 start_emulator() {
-    (cd "$ROOT" && cargo build --quiet -p dune-emulator)
+    local profile="${EMULATOR_PROFILE:-debug}" flag=()
+    [ "$profile" = release ] && flag=(--release)
+    (cd "$ROOT" && cargo build --quiet "${flag[@]}" -p dune-emulator)
     local out
     out="$(mktemp)"
-    "$ROOT/target/debug/dune-emulator" --port 0 "$@" >"$out" 2>&1 &
+    "$ROOT/target/$profile/dune-emulator" --port 0 "$@" >"$out" 2>&1 &
     EMULATOR_PID=$!
     for _ in $(seq 1 100); do
         grep -q "^listening on" "$out" && break

@@ -1,11 +1,38 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, the client and emulator (cargo test), the SQL surface (pg_regress
-# golden files against a scratch cluster and the emulator), and the official Python SDK
-# against the emulator. Installs what it needs first. No test reaches the internet.
+# The test suite: lint, the pure crates (cargo test), the shape of the tree, the SQL surface
+# (pg_regress golden files against a scratch cluster and the emulator), the Python suites, and
+# the official Python SDK against the emulator. Installs what it needs first. No test reaches
+# the internet.
+#
+#   scripts/test.sh                 everything (what CI runs)
+#   scripts/test.sh pushdown types  only these: golden tests (tests/pg_regress/sql/<name>.sql,
+#                                   with those the schedule puts before them), Python suites
+#                                   (faults, interrupts, ...) or steps (lint, cargo, structure,
+#                                   sdk); `scripts/test.sh list` names them
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-setup || exit 1
 cd "$ROOT" || exit 1
+
+# Python suites: short name, name, script (each ends with "<name>: N passed, M failed").
+SUITES=(
+    "load:load:tests/load/load.py"
+    "faults:reliability faults:tests/reliability/faults.py"
+    "interrupts:reliability interrupts:tests/reliability/interrupts.py"
+    "secrets:reliability secrets:tests/reliability/secrets.py"
+    "progress:ux progress:tests/ux/progress.py"
+    "upgrade:packaging upgrade:tests/packaging/upgrade.py"
+    "dump-restore:packaging dump-restore:tests/packaging/dump_restore.py"
+    "docs:docs blocks:tests/docs/docs_blocks.py"
+)
+STEPS=(lint cargo structure sdk)
+REGRESS_TESTS=($(sed -n 's/^test: //p' tests/pg_regress/schedule))
+
+if [ "${1:-}" = list ]; then
+    echo "steps: ${STEPS[*]}"
+    echo "golden tests: ${REGRESS_TESTS[*]}"
+    printf 'suites:'; for s in "${SUITES[@]}"; do printf ' %s' "${s%%:*}"; done; echo
+    exit 0
+fi
 
 PASSED=0
 FAILED=0
@@ -14,9 +41,9 @@ TMP="$(mktemp -d /tmp/dune_fdw_test.XXXXXX)"
 chmod 755 "$TMP"
 cleanup() { stop_emulator; stop_cluster; rm -rf "$TMP"; }
 trap cleanup EXIT
-
 VENV="$ROOT/target/test-venv"
-# The official Python SDK (fidelity test) and psycopg (load test), from PyPI.
+
+# The official Python SDK (fidelity test) and psycopg (the suites), from PyPI.
 ensure_venv() {
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || return 1
     "$VENV/bin/python" -c 'import dune_client, psycopg, pandas' 2>/dev/null || "$VENV/bin/pip" install --quiet dune-client 'psycopg[binary]' pandas
@@ -29,15 +56,27 @@ count() { # count PASSED FAILED STEP
     return 0
 }
 
+# count_log NAME LOG: adds the "NAME: N passed, M failed" line of LOG (a missing line fails).
+count_log() {
+    local p f
+    p=$(sed -n "s/^$1: \([0-9]*\) passed.*/\1/p" "$2")
+    f=$(sed -n "s/^$1: [0-9]* passed, \([0-9]*\) failed.*/\1/p" "$2")
+    count "${p:-0}" "${f:-1}" "$1"
+}
+
 lint() {
     say "cargo fmt --check and cargo clippy -D warnings"
-    cargo fmt --all -- --check && cargo clippy --quiet --workspace --all-targets -- -D warnings
+    if cargo fmt --all -- --check && cargo clippy --quiet --workspace --all-targets -- -D warnings; then
+        count 1 0 lint
+    else
+        count 0 1 lint
+    fi
 }
 
 cargo_tests() {
-    say "cargo test (dune-client, dune-emulator)"
+    say "cargo test (dune-api, pg-format, dune-emulator)"
     local log="$TMP/cargo-test.log"
-    cargo test --quiet -p dune-client -p dune-emulator 2>&1 | tee "$log"
+    cargo test --quiet -p dune-api -p pg-format -p dune-emulator 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
     local p f
     p=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
@@ -46,82 +85,108 @@ cargo_tests() {
     count "$p" "$f" "cargo test"
 }
 
-regress() {
-    say "pg_regress: tests/pg_regress against a scratch cluster and the emulator"
-    install_extension || { count 0 1 "install"; return; }
-    # pg_cron for the scheduling recipe of the docs, its jobs in background workers
+structure() {
+    say "the shape of the tree (tests/structure/structure.py)"
+    python3 tests/structure/structure.py 2>&1 | tee "$TMP/structure.log"
+    count_log structure "$TMP/structure.log"
+}
+
+# Builds and installs the extension, starts the scratch cluster (pg_cron preloaded, for the
+# scheduling recipe of the docs) and the emulator.
+start_services() {
+    install_extension || { count 0 1 "install"; return 1; }
     start_cluster "$TMP/pg" "shared_preload_libraries = 'pg_cron'
 cron.database_name = 'dune_fdw_docs'
 cron.use_background_workers = on"
     as_pg "$PG_BIN/createdb" -h "$PGHOST" -p "$PGPORT" -U postgres dune_fdw_docs
     start_emulator --pending-ms 50 --execution-ms 250
-    local out="$ROOT/target/pg_regress"
+    # ALTER EXTENSION UPDATE starts from the first release's install script, kept in tests/.
+    install_file tests/packaging/dune_fdw--0.1.0.sql "$($PG_CONFIG --sharedir)/extension"
+}
+
+# A crash in the server log fails the run.
+check_server_log() {
+    if grep -Eq 'terminated by signal|PANIC' "$TMP/pg/postgres.log"; then
+        say "the server log shows a crash $1:"; grep -E 'terminated by signal|PANIC' "$TMP/pg/postgres.log"
+        count 0 1 "server log"
+    fi
+}
+
+# regress [TEST...]: the golden SQL tests, all of the schedule by default. Tests build on the
+# objects of those before them in the schedule, so named tests run with every test the
+# schedule puts before them.
+regress() {
+    say "pg_regress: tests/pg_regress against a scratch cluster and the emulator"
+    local out="$ROOT/target/pg_regress" which=(--schedule="$ROOT/tests/pg_regress/schedule")
+    if [ $# -gt 0 ]; then
+        local t last=0 i
+        for t in "$@"; do
+            for i in "${!REGRESS_TESTS[@]}"; do [ "${REGRESS_TESTS[$i]}" = "$t" ] && [ "$i" -gt "$last" ] && last=$i; done
+        done
+        which=("${REGRESS_TESTS[@]:0:$((last + 1))}")
+    fi
     rm -rf "$out" && mkdir -p "$out"
     "$($PG_CONFIG --pgxs | xargs dirname)/../test/regress/pg_regress" \
         --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=dune_fdw_regress \
         --inputdir="$ROOT/tests/pg_regress" --outputdir="$out" --bindir="$PG_BIN" \
-        --schedule="$ROOT/tests/pg_regress/schedule" 2>&1 | tee "$TMP/regress.log"
+        "${which[@]}" 2>&1 | tee "$TMP/regress.log"
     [ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
     local total failed
     total=$(grep -Ec ' \.\.\. +(ok|FAILED|failed)' "$TMP/regress.log" || true)
     failed=$(grep -Ec ' \.\.\. +(FAILED|failed)' "$TMP/regress.log" || true)
-    if grep -Eq 'terminated by signal|PANIC' "$TMP/pg/postgres.log"; then
-        say "the server log shows a crash:"; grep -E 'terminated by signal|PANIC' "$TMP/pg/postgres.log"
-        failed=$((failed + 1))
-    fi
+    [ "$total" -gt 0 ] || failed=1
     count $((total - failed)) "$failed" "pg_regress"
-    # 16 sessions for 20 s mixing functions and foreign scans, with injected 429s: no errors,
-    # flat backend memory, no helper thread or socket left behind.
-    python_suite load tests/load/load.py
-    python_suite "reliability faults" tests/reliability/faults.py
-    python_suite "reliability interrupts" tests/reliability/interrupts.py
-    python_suite "reliability secrets" tests/reliability/secrets.py
-    python_suite "ux progress" tests/ux/progress.py
-    # ALTER EXTENSION UPDATE starts from the first release's install script, kept in tests/.
-    install_file tests/packaging/dune_fdw--0.1.0.sql "$($PG_CONFIG --sharedir)/extension"
-    python_suite "packaging upgrade" tests/packaging/upgrade.py
-    python_suite "packaging dump-restore" tests/packaging/dump_restore.py
-    python_suite "docs blocks" tests/docs/docs_blocks.py
-    if grep -Eq 'terminated by signal|PANIC' "$TMP/pg/postgres.log"; then
-        say "the server log shows a crash after the Python suites:"; grep -E 'terminated by signal|PANIC' "$TMP/pg/postgres.log"
-        count 0 1 "server log"
-    fi
-    stop_emulator
-    stop_cluster
+    check_server_log "after pg_regress"
 }
 
-# python_suite NAME SCRIPT: runs a Python test against the regress cluster and the emulator; it
-# ends by printing "NAME: N passed, M failed".
+# python_suite NAME SCRIPT: a Python suite against the regress cluster and the emulator.
 python_suite() {
     say "$1 ($2)"
     ensure_venv || { count 0 1 "$1 (venv)"; return; }
     local log="$TMP/python-suite.log"
     PGDATABASE=dune_fdw_regress PGLOG="$TMP/pg/postgres.log" PSQL="$PG_BIN/psql" PG_BIN="$PG_BIN" SESSIONS=16 SECONDS=20 "$VENV/bin/python" "$2" 2>&1 | tee "$log"
-    local p f
-    p=$(sed -n "s/^$1: \([0-9]*\) passed.*/\1/p" "$log")
-    f=$(sed -n "s/^$1: [0-9]* passed, \([0-9]*\) failed.*/\1/p" "$log")
-    count "${p:-0}" "${f:-1}" "$1"
+    count_log "$1" "$log"
 }
-
 
 sdk_fidelity() {
     say "the official Python SDK (dune-client from PyPI) against the emulator"
     ensure_venv || { count 0 1 "sdk fidelity (venv)"; return; }
-    local venv="$VENV"
-
     cargo build --quiet -p dune-emulator
-    local log="$TMP/sdk.log"
-    DUNE_EMULATOR_BIN="$ROOT/target/debug/dune-emulator" "$venv/bin/python" tests/sdk/test_dune_client_fidelity.py 2>&1 | tee "$log"
-    local p f
-    p=$(sed -n 's/^sdk fidelity: \([0-9]*\) passed.*/\1/p' "$log")
-    f=$(sed -n 's/^sdk fidelity: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log")
-    count "${p:-0}" "${f:-1}" "sdk fidelity"
+    DUNE_EMULATOR_BIN="$ROOT/target/debug/dune-emulator" "$VENV/bin/python" tests/sdk/test_dune_client_fidelity.py 2>&1 | tee "$TMP/sdk.log"
+    count_log "sdk fidelity" "$TMP/sdk.log"
 }
 
-if lint; then count 1 0 lint; else count 0 1 lint; fi
-cargo_tests
-regress
-sdk_fidelity
+# Sorts the names asked for into steps, golden tests and suites; an unknown name fails.
+WANT_STEPS=() WANT_REGRESS=() WANT_SUITES=()
+for name in "$@"; do
+    found=""
+    for s in "${STEPS[@]}"; do [ "$name" = "$s" ] && WANT_STEPS+=("$s") && found=1; done
+    for t in "${REGRESS_TESTS[@]}"; do [ "$name" = "$t" ] && WANT_REGRESS+=("$t") && found=1; done
+    for s in "${SUITES[@]}"; do [ "$name" = "${s%%:*}" ] && WANT_SUITES+=("$s") && found=1; done
+    [ -n "$found" ] || die "no test or step called \"$name\" (scripts/test.sh list names them)"
+done
+if [ $# -eq 0 ]; then
+    WANT_STEPS=("${STEPS[@]}") WANT_SUITES=("${SUITES[@]}") WANT_REGRESS=(all)
+fi
+
+setup || exit 1
+wants() { local s; for s in "${WANT_STEPS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+wants lint && lint
+wants cargo && cargo_tests
+wants structure && structure
+if [ ${#WANT_REGRESS[@]} -gt 0 ] || [ ${#WANT_SUITES[@]} -gt 0 ]; then
+    if start_services; then
+        if [ "${WANT_REGRESS[*]}" = all ]; then regress; elif [ ${#WANT_REGRESS[@]} -gt 0 ]; then regress "${WANT_REGRESS[@]}"; fi
+        for s in "${WANT_SUITES[@]}"; do
+            s="${s#*:}"
+            python_suite "${s%%:*}" "${s#*:}"
+        done
+        check_server_log "after the Python suites"
+        stop_emulator
+        stop_cluster
+    fi
+fi
+wants sdk && sdk_fidelity
 
 echo
 [ ${#FAILED_STEPS[@]} -gt 0 ] && echo "failed steps: ${FAILED_STEPS[*]}"

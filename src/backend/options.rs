@@ -58,15 +58,16 @@ enum Kind {
 use Kind::*;
 use Object::{Column, Server, Table, UserMapping};
 
-/// Every option: its name, the objects that take it, and its kind. The server's defaults are
-/// those of `ClientConfig::new`.
+/// Every option: its name, the objects that take it, and its kind, in the order hints list
+/// them (`fetch_size` is both a server's and a table's). The server's defaults are those of
+/// `ClientConfig::new`.
 const OPTIONS: &[(&str, &[Object], Kind)] = &[
     ("api_url", &[Server], Url),
     ("request_timeout_ms", &[Server], Integer(100, 3_600_000)),
     ("connect_timeout_ms", &[Server], Integer(100, 600_000)),
     ("max_retries", &[Server], Integer(0, 20)),
     ("max_retry_wait_ms", &[Server], Integer(0, 3_600_000)),
-    ("fetch_size", &[Server, Table], Integer(1, 1_000_000)),
+    ("fetch_size", &[Server], Integer(1, 1_000_000)),
     ("max_response_bytes", &[Server], Integer(1024, 4 << 30)),
     ("api_key", &[UserMapping], Key),
     ("query_id", &[Table], QueryId),
@@ -77,6 +78,7 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
     ("mode", &[Table], Mode),
     ("max_age", &[Table], Interval),
     ("performance", &[Table], Performance),
+    ("fetch_size", &[Table], Integer(1, 1_000_000)),
     ("column_name", &[Column], ColumnName),
 ];
 

@@ -34,7 +34,7 @@ impl Location {
 }
 
 /// What to read of a result: Dune's `columns`, `filters` and `sort_by` request parameters
-/// (reference §6), each None to leave it out.
+/// (Dune API reference: "Get Execution Result"), each None to leave it out.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Read {
     /// The Dune columns to return, None for all.
@@ -162,7 +162,7 @@ impl Client {
         Ok(id)
     }
 
-    /// POST /v1/query/{id}/execute (reference §3.1): starts an execution; returns its id.
+    /// POST /v1/query/{id}/execute (Dune API reference: "Execute Query"): starts an execution; returns its id.
     /// Errors: as every request (`Error`); a 5xx or a broken connection after sending says
     /// `maybe_executed`.
     pub fn execute_query(
@@ -181,7 +181,7 @@ impl Client {
         self.execute(&format!("/query/{query}/execute"), body, Some(query.get()))
     }
 
-    /// POST /v1/sql/execute (reference §3.2): runs raw DuneSQL; returns the execution id.
+    /// POST /v1/sql/execute (Dune API reference: "Execute SQL"): runs raw DuneSQL; returns the execution id.
     pub fn execute_sql(&self, sql: &Sql, performance: Option<&Performance>) -> Result<ExecutionId> {
         let mut body = Map::new();
         body.insert("sql".into(), Value::from(sql.as_str()));
@@ -209,7 +209,7 @@ impl Client {
         }
     }
 
-    /// GET /v1/execution/{id}/status (reference §4).
+    /// GET /v1/execution/{id}/status (Dune API reference: "Get Execution Status").
     pub fn status(&self, id: &ExecutionId) -> Result<Status> {
         let url = self.http.url(&format!("/execution/{id}/status"));
         let reply = self
@@ -224,7 +224,7 @@ impl Client {
         Ok(status)
     }
 
-    /// POST /v1/execution/{id}/cancel (reference §7); whether Dune cancelled it (false when
+    /// POST /v1/execution/{id}/cancel (Dune API reference: "Cancel Execution"); whether Dune cancelled it (false when
     /// it had already finished).
     pub fn cancel_execution(&self, id: &ExecutionId) -> Result<bool> {
         let url = self.http.url(&format!("/execution/{id}/cancel"));
@@ -299,7 +299,7 @@ impl Client {
         }
     }
 
-    /// One JSON page of results, `limit` rows from `offset` (reference §6).
+    /// One JSON page of results, `limit` rows from `offset` (Dune API reference: "Get Execution Result").
     pub(crate) fn results_page(
         &self,
         source: &Location,

@@ -200,7 +200,6 @@ impl Http {
         idem: Idempotency,
         what: NotFound,
     ) -> Result<Reply> {
-        let redact = |s: String| self.config.api_key.redact(&s);
         let mut attempt = 0u32;
         loop {
             if self.cancel.is_cancelled() {
@@ -208,78 +207,84 @@ impl Http {
             }
             attempt += 1;
             let may_retry = attempt <= self.config.max_retries;
-            match self.once(method, url, body) {
+            let wait = match self.once(method, url, body) {
                 Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
+                Ok(reply) if may_retry && retryable_status(reply.status, idem) => {
+                    retry_after(reply.header("retry-after"), self.config.max_retry_wait)
+                        .unwrap_or_else(|| backoff(attempt, self.config.max_retry_wait))
+                }
                 Ok(reply) => {
-                    let status = reply.status;
-                    if may_retry && retryable_status(status, idem) {
-                        let ra = reply.header("retry-after");
-                        let wait = retry_after(ra, self.config.max_retry_wait)
-                            .unwrap_or_else(|| backoff(attempt, self.config.max_retry_wait));
-                        self.sleep(wait)?;
-                        continue;
+                    let message = self.config.api_key.redact(&api_message(&reply.body));
+                    return Err(status_error(reply.status, message, attempt, idem, what));
+                }
+                Err(failure) => {
+                    let (retryable, error) = self.failure_error(failure, attempt, idem);
+                    if !(may_retry && retryable) {
+                        return Err(error);
                     }
-                    let message = redact(api_message(&reply.body));
-                    return Err(match status {
-                        400 => Error::BadRequest(message),
-                        401 => Error::Unauthorized(message),
-                        402 => Error::LimitExceeded(message),
-                        403 => Error::Forbidden(message),
-                        404 => Error::NotFound { what, message },
-                        429 => Error::RateLimited {
-                            message,
-                            attempts: attempt,
-                        },
-                        _ => Error::Server {
-                            status,
-                            message,
-                            attempts: attempt,
-                            maybe_executed: idem == Idempotency::Execute && status >= 500,
-                        },
-                    });
+                    backoff(attempt, self.config.max_retry_wait)
                 }
-                Err(Failure::TooLarge) => {
-                    return Err(Error::ResponseTooLarge {
-                        limit: self.config.max_response_bytes,
-                    });
-                }
-                Err(Failure::NotConnected(message)) => {
-                    if may_retry {
-                        self.sleep(backoff(attempt, self.config.max_retry_wait))?;
-                        continue;
-                    }
-                    return Err(Error::Connection {
-                        message: redact(message),
-                        attempts: attempt,
-                        maybe_executed: false,
-                    });
-                }
-                Err(Failure::TimedOut { connected }) => {
-                    let maybe_executed = connected && idem == Idempotency::Execute;
-                    if may_retry && !maybe_executed {
-                        self.sleep(backoff(attempt, self.config.max_retry_wait))?;
-                        continue;
-                    }
-                    return Err(Error::Timeout {
-                        after: self.config.request_timeout,
-                        attempts: attempt,
-                        maybe_executed,
-                    });
-                }
-                Err(Failure::Broken(message)) => {
-                    let maybe_executed = idem == Idempotency::Execute;
-                    if may_retry && !maybe_executed {
-                        self.sleep(backoff(attempt, self.config.max_retry_wait))?;
-                        continue;
-                    }
-                    return Err(Error::Connection {
-                        message: redact(message),
-                        attempts: attempt,
-                        maybe_executed,
-                    });
-                }
-            }
+            };
+            self.sleep(wait)?;
         }
+    }
+
+    /// The error a failed try means, and whether trying again is safe: never for an execute
+    /// that may have reached Dune.
+    fn failure_error(&self, failure: Failure, attempt: u32, idem: Idempotency) -> (bool, Error) {
+        let execute = idem == Idempotency::Execute;
+        let connection = |message: String, maybe_executed| Error::Connection {
+            message: self.config.api_key.redact(&message),
+            attempts: attempt,
+            maybe_executed,
+        };
+        match failure {
+            Failure::TooLarge => (
+                false,
+                Error::ResponseTooLarge {
+                    limit: self.config.max_response_bytes,
+                },
+            ),
+            Failure::NotConnected(message) => (true, connection(message, false)),
+            Failure::TimedOut { connected } => {
+                let maybe_executed = connected && execute;
+                let error = Error::Timeout {
+                    after: self.config.request_timeout,
+                    attempts: attempt,
+                    maybe_executed,
+                };
+                (!maybe_executed, error)
+            }
+            Failure::Broken(message) => (!execute, connection(message, execute)),
+        }
+    }
+}
+
+/// The error of a final non-2xx answer (Dune API reference: "Errors"): 400, 401, 402, 403 and
+/// 404 by their meaning, 429 once retries ran out, anything else as a server error.
+fn status_error(
+    status: u16,
+    message: String,
+    attempt: u32,
+    idem: Idempotency,
+    what: NotFound,
+) -> Error {
+    match status {
+        400 => Error::BadRequest(message),
+        401 => Error::Unauthorized(message),
+        402 => Error::LimitExceeded(message),
+        403 => Error::Forbidden(message),
+        404 => Error::NotFound { what, message },
+        429 => Error::RateLimited {
+            message,
+            attempts: attempt,
+        },
+        _ => Error::Server {
+            status,
+            message,
+            attempts: attempt,
+            maybe_executed: idem == Idempotency::Execute && status >= 500,
+        },
     }
 }
 

@@ -3,9 +3,9 @@
 //! time, status polling, Dune's filter language, tolerant parsing of answers, and checks on
 //! user input ([`ResultSource`] and its newtypes) before anything is sent.
 //!
-//! The key lives in [`ApiKey`] and never appears in an error message. Section numbers in the
-//! documentation (§3.1, §6, ...) are those of the project's API reference, `dune-api.md`,
-//! which follows Dune's public API documentation (docs.dune.com, "API Reference").
+//! The key lives in [`ApiKey`] and never appears in an error message. Quoted titles in the
+//! documentation ("Execute Query", "Get Execution Result", ...) name the pages of Dune's
+//! public API reference, docs.dune.com/api-reference.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

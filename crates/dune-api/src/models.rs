@@ -6,7 +6,7 @@ use crate::rows::{Envelope, Rows, spans_of};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
-/// An execution's state (reference §4), both spellings of CANCELLED read alike.
+/// An execution's state (Dune API reference: "Get Execution Status"), both spellings of CANCELLED read alike.
 pub enum ExecState {
     /// `QUERY_STATE_PENDING`: queued.
     Pending,
@@ -74,7 +74,7 @@ impl ExecState {
     }
 }
 
-/// A result's `metadata` object (reference §6); absent fields are None.
+/// A result's `metadata` object (Dune API reference: "Get Execution Result"); absent fields are None.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResultMetadata {
     /// The columns, in result order.
@@ -179,7 +179,7 @@ pub struct Status {
 }
 
 impl Status {
-    /// Reads a status response (reference §4). Errors: `InvalidResponse` naming the field.
+    /// Reads a status response (Dune API reference: "Get Execution Status"). Errors: `InvalidResponse` naming the field.
     pub fn from_json(body: &[u8]) -> Result<Status> {
         let m = object(body, "status response")?;
         Self::from_map(m, "status response")

@@ -6,7 +6,7 @@ use crate::models::{ExecState, Page, ResultMetadata};
 use crate::source::{ExecutionId, Params, QueryId};
 use std::time::Duration;
 
-/// Reads a result page by page (reference §6: `limit`, `offset`, `next_offset`), pinned to the
+/// Reads a result page by page (Dune API reference, "Get Execution Result": `limit`, `offset`, `next_offset`), pinned to the
 /// execution of its first page, stopping at a LIMIT.
 pub struct Pager {
     source: Location,
@@ -114,7 +114,7 @@ impl Pager {
     }
 }
 
-/// Every CSV page of a result (reference §6, `/results/csv`), joined under the first page's
+/// Every CSV page of a result (Dune API reference: "Get Execution Result CSV"), joined under the first page's
 /// header line. `sink` receives the text piece by piece; returns the number of pages.
 pub(crate) fn csv_all(
     client: &Client,
@@ -152,8 +152,8 @@ pub(crate) fn csv_all(
 
 impl Client {
     /// Waits up to `wait` for the execution's result, then returns it as CSV: every page
-    /// (`page_size` rows a request) joined under one header line (reference §6,
-    /// `/results/csv`). The whole text is held: meant for results that fit in one value.
+    /// (`page_size` rows a request) joined under one header line (Dune API
+    /// reference: "Get Execution Result CSV"). The whole text is held: meant for results that fit in one value.
     pub fn result_csv(&self, id: &ExecutionId, wait: Duration, page_size: u64) -> Result<String> {
         self.wait_until_finished(id, wait)?;
         let mut text = String::new();

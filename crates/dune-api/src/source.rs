@@ -2,8 +2,8 @@
 //! checked once where the user's value enters (a SQL argument, a table option) and trusted
 //! after. Each `TryFrom` refuses, with [`Error::InvalidArgument`] naming the value, what Dune
 //! would misread or what could change the request path; nothing is sent before that.
-//! Reference: `dune-api.md` §3.1 (execute: `query_parameters`, `performance`), §3.2 (raw SQL),
-//! §5 (latest results: `params.<name>`).
+//! Dune API reference (docs.dune.com/api-reference): "Execute Query" (`query_parameters`,
+//! `performance`), "Execute SQL", "Get Latest Query Result" (`params.<name>`).
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -131,8 +131,8 @@ impl Params {
         &self.0
     }
 
-    /// The `params.<name>=<value>` pairs of a latest-results request (reference §5): one pair
-    /// per value, a list giving one pair per item.
+    /// The `params.<name>=<value>` pairs of a latest-results request (Dune API reference:
+    /// "Get Latest Query Result"): one pair per value, a list giving one pair per item.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         self.0
             .iter()
@@ -275,7 +275,7 @@ impl From<Sql> for String {
 /// Where the rows of a read come from. Serializable, so that a plan can carry it as it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ResultSource {
-    /// The latest result of a saved query (for `params` when given, reference §5); when
+    /// The latest result of a saved query (for `params` when given, "Get Latest Query Result"); when
     /// `max_age` is set and the result is older, the query is executed first (with
     /// `performance`) and that execution is read.
     Latest {
@@ -288,7 +288,7 @@ pub enum ResultSource {
         /// The tier of a refreshing execution.
         performance: Option<Performance>,
     },
-    /// A new execution of a saved query (reference §3.1).
+    /// A new execution of a saved query (Dune API reference: "Execute Query").
     Execute {
         /// The saved query.
         query: QueryId,
@@ -297,7 +297,7 @@ pub enum ResultSource {
         /// The tier.
         performance: Option<Performance>,
     },
-    /// A new execution of raw DuneSQL (reference §3.2).
+    /// A new execution of raw DuneSQL (Dune API reference: "Execute SQL").
     Sql {
         /// The statement.
         sql: Sql,

@@ -1,5 +1,5 @@
 //! Reading the RFC 3339 times of Dune's envelopes (`2024-01-12T21:34:55.737081Z`, reference
-//! §4 "Execution status": `submitted_at`, `execution_ended_at`, ...). Calendar arithmetic is
+//! "Get Execution Status": `submitted_at`, `execution_ended_at`, ...). Calendar arithmetic is
 //! jiff's; this module only adapts it.
 
 use std::time::{SystemTime, UNIX_EPOCH};

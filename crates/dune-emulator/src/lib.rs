@@ -1,5 +1,13 @@
-//! A local emulator of the Dune Analytics API v1 (see `reference/dune-api.md`), so that
-//! dune_fdw, its tests, its demo and its benchmark run without the internet.
+//! A local emulator of the Dune Analytics API v1, as Dune's public API reference describes it
+//! (docs.dune.com/api-reference: executions, status, results in JSON and CSV, latest results,
+//! cancel, queries), so that dune_fdw, its tests, its demo and its benchmark run without the
+//! internet.
+//!
+//! It is an independent reader of the API: it shares no parsing, encoding or comparison code
+//! with the client crates (`dune-api`, `pg-format`) and must never be "deduplicated" with
+//! them. Its filter parser, time formats and value encodings are written again here on
+//! purpose, so that a bug in the client cannot hide behind the same bug in the emulator; where
+//! Dune behaves differently from what the client assumes, the emulator behaves like Dune.
 //!
 //! Start it in-process with [`Emulator::start`] or as the `dune-emulator` binary.
 

@@ -509,197 +509,177 @@ const ENVELOPE_KEYS: [&str; 9] = [
     "cancelled_at",
 ];
 
-fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Response {
-    if !is_well_formed(id) {
-        return invalid_execution(id);
-    }
-    let id = id.to_ascii_uppercase();
-    let now = now_ms();
-    let (phase, status, rows, pending_ms, execution_ms) = {
-        let inner = state.lock();
-        let Some(e) = inner.executions.get(&id) else {
-            return Response::error(404, "Execution not found");
-        };
-        let rows = match &e.outcome {
+/// What a results request needs of an execution, read under the lock.
+struct Snapshot {
+    phase: Phase,
+    status: Map<String, Value>,
+    rows: Option<Arc<ResultSet>>,
+    pending_ms: u64,
+    execution_ms: u64,
+}
+
+fn snapshot(state: &State, id: &str, now: u64) -> Option<Snapshot> {
+    let inner = state.lock();
+    let e = inner.executions.get(id)?;
+    Some(Snapshot {
+        phase: e.phase(now),
+        status: e.status(now),
+        rows: match &e.outcome {
             Outcome::Rows(r) => Some(r.clone()),
             Outcome::Failed(_) => None,
-        };
-        (
-            e.phase(now),
-            e.status(now),
-            rows,
-            e.pending_time_millis(),
-            e.execution_time_millis(),
-        )
-    };
-    let mut envelope = Map::new();
-    for k in ENVELOPE_KEYS {
-        if let Some(v) = status.get(k) {
-            envelope.insert(k.to_string(), v.clone());
-        }
-    }
-    if phase != Phase::Completed {
-        if let Some(err) = status.get("error") {
-            envelope.insert("error".into(), err.clone());
-        }
-        if csv {
-            return Response::error(
-                400,
-                &format!("Execution is not completed: {}", phase.state()),
-            );
-        }
-        return Response::json(200, Value::Object(envelope).to_string());
-    }
-    let cache_key = format!("{id}|{csv}|{base}|{}", redact_query(&req.raw_query));
-    if let Some(hit) = cached_page(state, &cache_key) {
-        return hit;
-    }
-    let r = rows.expect("completed executions have rows");
-    let read = match parse_read(req, &r) {
-        Ok(read) => read,
-        Err(resp) => return resp,
-    };
-    let view = view(state, &id, &r, &read);
-    let total = view.as_ref().map_or(r.len(), |v| v.len() as u64);
+        },
+        pending_ms: e.pending_time_millis(),
+        execution_ms: e.execution_time_millis(),
+    })
+}
+
+/// The positions (in the filtered and sorted view) a request reads, or Dune's 402.
+fn positions(read: &Read, total: u64, cap: u64) -> Result<Vec<u64>, Response> {
     let ncols = read.columns.len().max(1) as u64;
-    let cap = state.lock().settings.max_datapoints;
     let remaining = total.saturating_sub(read.offset);
-    let positions: Vec<u64> = if let Some(n) = read.sample {
-        if n >= total {
+    if let Some(n) = read.sample {
+        return Ok(if n >= total {
             (0..total).collect()
         } else {
             (0..n).map(|i| i * total / n.max(1)).collect()
-        }
-    } else {
-        let page = match read.limit {
-            Some(l) if read.ignore_cap => l.min(remaining),
-            Some(l) => l.min((cap / ncols).max(1)).min(remaining),
-            None if !read.ignore_cap && remaining * ncols > cap => {
-                return Response::error(402, DATAPOINT_LIMIT_MESSAGE);
-            }
-            None => remaining,
-        };
-        (read.offset..read.offset + page).collect()
-    };
-    let row_ids: Vec<u64> = positions
-        .iter()
-        .map(|&p| view.as_ref().map_or(p, |v| v[p as usize]))
-        .collect();
-    let next_offset = match read.sample {
-        None if read.offset + (row_ids.len() as u64) < total => {
-            Some(read.offset + row_ids.len() as u64)
-        }
-        _ => None,
-    };
-    let next_uri = next_offset.map(|off| {
-        let mut q: Vec<(String, String)> = Vec::new();
-        for name in [
-            "allow_partial_results",
-            "columns",
-            "filters",
-            "ignore_max_datapoints_per_request",
-        ] {
-            if let Some(v) = req.param(name) {
-                q.push((name.into(), v.into()));
-            }
-        }
-        q.push((
-            "limit".into(),
-            read.limit.unwrap_or(row_ids.len() as u64).to_string(),
-        ));
-        q.push(("offset".into(), off.to_string()));
-        if let Some(v) = req.param("sort_by") {
-            q.push(("sort_by".into(), v.into()));
-        }
-        let qs: Vec<String> = q
-            .iter()
-            .map(|(k, v)| format!("{k}={}", url_encode(v)))
-            .collect();
-        format!(
-            "{base}/v1/execution/{id}/results{}?{}",
-            if csv { "/csv" } else { "" },
-            qs.join("&")
-        )
-    });
-    let names: Vec<String> = read.columns.iter().map(|&c| r.names[c].clone()).collect();
-    let types: Vec<String> = read.columns.iter().map(|&c| r.types[c].clone()).collect();
-    let mut page_bytes = 0u64;
-    let resp = if csv {
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        let _ = w.write_record(&names);
-        for &row in &row_ids {
-            let fields: Vec<String> = read
-                .columns
-                .iter()
-                .map(|&c| {
-                    let v = r.cell(row, c);
-                    page_bytes += value_bytes(&v);
-                    csv_field(&v)
-                })
-                .collect();
-            let _ = w.write_record(&fields);
-        }
-        let body = w.into_inner().unwrap_or_default();
-        let mut resp = crate::http::Response::new(200, "text/csv", body);
-        if let (Some(off), Some(uri)) = (next_offset, &next_uri) {
-            resp = resp
-                .with_header("x-dune-next-offset", &off.to_string())
-                .with_header("x-dune-next-uri", uri);
-        }
-        resp
-    } else {
-        let sorted = sorted_names(&names);
-        let mut rows_json = String::with_capacity(row_ids.len() * 64);
-        let mut values = Vec::with_capacity(names.len());
-        for (i, &row) in row_ids.iter().enumerate() {
-            values.clear();
-            for &c in &read.columns {
-                let v = r.cell(row, c);
-                page_bytes += value_bytes(&v);
-                values.push(v);
-            }
-            if i > 0 {
-                rows_json.push(',');
-            }
-            json_row(&mut rows_json, &sorted, &values);
-        }
-        let metadata = json!({
-            "column_names": names,
-            "column_types": types,
-            "row_count": row_ids.len(),
-            "result_set_bytes": page_bytes,
-            "total_row_count": total,
-            "total_result_set_bytes": r.estimate_bytes(&read.columns, total),
-            "datapoint_count": row_ids.len() as u64 * ncols,
-            "pending_time_millis": pending_ms,
-            "execution_time_millis": execution_ms,
         });
-        let mut head = Value::Object(envelope).to_string();
-        head.pop();
-        let mut body = head;
-        body.push_str(",\"result\":{\"rows\":[");
-        body.push_str(&rows_json);
-        body.push_str("],\"metadata\":");
-        body.push_str(&metadata.to_string());
-        body.push('}');
-        if let (Some(off), Some(uri)) = (next_offset, &next_uri) {
-            body.push_str(&format!(
-                ",\"next_offset\":{off},\"next_uri\":{}",
-                Value::from(uri.as_str())
-            ));
+    }
+    let page = match read.limit {
+        Some(l) if read.ignore_cap => l.min(remaining),
+        Some(l) => l.min((cap / ncols).max(1)).min(remaining),
+        None if !read.ignore_cap && remaining * ncols > cap => {
+            return Err(Response::error(402, DATAPOINT_LIMIT_MESSAGE));
         }
-        body.push('}');
-        Response::json(200, body)
+        None => remaining,
     };
-    let page = CachedPage {
-        response: resp,
-        rows: row_ids.len() as u64,
-        datapoints: row_ids.len() as u64 * read.columns.len() as u64,
-    };
+    Ok((read.offset..read.offset + page).collect())
+}
+
+/// The `next_uri` of a page: the request's own parameters with the next offset.
+fn next_uri_of(
+    req: &Request,
+    read: &Read,
+    page: (u64, u64),
+    id: &str,
+    csv: bool,
+    base: &str,
+) -> String {
+    let (rows, off) = page;
+    let mut q: Vec<(String, String)> = Vec::new();
+    for name in [
+        "allow_partial_results",
+        "columns",
+        "filters",
+        "ignore_max_datapoints_per_request",
+    ] {
+        if let Some(v) = req.param(name) {
+            q.push((name.into(), v.into()));
+        }
+    }
+    q.push(("limit".into(), read.limit.unwrap_or(rows).to_string()));
+    q.push(("offset".into(), off.to_string()));
+    if let Some(v) = req.param("sort_by") {
+        q.push(("sort_by".into(), v.into()));
+    }
+    let qs: Vec<String> = q
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect();
+    format!(
+        "{base}/v1/execution/{id}/results{}?{}",
+        if csv { "/csv" } else { "" },
+        qs.join("&")
+    )
+}
+
+/// One page, ready to be written: its rows, columns and where the next one starts.
+struct PageOut<'a> {
+    r: &'a ResultSet,
+    read: &'a Read,
+    row_ids: Vec<u64>,
+    names: Vec<String>,
+    next: Option<(u64, String)>,
+}
+
+fn csv_page(p: &PageOut) -> Response {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = w.write_record(&p.names);
+    for &row in &p.row_ids {
+        let fields: Vec<String> = p
+            .read
+            .columns
+            .iter()
+            .map(|&c| csv_field(&p.r.cell(row, c)))
+            .collect();
+        let _ = w.write_record(&fields);
+    }
+    let body = w.into_inner().unwrap_or_default();
+    let mut resp = crate::http::Response::new(200, "text/csv", body);
+    if let Some((off, uri)) = &p.next {
+        resp = resp
+            .with_header("x-dune-next-offset", &off.to_string())
+            .with_header("x-dune-next-uri", uri);
+    }
+    resp
+}
+
+fn json_page(p: &PageOut, envelope: Map<String, Value>, snap: &Snapshot, total: u64) -> Response {
+    let sorted = sorted_names(&p.names);
+    let mut rows_json = String::with_capacity(p.row_ids.len() * 64);
+    let mut values = Vec::with_capacity(p.names.len());
+    let mut page_bytes = 0u64;
+    for (i, &row) in p.row_ids.iter().enumerate() {
+        values.clear();
+        for &c in &p.read.columns {
+            let v = p.r.cell(row, c);
+            page_bytes += value_bytes(&v);
+            values.push(v);
+        }
+        if i > 0 {
+            rows_json.push(',');
+        }
+        json_row(&mut rows_json, &sorted, &values);
+    }
+    let types: Vec<String> = p
+        .read
+        .columns
+        .iter()
+        .map(|&c| p.r.types[c].clone())
+        .collect();
+    let metadata = json!({
+        "column_names": p.names,
+        "column_types": types,
+        "row_count": p.row_ids.len(),
+        "result_set_bytes": page_bytes,
+        "total_row_count": total,
+        "total_result_set_bytes": p.r.estimate_bytes(&p.read.columns, total),
+        "datapoint_count": p.row_ids.len() as u64 * p.read.columns.len().max(1) as u64,
+        "pending_time_millis": snap.pending_ms,
+        "execution_time_millis": snap.execution_ms,
+    });
+    let mut body = Value::Object(envelope).to_string();
+    body.pop();
+    body.push_str(",\"result\":{\"rows\":[");
+    body.push_str(&rows_json);
+    body.push_str("],\"metadata\":");
+    body.push_str(&metadata.to_string());
+    body.push('}');
+    if let Some((off, uri)) = &p.next {
+        body.push_str(&format!(
+            ",\"next_offset\":{off},\"next_uri\":{}",
+            Value::from(uri.as_str())
+        ));
+    }
+    body.push('}');
+    Response::json(200, body)
+}
+
+/// Counts a page served and keeps it for identical requests, within the cache's bytes.
+fn remember_page(state: &State, cache_key: String, page: &CachedPage) {
     let mut inner = state.lock();
-    count_page(&mut inner.stats, &page);
+    count_page(&mut inner.stats, page);
     let size = page.response.body.len();
     if size <= inner.settings.page_cache_bytes {
         while inner.pages_bytes + size > inner.settings.page_cache_bytes {
@@ -711,6 +691,79 @@ fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Res
         inner.pages_bytes += size;
         inner.pages.push_back((cache_key, page.clone()));
     }
+}
+
+fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Response {
+    if !is_well_formed(id) {
+        return invalid_execution(id);
+    }
+    let id = id.to_ascii_uppercase();
+    let Some(snap) = snapshot(state, &id, now_ms()) else {
+        return Response::error(404, "Execution not found");
+    };
+    let mut envelope = Map::new();
+    for k in ENVELOPE_KEYS {
+        if let Some(v) = snap.status.get(k) {
+            envelope.insert(k.to_string(), v.clone());
+        }
+    }
+    if snap.phase != Phase::Completed {
+        if let Some(err) = snap.status.get("error") {
+            envelope.insert("error".into(), err.clone());
+        }
+        if csv {
+            let text = format!("Execution is not completed: {}", snap.phase.state());
+            return Response::error(400, &text);
+        }
+        return Response::json(200, Value::Object(envelope).to_string());
+    }
+    let cache_key = format!("{id}|{csv}|{base}|{}", redact_query(&req.raw_query));
+    if let Some(hit) = cached_page(state, &cache_key) {
+        return hit;
+    }
+    let r = snap.rows.clone().expect("completed executions have rows");
+    let read = match parse_read(req, &r) {
+        Ok(read) => read,
+        Err(resp) => return resp,
+    };
+    let view = view(state, &id, &r, &read);
+    let total = view.as_ref().map_or(r.len(), |v| v.len() as u64);
+    let cap = state.lock().settings.max_datapoints;
+    let row_ids: Vec<u64> = match positions(&read, total, cap) {
+        Ok(p) => p
+            .iter()
+            .map(|&p| view.as_ref().map_or(p, |v| v[p as usize]))
+            .collect(),
+        Err(resp) => return resp,
+    };
+    let next_offset = match read.sample {
+        None if read.offset + (row_ids.len() as u64) < total => {
+            Some(read.offset + row_ids.len() as u64)
+        }
+        _ => None,
+    };
+    let next = next_offset.map(|off| {
+        let uri = next_uri_of(req, &read, (row_ids.len() as u64, off), &id, csv, base);
+        (off, uri)
+    });
+    let out = PageOut {
+        r: &r,
+        read: &read,
+        names: read.columns.iter().map(|&c| r.names[c].clone()).collect(),
+        row_ids,
+        next,
+    };
+    let response = if csv {
+        csv_page(&out)
+    } else {
+        json_page(&out, envelope, &snap, total)
+    };
+    let page = CachedPage {
+        response,
+        rows: out.row_ids.len() as u64,
+        datapoints: out.row_ids.len() as u64 * read.columns.len() as u64,
+    };
+    remember_page(state, cache_key, &page);
     page.response
 }
 

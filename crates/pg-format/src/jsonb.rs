@@ -443,6 +443,12 @@ fn numeric(text: &str) -> Option<Vec<u8>> {
     if digits.is_empty() {
         weight = 0;
     }
+    numeric_datum(neg, weight, dscale, &digits)
+}
+
+/// numeric's varlena for base-10000 `digits` (no leading or trailing zeros), `weight` and
+/// `dscale`: the short header where they fit, as `make_result` chooses, else the long one.
+fn numeric_datum(neg: bool, weight: i64, dscale: i64, digits: &[i16]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(8 + 2 * digits.len());
     if dscale <= 63 && (-64..=63).contains(&weight) {
         let header = NUMERIC_SHORT
