@@ -53,6 +53,7 @@ enum Kind {
     Interval,
     Performance,
     ColumnName,
+    DuneType,
 }
 
 use Kind::*;
@@ -80,6 +81,7 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
     ("performance", &[Table], Performance),
     ("fetch_size", &[Table], Integer(1, 1_000_000)),
     ("column_name", &[Column], ColumnName),
+    ("dune_type", &[Column], DuneType),
 ];
 
 /// The table options that say where a table's rows come from: exactly one per table.
@@ -149,6 +151,9 @@ fn check_value(name: &str, value: &str, kind: Kind) -> FdwResult<()> {
             "view must be {LATEST_RESULTS_VIEW}, not \"{value}\""
         )),
         ColumnName if value.is_empty() => refuse("column_name must not be empty".into()),
+        DuneType if value.trim().is_empty() => refuse(
+            "dune_type must be a DuneSQL type name such as varchar, bigint or timestamp(3) with time zone".into(),
+        ),
         _ => Ok(()),
     }
 }

@@ -38,6 +38,17 @@ pub struct Attr {
     pub role: Option<LatestResultsRole>,
 }
 
+/// How a column's values are decoded: by the type table, except that a typmod the fast path
+/// does not apply (timestamp(p), timestamptz(p)) sends the value to the input function, which
+/// rounds it as PostgreSQL always does (varchar(n), numeric(p,s), time(p), interval and bit(n)
+/// go there anyway).
+fn target_for(col: &Column) -> Target {
+    match type_rule(col.type_oid.to_u32()).target {
+        Target::Timestamp | Target::TimestampTz if col.typmod >= 0 => Target::Raw,
+        target => target,
+    }
+}
+
 impl Attr {
     pub fn dropped() -> Attr {
         Attr {
@@ -66,7 +77,7 @@ impl Attr {
         Attr {
             name: col.name.clone(),
             remote: Some(col.remote.clone()),
-            target: type_rule(col.type_oid.to_u32()).target,
+            target: target_for(col),
             typmod: col.typmod,
             input_fn,
             ioparam,

@@ -1,36 +1,21 @@
-//! From planner expressions to Dune predicates. Only what Dune evaluates exactly as
-//! PostgreSQL does is translated; everything is re-checked locally anyway, so a predicate that
-//! is not translated only costs rows, never correctness.
+//! From planner expressions to Dune predicates, by the rules of `pg_format::pushdown`: a
+//! predicate is translated when Dune keeps exactly the rows PostgreSQL keeps (or, marked not
+//! exact, a superset of them); every qual is re-checked locally anyway, so a predicate that is
+//! not translated only costs rows, never correctness, and a LIMIT is pushed only when every
+//! qual was translated exactly.
 
 use crate::fdw::scan_plan::PValue;
 use crate::fdw::table::{Column, Table};
 use dune_api::{Filter, Literal, Op};
-use pg_format::{Family, date_text, timestamp_text, type_rule};
+use pg_format::{
+    Compare, Family, date_text, rounding_bounds, rounding_bounds_micros, timestamp_text, type_rule,
+};
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
 /// How values of `type_oid` compare on Dune (the type table of `pg_format`).
 pub fn family(type_oid: pg_sys::Oid) -> Family {
     type_rule(type_oid.to_u32()).family
-}
-
-/// Whether Dune orders this family as PostgreSQL does (text is left out: its order depends
-/// on the collation).
-pub fn sortable(c: Family) -> bool {
-    matches!(
-        c,
-        Family::Number | Family::TimestampTz | Family::Timestamp | Family::Date
-    )
-}
-
-fn ops_for(c: Family) -> &'static [Op] {
-    match c {
-        Family::Number | Family::TimestampTz | Family::Timestamp | Family::Date => {
-            &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge]
-        }
-        Family::Bool | Family::Text | Family::Bytes => &[Op::Eq, Op::Ne],
-        Family::Other => &[],
-    }
 }
 
 /// A datum of `type_oid` as a Dune literal, when Dune reads it as PostgreSQL does.
@@ -60,12 +45,7 @@ pub unsafe fn datum_literal(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Opti
                 Literal::Number(f.to_string())
             }
             pg_sys::NUMERICOID => {
-                let mut out_fn = pg_sys::InvalidOid;
-                let mut varlena = false;
-                pg_sys::getTypeOutputInfo(type_oid, &mut out_fn, &mut varlena);
-                let text = CStr::from_ptr(pg_sys::OidOutputFunctionCall(out_fn, datum))
-                    .to_string_lossy()
-                    .into_owned();
+                let text = output_text(type_oid, datum);
                 if !text
                     .bytes()
                     .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
@@ -204,11 +184,32 @@ unsafe fn list_nodes(list: *mut pg_sys::List) -> Vec<*mut pg_sys::Node> {
     }
 }
 
-/// A WHERE clause as a Dune predicate, or None when it cannot be translated exactly.
+/// A translated WHERE clause: the Dune predicate, and whether Dune keeps exactly PostgreSQL's
+/// rows with it (else a superset).
+pub struct Pushed {
+    pub filter: Filter<PValue>,
+    pub exact: bool,
+}
+
+fn exact(filter: Filter<PValue>) -> Option<Pushed> {
+    Some(Pushed {
+        filter,
+        exact: true,
+    })
+}
+
+fn superset(filter: Filter<PValue>) -> Option<Pushed> {
+    Some(Pushed {
+        filter,
+        exact: false,
+    })
+}
+
+/// A WHERE clause as a Dune predicate, or None when it cannot be translated.
 ///
 /// # Safety
 /// `node` must be a valid expression node of the planner.
-pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Filter<PValue>> {
+pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Pushed> {
     // SAFETY: every cast follows a node tag check.
     unsafe {
         let node = strip(node);
@@ -221,10 +222,14 @@ pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Filter<PV
             pg_sys::NodeTag::T_NullTest => null_test(ctx, node as *mut pg_sys::NullTest),
             pg_sys::NodeTag::T_Var => {
                 let col = ctx.column(node)?;
-                (col.type_oid == pg_sys::BOOLOID).then(|| Filter::Compare {
-                    column: col.remote.clone(),
-                    op: Op::Eq,
-                    value: PValue::Lit(Literal::Bool(true)),
+                let is_exact = matches!(col.rule().compare, Compare::Exact { .. });
+                (col.type_oid == pg_sys::BOOLOID && is_exact).then(|| Pushed {
+                    filter: Filter::Compare {
+                        column: col.remote.clone(),
+                        op: Op::Eq,
+                        value: PValue::Lit(Literal::Bool(true)),
+                    },
+                    exact: true,
                 })
             }
             _ => None,
@@ -233,22 +238,108 @@ pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Filter<PV
 }
 
 /// AND and OR of translatable clauses (Dune has no NOT).
-unsafe fn bool_expr(ctx: &mut Ctx, b: *mut pg_sys::BoolExpr) -> Option<Filter<PValue>> {
+unsafe fn bool_expr(ctx: &mut Ctx, b: *mut pg_sys::BoolExpr) -> Option<Pushed> {
     // SAFETY: a BoolExpr whose args are expression nodes.
     unsafe {
         let args = list_nodes((*b).args);
-        let parts: Option<Vec<_>> = args.into_iter().map(|a| clause(ctx, a)).collect();
-        match (*b).boolop {
-            pg_sys::BoolExprType::AND_EXPR => Some(Filter::And(parts?)),
-            pg_sys::BoolExprType::OR_EXPR => Some(Filter::Or(parts?)),
+        let parts: Vec<Pushed> = args
+            .into_iter()
+            .map(|a| clause(ctx, a))
+            .collect::<Option<_>>()?;
+        let all_exact = parts.iter().all(|p| p.exact);
+        let filters = parts.into_iter().map(|p| p.filter).collect();
+        let filter = match (*b).boolop {
+            pg_sys::BoolExprType::AND_EXPR => Filter::And(filters),
+            pg_sys::BoolExprType::OR_EXPR => Filter::Or(filters),
+            _ => return None,
+        };
+        Some(Pushed {
+            filter,
+            exact: all_exact,
+        })
+    }
+}
+
+/// The Dune predicate that keeps the rows whose local value satisfies `op value`, for a rule
+/// that rewrites comparisons (Rounded, DateOfTimestamp); None where it cannot.
+unsafe fn rewritten(col: &Column, op: Op, ty: pg_sys::Oid, datum: pg_sys::Datum) -> Option<Pushed> {
+    // SAFETY: a non-NULL datum of type `ty`, of the column's family (checked by the caller).
+    unsafe {
+        let column = col.remote.clone();
+        let cmp = |op, v: Literal| Filter::Compare {
+            column: column.clone(),
+            op,
+            value: PValue::Lit(v),
+        };
+        match col.rule().compare {
+            Compare::Rounded { digits } => {
+                let (lo, hi) = if ty == pg_sys::NUMERICOID {
+                    let (lo, hi) = rounding_bounds(&output_text(ty, datum), digits)?;
+                    (Literal::Number(lo), Literal::Number(hi))
+                } else if ty == pg_sys::TIMESTAMPTZOID || ty == pg_sys::TIMESTAMPOID {
+                    let t = datum.value() as i64;
+                    let (lo, hi) = rounding_bounds_micros(t, digits)?;
+                    (
+                        Literal::Text(timestamp_text(lo)?),
+                        Literal::Text(timestamp_text(hi)?),
+                    )
+                } else {
+                    return None;
+                };
+                superset(match op {
+                    Op::Eq => Filter::And(vec![cmp(Op::Ge, lo), cmp(Op::Le, hi)]),
+                    Op::Lt | Op::Le => cmp(Op::Le, hi),
+                    Op::Gt | Op::Ge => cmp(Op::Ge, lo),
+                    Op::Ne => return None,
+                })
+            }
+            Compare::DateOfTimestamp if ty == pg_sys::DATEOID => {
+                let day = i64::from(datum.value() as i32);
+                let start = |d: i64| timestamp_text(d.checked_mul(86_400_000_000)?);
+                let (lo, hi) = (Literal::Text(start(day)?), Literal::Text(start(day + 1)?));
+                exact(match op {
+                    Op::Eq => Filter::And(vec![cmp(Op::Ge, lo), cmp(Op::Lt, hi)]),
+                    Op::Ne => Filter::Or(vec![cmp(Op::Lt, lo), cmp(Op::Ge, hi)]),
+                    Op::Lt => cmp(Op::Lt, lo),
+                    Op::Le => cmp(Op::Lt, hi),
+                    Op::Gt => cmp(Op::Ge, hi),
+                    Op::Ge => cmp(Op::Ge, lo),
+                })
+            }
             _ => None,
         }
     }
 }
 
-/// `column op value` (either way round) with a built-in operator Dune evaluates alike, and
+/// The text of a non-NULL datum of type `ty`, by the type's output function.
+unsafe fn output_text(ty: pg_sys::Oid, datum: pg_sys::Datum) -> String {
+    // SAFETY: a non-NULL datum of `ty`; the output function returns a palloc'd C string.
+    unsafe {
+        let mut out_fn = pg_sys::InvalidOid;
+        let mut varlena = false;
+        pg_sys::getTypeOutputInfo(ty, &mut out_fn, &mut varlena);
+        CStr::from_ptr(pg_sys::OidOutputFunctionCall(out_fn, datum))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The non-NULL constant of the column's family under `node`, if it is one.
+unsafe fn constant(node: *mut pg_sys::Node, want: Family) -> Option<*mut pg_sys::Const> {
+    // SAFETY: checked to be a Const before the cast.
+    unsafe {
+        let node = strip(node);
+        if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Const {
+            return None;
+        }
+        let c = node as *mut pg_sys::Const;
+        (!(*c).constisnull && family((*c).consttype) == want).then_some(c)
+    }
+}
+
+/// `column op value` (either way round) with a built-in operator, by the column's rule, and
 /// `column LIKE 'pattern'` on text.
-unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Filter<PValue>> {
+unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Pushed> {
     // SAFETY: an OpExpr whose args are expression nodes.
     unsafe {
         let args = list_nodes((*e).args);
@@ -263,51 +354,59 @@ unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Filter<PValue
                 _ => return None,
             };
         let cat = family(col.type_oid);
-        if name == "~~" && cat == Family::Text && !swapped {
+        let compare = col.rule().compare;
+        if name == "~~" && !swapped {
+            let like = match compare {
+                Compare::Exact { like, .. } | Compare::Superset { like } => like,
+                _ => false,
+            };
             let PValue::Lit(Literal::Text(pattern)) = ctx.value(other, Family::Text)? else {
                 return None;
             };
             // PostgreSQL's LIKE treats \ as an escape; Dune's does not.
-            return (!pattern.contains('\\')).then_some(Filter::Like {
+            let filter = Filter::Like {
                 column: col.remote,
                 pattern,
-            });
+            };
+            return match compare {
+                _ if !like || filter_has_backslash(&filter) => None,
+                Compare::Exact { .. } => exact(filter),
+                _ => superset(filter),
+            };
         }
         let op = op_of(&name)?;
         let op = if swapped { op.commute() } else { op };
-        if !ops_for(cat).contains(&op) {
-            return None;
+        let ordering = !matches!(op, Op::Eq | Op::Ne);
+        match compare {
+            Compare::Exact { ordered, .. } if ordered || !ordering => exact(Filter::Compare {
+                column: col.remote,
+                op,
+                value: ctx.value(other, cat)?,
+            }),
+            Compare::Superset { .. } if op == Op::Eq => superset(Filter::Compare {
+                column: col.remote,
+                op,
+                value: ctx.value(other, cat)?,
+            }),
+            Compare::Rounded { .. } | Compare::DateOfTimestamp => {
+                let c = constant(other, cat)?;
+                rewritten(&col, op, (*c).consttype, (*c).constvalue)
+            }
+            _ => None,
         }
-        let value = ctx.value(other, cat)?;
-        Some(Filter::Compare {
-            column: col.remote,
-            op,
-            value,
-        })
     }
 }
 
-/// `column = ANY('{...}')` with a constant array: an IN list (NULL elements dropped, as
-/// `x IN (1, NULL)` selects the rows of `x IN (1)`).
-unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<Filter<PValue>> {
-    // SAFETY: a ScalarArrayOpExpr whose args are expression nodes; the array is a non-NULL
-    // Const of an array type, deconstructed with its element type's layout.
+fn filter_has_backslash(f: &Filter<PValue>) -> bool {
+    matches!(f, Filter::Like { pattern, .. } if pattern.contains('\\'))
+}
+
+/// The elements of a non-NULL array constant, NULLs left out (`x IN (1, NULL)` selects the rows
+/// of `x IN (1)`), as constants of the element type.
+unsafe fn array_elements(c: *mut pg_sys::Const) -> (pg_sys::Oid, Vec<pg_sys::Datum>) {
+    // SAFETY: a non-NULL Const of an array type, deconstructed with its element type's layout.
     unsafe {
-        let args = list_nodes((*e).args);
-        if !(*e).useOr || args.len() != 2 || !builtin((*e).opno) || op_name((*e).opno)? != "=" {
-            return None;
-        }
-        let col = ctx.column(args[0])?.clone();
-        let cat = family(col.type_oid);
-        let arr = strip(args[1]);
-        if (*arr).type_ != pg_sys::NodeTag::T_Const || (*(arr as *mut pg_sys::Const)).constisnull {
-            return None;
-        }
-        let c = arr as *mut pg_sys::Const;
         let elem_type = pg_sys::get_element_type((*c).consttype);
-        if family(elem_type) != cat || ops_for(cat).is_empty() {
-            return None;
-        }
         let array =
             pg_sys::pg_detoast_datum((*c).constvalue.cast_mut_ptr()) as *mut pg_sys::ArrayType;
         let (mut len, mut byval, mut align) = (0i16, false, 0i8);
@@ -318,28 +417,73 @@ unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<F
         pg_sys::deconstruct_array(
             array, elem_type, len as i32, byval, align as _, &mut elems, &mut nulls, &mut n,
         );
-        let mut values = Vec::new();
-        for i in 0..n as usize {
-            if !*nulls.add(i) {
-                values.push(PValue::Lit(datum_literal(*elems.add(i), elem_type)?));
-            }
-        }
-        (!values.is_empty()).then_some(Filter::In {
-            column: col.remote,
-            values,
-        })
+        let values = (0..n as usize)
+            .filter(|&i| !*nulls.add(i))
+            .map(|i| *elems.add(i))
+            .collect();
+        (elem_type, values)
     }
 }
 
-/// `column IS [NOT] NULL`.
-unsafe fn null_test(ctx: &mut Ctx, t: *mut pg_sys::NullTest) -> Option<Filter<PValue>> {
+/// `column = ANY('{...}')` with a constant array: an IN list, or for rewritten comparisons an
+/// OR of each element's predicate.
+unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<Pushed> {
+    // SAFETY: a ScalarArrayOpExpr whose args are expression nodes.
+    unsafe {
+        let args = list_nodes((*e).args);
+        if !(*e).useOr || args.len() != 2 || !builtin((*e).opno) || op_name((*e).opno)? != "=" {
+            return None;
+        }
+        let col = ctx.column(args[0])?.clone();
+        let cat = family(col.type_oid);
+        let arr = strip(args[1]);
+        if (*arr).type_ != pg_sys::NodeTag::T_Const || (*(arr as *mut pg_sys::Const)).constisnull
+        {
+            return None;
+        }
+        let (elem_type, datums) = array_elements(arr as *mut pg_sys::Const);
+        if family(elem_type) != cat || datums.is_empty() {
+            return None;
+        }
+        let compare = col.rule().compare;
+        if matches!(compare, Compare::Rounded { .. } | Compare::DateOfTimestamp) {
+            let mut parts = Vec::new();
+            let mut all_exact = true;
+            for d in datums {
+                let p = rewritten(&col, Op::Eq, elem_type, d)?;
+                all_exact &= p.exact;
+                parts.push(p.filter);
+            }
+            return Some(Pushed {
+                filter: Filter::Or(parts),
+                exact: all_exact,
+            });
+        }
+        let values = datums
+            .into_iter()
+            .map(|d| datum_literal(d, elem_type).map(PValue::Lit))
+            .collect::<Option<Vec<_>>>()?;
+        let filter = Filter::In {
+            column: col.remote,
+            values,
+        };
+        match compare {
+            Compare::Exact { .. } => exact(filter),
+            Compare::Superset { .. } => superset(filter),
+            _ => None,
+        }
+    }
+}
+
+/// `column IS [NOT] NULL`: exact whatever the types (a Dune null is a local NULL).
+unsafe fn null_test(ctx: &mut Ctx, t: *mut pg_sys::NullTest) -> Option<Pushed> {
     // SAFETY: a NullTest whose arg is an expression node.
     unsafe {
         if (*t).argisrow {
             return None;
         }
         let col = ctx.column((*t).arg as *mut pg_sys::Node)?;
-        Some(Filter::IsNull {
+        exact(Filter::IsNull {
             column: col.remote.clone(),
             negated: (*t).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL,
         })

@@ -4,7 +4,7 @@
 
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::backend::options::TableSource;
-use crate::fdw::deparse::{Ctx, clause, family, sortable, strip};
+use crate::fdw::deparse::{Ctx, clause, strip};
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
 use dune_api::{Filter, Literal};
@@ -26,7 +26,7 @@ struct RelInfo {
     filters: Vec<Filter<PValue>>,
     /// Parameter expressions found in the quals, to become the plan's fdw_exprs.
     params: Vec<*mut pg_sys::Node>,
-    /// Every qual was pushed (a LIMIT may then be pushed too).
+    /// Every qual was pushed exactly (a LIMIT may then be pushed too).
     all_pushed: bool,
     /// The Dune columns the scan needs; None for all.
     columns: Option<Vec<String>>,
@@ -131,7 +131,7 @@ unsafe fn latest_results_qual(
                     table: ctx.table,
                     params: Vec::new(),
                 };
-                match clause(&mut scratch, node) {
+                match clause(&mut scratch, node).map(|p| p.filter) {
                     Some(Filter::In { column, values })
                         if ctx
                             .table
@@ -166,7 +166,7 @@ unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(Strin
             let col = PgList::<pg_sys::EquivalenceMember>::from_pg((*ec).ec_members)
                 .iter_ptr()
                 .find_map(|em| ctx.column((*em).em_expr as *mut pg_sys::Node))?;
-            if !sortable(family(col.type_oid)) {
+            if !col.rule().sort {
                 return None;
             }
             out.push((
@@ -285,7 +285,10 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
                 continue;
             }
             match clause(&mut ctx, node) {
-                Some(f) => filters.push(f),
+                Some(p) => {
+                    all_pushed &= p.exact;
+                    filters.push(p.filter);
+                }
                 None => all_pushed = false,
             }
         }

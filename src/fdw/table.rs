@@ -4,6 +4,7 @@
 use crate::backend::catalog::{ServerInfo, def_elems, server_by_oid};
 use crate::backend::error::FdwResult;
 use crate::backend::options::{TableOptions, TableSource};
+use pg_format::{DuneKind, Rule, dune_kind, rule};
 use pgrx::{PgRelation, pg_sys};
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,22 @@ pub struct Column {
     pub remote: String,
     pub type_oid: pg_sys::Oid,
     pub typmod: i32,
+    /// Dune's type of the column (option `dune_type`, which IMPORT sets), if known.
+    pub dune: Option<DuneKind>,
+    /// Its collation compares equal only what is byte-for-byte equal.
+    pub deterministic: bool,
+}
+
+impl Column {
+    /// What of a comparison or a sort on this column may be pushed to Dune.
+    pub fn rule(&self) -> Rule {
+        rule(
+            self.type_oid.to_u32(),
+            self.typmod,
+            self.dune,
+            self.deterministic,
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -43,16 +60,21 @@ impl Table {
                         return None;
                     }
                     let col_opts = def_elems(pg_sys::GetForeignColumnOptions(relid, att.num()));
-                    let remote = col_opts
-                        .into_iter()
-                        .find(|(k, _)| k == "column_name")
-                        .map(|(_, v)| v)
-                        .unwrap_or_else(|| att.name().to_string());
+                    let option = |name: &str| {
+                        col_opts
+                            .iter()
+                            .find(|(k, _)| k == name)
+                            .map(|(_, v)| v.clone())
+                    };
+                    let collation = att.attcollation;
                     Some(Column {
                         name: att.name().to_string(),
-                        remote,
+                        remote: option("column_name").unwrap_or_else(|| att.name().to_string()),
                         type_oid: att.type_oid().value(),
                         typmod: att.type_mod(),
+                        dune: option("dune_type").map(|t| dune_kind(&t)),
+                        deterministic: collation == pg_sys::InvalidOid
+                            || pg_sys::get_collation_isdeterministic(collation),
                     })
                 })
                 .collect();

@@ -10,13 +10,17 @@
 
 mod jsonb;
 mod prepare;
+mod pushdown;
 mod time;
 mod type_table;
 mod types;
 mod values;
 
 pub use prepare::{Cell, Prepared, Target, prepare, prepare_objects};
+pub use pushdown::{
+    Compare, DuneKind, Rule, dune_kind, rounding_bounds, rounding_bounds_micros, rule,
+};
 pub use time::{PG_EPOCH_UNIX_SECS, date_text, timestamp_text};
 pub use type_table::{Family, TypeRule, oid, type_rule};
-pub use types::{create_foreign_table, postgres_type};
+pub use types::{create_foreign_table, local_names, postgres_type};
 pub use values::shorten;

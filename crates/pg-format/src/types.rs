@@ -46,7 +46,38 @@ fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The CREATE FOREIGN TABLE statement for one query, from its latest result's metadata.
+/// The longest name PostgreSQL keeps (NAMEDATALEN - 1 bytes); longer names are truncated.
+fn truncate_name(name: &str, max: usize) -> String {
+    name.chars()
+        .scan(0, |len, c| {
+            *len += c.len_utf8();
+            (*len <= max).then_some(c)
+        })
+        .collect()
+}
+
+/// Local column names for Dune's: each at most 63 bytes and distinct from the others. A name
+/// that is longer, or that collides with an earlier one once truncated, is shortened and
+/// given a `_2`, `_3`, ... suffix; the caller maps it back with `column_name`.
+pub fn local_names(names: &[String]) -> Vec<String> {
+    let mut taken: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        let mut local = truncate_name(name, NAME_MAX);
+        let mut n = 1;
+        while taken.contains(&local) {
+            n += 1;
+            let suffix = format!("_{n}");
+            local = truncate_name(name, NAME_MAX - suffix.len()) + &suffix;
+        }
+        taken.push(local);
+    }
+    taken
+}
+
+/// The CREATE FOREIGN TABLE statement for one query, from its latest result's metadata: one
+/// column per Dune column, typed by [`postgres_type`], with `OPTIONS (dune_type '<Dune type>')`
+/// (what pushdown needs to know) and `column_name '<Dune name>'` where the local name had to
+/// differ; `options` are the table options passed through.
 pub fn create_foreign_table(
     query_id: i64,
     names: &[String],
@@ -56,24 +87,24 @@ pub fn create_foreign_table(
 ) -> String {
     let columns: Vec<String> = names
         .iter()
+        .zip(local_names(names))
         .enumerate()
-        .map(|(i, name)| {
-            let ty = types
-                .get(i)
-                .map_or_else(|| "text".to_string(), |t| postgres_type(t));
-            let mapping = if name.len() > NAME_MAX {
-                format!(" OPTIONS (column_name {})", quote_literal(name))
-            } else {
+        .map(|(i, (name, local))| {
+            let dune = types.get(i);
+            let ty = dune.map_or_else(|| "text".to_string(), |t| postgres_type(t));
+            let mut col_opts = Vec::new();
+            if local != *name {
+                col_opts.push(format!("column_name {}", quote_literal(name)));
+            }
+            if let Some(t) = dune {
+                col_opts.push(format!("dune_type {}", quote_literal(t)));
+            }
+            let opts = if col_opts.is_empty() {
                 String::new()
+            } else {
+                format!(" OPTIONS ({})", col_opts.join(", "))
             };
-            let local: String = name
-                .chars()
-                .scan(0, |len, c| {
-                    *len += c.len_utf8();
-                    (*len <= NAME_MAX).then_some(c)
-                })
-                .collect();
-            format!("  {} {ty}{mapping}", quote_ident(&local))
+            format!("  {} {ty}{opts}", quote_ident(&local))
         })
         .collect();
     let mut opts = vec![format!("query_id {}", quote_literal(&query_id.to_string()))];
@@ -94,6 +125,24 @@ pub fn create_foreign_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_collide_once_truncated_stay_distinct() {
+        let long = "a".repeat(70);
+        let names = vec![
+            format!("{long}x"),
+            format!("{long}y"),
+            "b".to_string(),
+            "b".to_string(),
+        ];
+        let local = local_names(&names);
+        assert!(local.iter().all(|n| n.len() <= 63), "{local:?}");
+        assert_eq!(local[0], "a".repeat(63));
+        assert_eq!(local[1], format!("{}_2", "a".repeat(61)));
+        assert_eq!(local[3], "b_2");
+        let ddl = create_foreign_table(1, &names[..2], &["varchar".into(), "bigint".into()], "dune", &[]);
+        assert!(ddl.contains(&format!("column_name '{long}y', dune_type 'bigint'")), "{ddl}");
+    }
 
     #[test]
     fn maps_every_documented_type() {
@@ -139,7 +188,7 @@ mod tests {
         );
         assert_eq!(
             s,
-            "CREATE FOREIGN TABLE \"query_7\" (\n  \"Total Volume\" double precision,\n  \"we\"\"ird\" numeric\n) SERVER \"dune\" OPTIONS (query_id '7', params '{\"a\": \"it''s\"}')"
+            "CREATE FOREIGN TABLE \"query_7\" (\n  \"Total Volume\" double precision OPTIONS (dune_type 'double'),\n  \"we\"\"ird\" numeric OPTIONS (dune_type 'uint256')\n) SERVER \"dune\" OPTIONS (query_id '7', params '{\"a\": \"it''s\"}')"
         );
     }
 }

@@ -1,0 +1,291 @@
+//! When a comparison on a foreign-table column can be sent to Dune without changing a result.
+//!
+//! PostgreSQL compares the *local* value (Dune's value read through the column's declared type
+//! and typmod); Dune compares its own value in its own type, with Trino's semantics: varchar as
+//! text even when it holds digits, numbers numerically, timestamps as instants, varbinary not
+//! comparable with varchar (an error, which makes the scan read without the filter). A
+//! comparison is pushed only where both answers agree ([`Compare::Exact`]), where it can be
+//! rewritten into an equivalent Dune comparison ([`Compare::DateOfTimestamp`]), or where a
+//! wider Dune comparison keeps every row PostgreSQL would keep ([`Compare::Rounded`],
+//! [`Compare::Superset`]) and PostgreSQL's own recheck removes the rest. Where Dune's type is
+//! not known (a hand-declared column without `dune_type`), only what holds for every Dune type
+//! is pushed. A LIMIT is pushed only when every qual is pushed exactly.
+
+use crate::type_table::oid;
+
+/// Dune's type of a column (`column_types` of a result, or a column's `dune_type` option), as
+/// far as comparisons go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuneKind {
+    /// varchar, char: compared and sorted as text.
+    Text,
+    /// tinyint, smallint, integer, bigint.
+    Integer,
+    /// double.
+    Double,
+    /// real.
+    Real,
+    /// decimal(p, s), uint256, int256: exact numbers; `scale` for decimal(p, s).
+    Decimal {
+        /// Digits after the point (0 for uint256 and int256).
+        scale: Option<u32>,
+    },
+    /// boolean.
+    Boolean,
+    /// varbinary.
+    Binary,
+    /// date.
+    Date,
+    /// timestamp(p) [with time zone]: instants (zoned) or wall-clock times.
+    Timestamp {
+        /// `with time zone`: values are written with `UTC`.
+        zoned: bool,
+    },
+    /// Anything else (json, array, map, row, time, ...): never compared.
+    Other,
+}
+
+/// The kind of a DuneSQL type name as Dune spells it (`varchar(255)`, `decimal(38, 0)`,
+/// `timestamp(3) with time zone`).
+pub fn dune_kind(dune_type: &str) -> DuneKind {
+    let t = dune_type.trim().to_ascii_lowercase();
+    let base = t.split(['(', ' ']).next().unwrap_or("");
+    match base {
+        "varchar" | "char" => DuneKind::Text,
+        "tinyint" | "smallint" | "integer" | "int" | "bigint" => DuneKind::Integer,
+        "double" => DuneKind::Double,
+        "real" => DuneKind::Real,
+        "uint256" | "int256" => DuneKind::Decimal { scale: Some(0) },
+        "decimal" => DuneKind::Decimal {
+            scale: t
+                .split_once(',')
+                .and_then(|(_, s)| s.trim().trim_end_matches(')').trim().parse().ok()),
+        },
+        "boolean" => DuneKind::Boolean,
+        "varbinary" => DuneKind::Binary,
+        "date" => DuneKind::Date,
+        "timestamp" => DuneKind::Timestamp {
+            zoned: t.ends_with("with time zone"),
+        },
+        _ => DuneKind::Other,
+    }
+}
+
+/// How the comparisons of one column may be pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// Sent as is, and Dune's answer is PostgreSQL's: `=`, `<>`, `IN`, and with `ordered` also
+    /// `<`, `<=`, `>`, `>=`; `like` allows LIKE.
+    Exact {
+        /// Ordering comparisons agree too.
+        ordered: bool,
+        /// LIKE agrees.
+        like: bool,
+    },
+    /// `=`, `IN` and (with `like`) LIKE keep every row PostgreSQL keeps, maybe more: pushed,
+    /// but not exact (no LIMIT with it).
+    Superset {
+        /// LIKE may be pushed.
+        like: bool,
+    },
+    /// The local value is Dune's rounded to `digits` decimal places (numeric(p, s): of the
+    /// value; timestamp(p): of seconds): a comparison becomes one widened by half a unit
+    /// (superset), with a constant only; `<>` is not pushed.
+    Rounded {
+        /// Decimal places kept by the local type.
+        digits: u32,
+    },
+    /// A local date over a Dune timestamp (the instant's UTC date): each comparison becomes
+    /// an equivalent one on whole-day ranges of the timestamp, with a constant only.
+    DateOfTimestamp,
+    /// Not pushed.
+    Never,
+}
+
+/// What may be pushed for one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Its comparisons.
+    pub compare: Compare,
+    /// Whether Dune's order of the column is an order of the local values (a sort on it may
+    /// be pushed): the local value is a non-decreasing function of Dune's value, and Dune
+    /// orders it as a number, a date or an instant.
+    pub sort: bool,
+}
+
+const NEVER: Rule = Rule {
+    compare: Compare::Never,
+    sort: false,
+};
+
+fn exact(ordered: bool, like: bool, sort: bool) -> Rule {
+    Rule {
+        compare: Compare::Exact { ordered, like },
+        sort,
+    }
+}
+
+/// numeric's scale from its typmod (PostgreSQL's `numeric_typmod_scale`), if it has one.
+fn numeric_scale(typmod: i32) -> Option<u32> {
+    (typmod >= 4).then(|| (((typmod - 4) & 0x7ff) ^ 1024) - 1024)
+        .and_then(|s| u32::try_from(s).ok())
+}
+
+fn number_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
+    use DuneKind::*;
+    let numeric_kind = matches!(dune, Some(Integer | Double | Real | Decimal { .. }));
+    match (local, dune) {
+        // integers: a value that converts is exact; varchar makes Dune refuse the filter
+        (oid::INT2 | oid::INT4 | oid::INT8, None) => exact(true, false, false),
+        (oid::INT2 | oid::INT4 | oid::INT8, _) => exact(true, false, numeric_kind),
+        (oid::NUMERIC, _) => match numeric_scale(typmod) {
+            None => exact(true, false, numeric_kind),
+            Some(s) => match dune {
+                Some(Integer) => exact(true, false, true),
+                Some(Decimal { scale: Some(d) }) if d <= s => exact(true, false, true),
+                _ => Rule {
+                    compare: Compare::Rounded { digits: s },
+                    sort: numeric_kind,
+                },
+            },
+        },
+        // floats are exact only over the same float
+        (oid::FLOAT8, Some(Double)) | (oid::FLOAT4, Some(Real)) => exact(true, false, true),
+        (oid::FLOAT8 | oid::FLOAT4, _) => Rule {
+            compare: Compare::Never,
+            sort: numeric_kind,
+        },
+        _ => NEVER,
+    }
+}
+
+fn time_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
+    use DuneKind::*;
+    let precise = !(0..6).contains(&typmod);
+    match (local, dune) {
+        (oid::DATE, Some(Date)) => exact(true, false, true),
+        (oid::DATE, Some(Timestamp { .. })) => Rule {
+            compare: Compare::DateOfTimestamp,
+            sort: true,
+        },
+        // a wall-clock time read as timestamptz depends on the session's TimeZone
+        (oid::TIMESTAMPTZ, Some(Timestamp { zoned: false })) => NEVER,
+        (oid::TIMESTAMPTZ | oid::TIMESTAMP, Some(Timestamp { .. })) if precise => {
+            exact(true, false, true)
+        }
+        (oid::TIMESTAMPTZ | oid::TIMESTAMP, Some(Timestamp { .. })) => Rule {
+            compare: Compare::Rounded {
+                digits: typmod as u32,
+            },
+            sort: true,
+        },
+        (oid::TIMESTAMP, Some(Date)) => exact(true, false, true),
+        _ => NEVER,
+    }
+}
+
+/// The rule for a column of local type `local` (a built-in OID) with `typmod`, over a Dune
+/// column of kind `dune` (None: not known). `deterministic`: the column's collation compares
+/// equal only what is byte-for-byte equal (always true of non-text types).
+pub fn rule(local: u32, typmod: i32, dune: Option<DuneKind>, deterministic: bool) -> Rule {
+    use DuneKind::*;
+    match local {
+        oid::INT2 | oid::INT4 | oid::INT8 | oid::NUMERIC | oid::FLOAT4 | oid::FLOAT8 => {
+            number_rule(local, typmod, dune)
+        }
+        oid::DATE | oid::TIMESTAMP | oid::TIMESTAMPTZ => time_rule(local, typmod, dune),
+        oid::BOOL if matches!(dune, None | Some(Boolean)) => exact(false, false, false),
+        oid::BYTEA if matches!(dune, None | Some(Binary)) => exact(false, false, false),
+        // text: bytes equal on both sides; order depends on the collation, so never sorted
+        oid::TEXT | oid::VARCHAR if typmod < 0 && deterministic => match dune {
+            Some(Text) => exact(false, true, false),
+            None => Rule {
+                compare: Compare::Superset { like: true },
+                sort: false,
+            },
+            _ => NEVER,
+        },
+        _ => NEVER,
+    }
+}
+
+/// The bounds `[v - h, v + h]` of the values that round to `v` at `digits` decimal places
+/// (h = 5·10^-(digits+1)), as decimal text; None if `v` is not a decimal number.
+pub fn rounding_bounds(v: &str, digits: u32) -> Option<(String, String)> {
+    use bigdecimal::BigDecimal;
+    use std::str::FromStr;
+    let v = BigDecimal::from_str(v.trim()).ok()?;
+    let h = BigDecimal::new(5.into(), i64::from(digits) + 1);
+    Some((
+        (&v - &h).normalized().to_plain_string(),
+        (&v + &h).normalized().to_plain_string(),
+    ))
+}
+
+/// The bounds `[t - h, t + h]` in microseconds of the times that round to `t` at `digits`
+/// decimal places of seconds (timestamp(p)); None on overflow.
+pub fn rounding_bounds_micros(t: i64, digits: u32) -> Option<(i64, i64)> {
+    let h = 10i64.checked_pow(6u32.checked_sub(digits)?)? / 2;
+    Some((t.checked_sub(h)?, t.checked_add(h)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_hold_every_value_that_rounds_to_the_constant() {
+        assert_eq!(
+            rounding_bounds("3", 0),
+            Some(("2.5".to_string(), "3.5".to_string()))
+        );
+        assert_eq!(
+            rounding_bounds("-1.25", 2),
+            Some(("-1.255".to_string(), "-1.245".to_string()))
+        );
+        let big = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        let (lo, hi) = rounding_bounds(big, 0).unwrap();
+        assert!(lo.ends_with("934.5") && hi.ends_with("935.5"), "{lo} {hi}");
+        assert_eq!(rounding_bounds("NaN", 0), None);
+        assert_eq!(rounding_bounds_micros(1_000_000, 0), Some((500_000, 1_500_000)));
+        assert_eq!(rounding_bounds_micros(0, 3), Some((-500, 500)));
+    }
+
+    #[test]
+    fn dune_type_names_are_read_as_dune_spells_them() {
+        assert_eq!(dune_kind("varchar(255)"), DuneKind::Text);
+        assert_eq!(dune_kind("decimal(12, 7)"), DuneKind::Decimal { scale: Some(7) });
+        assert_eq!(
+            dune_kind("timestamp(3) with time zone"),
+            DuneKind::Timestamp { zoned: true }
+        );
+        assert_eq!(dune_kind("timestamp"), DuneKind::Timestamp { zoned: false });
+        assert_eq!(dune_kind("uint256"), DuneKind::Decimal { scale: Some(0) });
+        assert_eq!(dune_kind("array(varbinary)"), DuneKind::Other);
+    }
+
+    #[test]
+    fn the_issues_inputs_get_the_rules_that_keep_results() {
+        let ts = Some(DuneKind::Timestamp { zoned: true });
+        assert_eq!(rule(oid::DATE, -1, ts, true).compare, Compare::DateOfTimestamp);
+        // numeric(12,0): typmod = (12 << 16 | 0) + 4
+        let n12_0 = (12 << 16) + 4;
+        assert_eq!(numeric_scale(n12_0), Some(0));
+        assert_eq!(
+            rule(oid::NUMERIC, n12_0, Some(DuneKind::Double), true).compare,
+            Compare::Rounded { digits: 0 }
+        );
+        assert_eq!(
+            rule(oid::TIMESTAMPTZ, 0, ts, true).compare,
+            Compare::Rounded { digits: 0 }
+        );
+        // digits in a varchar sort as text on Dune: never sorted, never compared as numbers
+        let text = Some(DuneKind::Text);
+        assert_eq!(rule(oid::NUMERIC, -1, text, true).sort, false);
+        assert_eq!(rule(oid::NUMERIC, -1, None, true).sort, false, "unknown: no sort");
+        assert_eq!(rule(oid::TEXT, -1, Some(DuneKind::Binary), true), NEVER);
+        assert_eq!(rule(oid::TEXT, -1, text, false), NEVER, "nondeterministic collation");
+        assert_eq!(rule(oid::FLOAT8, -1, None, true).compare, Compare::Never);
+        assert_eq!(rule(oid::TIMESTAMPTZ, -1, None, true), NEVER);
+    }
+}
