@@ -38,6 +38,10 @@ pub enum FdwError {
         value: String,
         problem: String,
     },
+    /// IMPORT FOREIGN SCHEMA LIMIT TO named a query whose latest result has no columns.
+    NoColumns {
+        query: u64,
+    },
     /// A declared column that the Dune result does not have.
     NoSuchColumn {
         table: String,
@@ -201,6 +205,11 @@ impl FdwError {
             )
             .detail(format!("Its columns are: {}", available.join(", ")))
             .hint("Rename the column, or map it: ALTER FOREIGN TABLE ... ALTER COLUMN ... OPTIONS (ADD column_name '...')"),
+            FdwError::NoColumns { query } => report(
+                ERRCODE_FDW_TABLE_NOT_FOUND,
+                format!("the latest result of query {query} has no columns to import"),
+            )
+            .hint(format!("Declare the table by hand: CREATE FOREIGN TABLE ... (column type, ...) SERVER dune OPTIONS (query_id '{query}');")),
             FdwError::Internal(m) => report(ERRCODE_INTERNAL_ERROR, m.clone()),
         }
     }

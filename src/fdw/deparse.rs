@@ -437,8 +437,7 @@ unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<P
         let col = ctx.column(args[0])?.clone();
         let cat = family(col.type_oid);
         let arr = strip(args[1]);
-        if (*arr).type_ != pg_sys::NodeTag::T_Const || (*(arr as *mut pg_sys::Const)).constisnull
-        {
+        if (*arr).type_ != pg_sys::NodeTag::T_Const || (*(arr as *mut pg_sys::Const)).constisnull {
             return None;
         }
         let (elem_type, datums) = array_elements(arr as *mut pg_sys::Const);

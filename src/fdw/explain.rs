@@ -16,10 +16,7 @@ fn property(label: &CStr, value: &str, es: *mut pg_sys::ExplainState) {
 
 /// A value as EXPLAIN shows it: literals as sent, parameters as `$n`.
 fn shown(v: &PValue) -> Option<Literal> {
-    Some(match v {
-        PValue::Lit(l) => l.clone(),
-        PValue::Param { index, .. } => Literal::Placeholder(index + 1),
-    })
+    Some(v.shown())
 }
 
 /// Where a result comes from; VERBOSE adds the mode, max_age, parameters and tier.

@@ -86,9 +86,11 @@ fn columns_of(
     });
     match meta {
         Ok(Some(m)) if !m.column_names.is_empty() => Ok(Some(m)),
-        Ok(_) => Err(FdwError::Api(Error::InvalidResponse(format!(
-            "the latest result of query {query} has no column metadata"
-        )))),
+        Ok(_) if explicit => Err(FdwError::NoColumns { query: query.get() }),
+        Ok(_) => {
+            pgrx::notice!("skipping query {query}: its latest result has no columns");
+            Ok(None)
+        }
         Err(FdwError::Api(Error::NotFound { what, .. })) if !explicit => {
             let why = if what == NotFound::Query {
                 "not found"

@@ -16,6 +16,16 @@ pub enum PValue {
     },
 }
 
+impl PValue {
+    /// The value as EXPLAIN shows it: a literal as sent, a parameter as `$n`.
+    pub fn shown(&self) -> Literal {
+        match self {
+            PValue::Lit(l) => l.clone(),
+            PValue::Param { index, .. } => Literal::Placeholder(index + 1),
+        }
+    }
+}
+
 /// Where the rows of a scan come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PlanSource {

@@ -240,6 +240,41 @@ pub fn conjunction(parts: &[Filter]) -> Option<String> {
     }
 }
 
+/// The most bytes of filter text one request carries (before URL encoding, which at most
+/// triples it): requests stay well under the request-line limits of HTTP front ends (8 KiB
+/// is common), which answer 414 or 431 past them.
+pub const MAX_FILTERS_BYTES: usize = 2048;
+
+/// Which of `parts` fit in [`MAX_FILTERS_BYTES`] together, in order: a filter that would pass
+/// the bound is left out, and smaller ones after it may still fit.
+pub fn fitting(parts: &[Filter]) -> Vec<bool> {
+    let mut kept: Vec<Filter> = Vec::new();
+    parts
+        .iter()
+        .map(|part| {
+            kept.push(part.clone());
+            let fits = conjunction(&kept).is_none_or(|t| t.len() <= MAX_FILTERS_BYTES);
+            if !fits {
+                kept.pop();
+            }
+            fits
+        })
+        .collect()
+}
+
+/// The filters of `parts` that [`fitting`] keeps, and whether any was left out. What is left
+/// out is applied by the caller (PostgreSQL rechecks every qual).
+pub fn within_bound(parts: Vec<Filter>) -> (Vec<Filter>, bool) {
+    let keep = fitting(&parts);
+    let dropped = keep.contains(&false);
+    let kept = parts
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(p, k)| k.then_some(p))
+        .collect();
+    (kept, dropped)
+}
+
 /// `sort_by` from (column, descending) pairs.
 pub fn sort_by(keys: &[(String, bool)]) -> Option<String> {
     if keys.is_empty() {
@@ -256,6 +291,22 @@ pub fn sort_by(keys: &[(String, bool)]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_filters_are_left_out_and_short_ones_kept() {
+        let long = Filter::In {
+            column: "project".into(),
+            values: (0..3000).map(|i| Literal::Text(format!("p{i}"))).collect(),
+        };
+        let short = Filter::IsNull {
+            column: "x".into(),
+            negated: true,
+        };
+        let (kept, dropped) = within_bound(vec![long, short.clone()]);
+        assert!(dropped);
+        assert_eq!(kept, vec![short.clone()]);
+        assert_eq!(within_bound(vec![short.clone()]), (vec![short], false));
+    }
 
     #[test]
     fn names_and_strings_cannot_escape_their_quotes() {

@@ -271,6 +271,9 @@ fn status_error(
 ) -> Error {
     match status {
         400 => Error::BadRequest(message),
+        // the front end's "URI Too Long" / "Request Header Fields Too Large": the request
+        // (pushed filters) was too large; read as after a 400
+        414 | 431 => Error::BadRequest(format!("HTTP {status}: the request is too large")),
         401 => Error::Unauthorized(message),
         402 => Error::LimitExceeded(message),
         403 => Error::Forbidden(message),

@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
-/// The performance tiers Dune accepts (`free` is newer and not on every plan).
-pub const PERFORMANCE_TIERS: [&str; 3] = ["medium", "large", "free"];
+/// The performance tiers Dune accepts (Dune API reference: "Execute Query" lists small,
+/// medium and large; `free` is newer and not on every plan).
+pub const PERFORMANCE_TIERS: [&str; 4] = ["small", "medium", "large", "free"];
 
 const MAX_PARAMS_BYTES: usize = 64 * 1024;
 const MAX_SQL_BYTES: usize = 1024 * 1024;
@@ -179,6 +180,11 @@ impl TryFrom<Value> for Params {
             if k.is_empty() {
                 return invalid("a parameter name is empty".into());
             }
+            if matches!(val, Value::Array(items) if items.is_empty()) {
+                return invalid(format!(
+                    "parameter \"{k}\" is an empty list: a multi-select parameter needs at least one value (leave the parameter out for its default)"
+                ));
+            }
         }
         Ok(Params(obj))
     }
@@ -326,12 +332,18 @@ mod tests {
             Performance::try_from("turbo")
                 .unwrap_err()
                 .to_string()
-                .contains("medium, large, free")
+                .contains("small, medium, large, free")
         );
         assert!(Params::from_json(Some(json!([1]))).is_err());
         assert!(Params::from_json(Some(json!({"a": {"b": 1}}))).is_err());
         assert!(Params::from_json(Some(json!({"a": ["x", "y"], "n": 3, "t": "day"}))).is_ok());
         assert_eq!(Params::from_json(Some(Value::Null)).unwrap(), None);
+        let empty = Params::from_json(Some(json!({"chains": []}))).unwrap_err();
+        assert!(
+            empty.to_string().contains("\"chains\" is an empty list"),
+            "{empty}"
+        );
+        assert!(Performance::try_from("small").is_ok());
         let huge = json!({"a": "x".repeat(70_000)});
         assert!(Params::from_json(Some(huge)).is_err());
         assert!(Sql::try_from("  ").is_err());

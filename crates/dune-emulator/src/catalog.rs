@@ -27,6 +27,9 @@ pub struct ParamDef {
         skip_serializing_if = "Option::is_none"
     )]
     pub enum_options: Option<Vec<String>>,
+    /// A multi-select parameter: its value is a list (the default is written as a JSON list).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiselect: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +67,9 @@ pub struct QueryDef {
     /// When set, every execution of this query fails with this message.
     #[serde(default)]
     pub fail: Option<String>,
+    /// Every execution ends in QUERY_STATE_COMPLETED_PARTIAL (Dune kept part of the result).
+    #[serde(default)]
+    pub partial: bool,
     #[serde(default)]
     pub is_private: bool,
 }
@@ -180,10 +186,12 @@ impl QueryDef {
             .parameters
             .iter()
             .map(|p| {
-                let v = match given.get(&p.key) {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(other) => other.to_string(),
-                    None => p.value.clone(),
+                let v = match (given.get(&p.key), p.multiselect) {
+                    // one canonical form for a list, whichever way it came
+                    (Some(Value::String(s)), true) => Value::from(vec![s.clone()]).to_string(),
+                    (Some(Value::String(s)), false) => s.clone(),
+                    (Some(other), _) => other.to_string(),
+                    (None, _) => p.value.clone(),
                 };
                 (p.key.clone(), v)
             })

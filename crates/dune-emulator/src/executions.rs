@@ -11,7 +11,19 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub enum Outcome {
     Rows(Arc<ResultSet>),
+    /// Dune kept only part of the result (QUERY_STATE_COMPLETED_PARTIAL): these rows.
+    Partial(Arc<ResultSet>),
     Failed(String),
+}
+
+impl Outcome {
+    /// The rows of a result, whole or partial.
+    pub fn rows(&self) -> Option<&Arc<ResultSet>> {
+        match self {
+            Outcome::Rows(r) | Outcome::Partial(r) => Some(r),
+            Outcome::Failed(_) => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -32,6 +44,7 @@ pub enum Phase {
     Pending { queue_position: u64 },
     Executing,
     Completed,
+    CompletedPartial,
     Failed,
     Cancelled,
 }
@@ -42,9 +55,15 @@ impl Phase {
             Phase::Pending { .. } => "QUERY_STATE_PENDING",
             Phase::Executing => "QUERY_STATE_EXECUTING",
             Phase::Completed => "QUERY_STATE_COMPLETED",
+            Phase::CompletedPartial => "QUERY_STATE_COMPLETED_PARTIAL",
             Phase::Failed => "QUERY_STATE_FAILED",
             Phase::Cancelled => "QUERY_STATE_CANCELLED",
         }
+    }
+
+    /// Whether the execution has a result (whole or partial).
+    pub fn has_result(self) -> bool {
+        matches!(self, Phase::Completed | Phase::CompletedPartial)
     }
 
     pub fn finished(self) -> bool {
@@ -78,6 +97,7 @@ impl Execution {
         }
         match self.outcome {
             Outcome::Rows(_) => Phase::Completed,
+            Outcome::Partial(_) => Phase::CompletedPartial,
             Outcome::Failed(_) => Phase::Failed,
         }
     }
@@ -115,7 +135,7 @@ impl Execution {
                 m.insert("cancelled_at".into(), json!(rfc3339(c)));
                 m.insert("execution_cost_credits".into(), json!(0));
             }
-            Phase::Completed | Phase::Failed => {
+            Phase::Completed | Phase::CompletedPartial | Phase::Failed => {
                 m.insert(
                     "expires_at".into(),
                     json!(rfc3339(self.ended_ms() + 90 * 86_400_000)),
@@ -125,9 +145,9 @@ impl Execution {
                     json!(rfc3339(self.started_ms())),
                 );
                 m.insert("execution_ended_at".into(), json!(rfc3339(self.ended_ms())));
-                let cost = if phase == Phase::Completed { 10 } else { 0 };
+                let cost = if phase.has_result() { 10 } else { 0 };
                 m.insert("execution_cost_credits".into(), json!(cost));
-                if let Outcome::Rows(r) = &self.outcome {
+                if let Some(r) = self.outcome.rows() {
                     let all: Vec<usize> = (0..r.names.len()).collect();
                     let bytes = r.estimate_bytes(&all, r.len());
                     m.insert(

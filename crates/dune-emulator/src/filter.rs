@@ -350,57 +350,169 @@ pub fn columns_of(e: &Expr, out: &mut Vec<String>) {
     }
 }
 
-fn big_int_cmp(a: &str, b: &str) -> Option<Ordering> {
-    let norm = |s: &str| -> Option<(bool, String)> {
-        let (neg, digits) = match s.strip_prefix('-') {
-            Some(d) => (true, d),
-            None => (false, s),
-        };
-        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let t = digits.trim_start_matches('0');
-        Some((neg && !t.is_empty(), t.to_string()))
-    };
-    let (an, ad) = norm(a)?;
-    let (bn, bd) = norm(b)?;
-    let mag = ad.len().cmp(&bd.len()).then_with(|| ad.cmp(&bd));
-    Some(match (an, bn) {
-        (false, false) => mag,
-        (true, true) => mag.reverse(),
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-    })
+/// How DuneSQL (Trino) treats a column type when it compares and sorts: by the column's type,
+/// never by what a value looks like (digits in a varchar are text).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SqlType {
+    Varchar,
+    /// tinyint, smallint, integer, bigint, decimal, uint256, int256: exact numbers.
+    Exact,
+    Double,
+    Real,
+    Boolean,
+    Varbinary,
+    Date,
+    Timestamp,
+    /// json, array, map, row, time...: not comparable in a filter.
+    Other,
 }
 
-/// Compares a cell with a literal the way Dune would for that value: numbers numerically
-/// (exactly for integers of any size), strings as strings, hex case-insensitively.
-pub fn compare(cell: &Value, lit: &Literal) -> Option<Ordering> {
-    match (cell, lit) {
-        (Value::Null, _) => None,
-        (Value::Bool(b), Literal::Bool(l)) => Some(b.cmp(l)),
-        (Value::Bool(b), Literal::Str(s)) => Some(b.to_string().cmp(&s.to_ascii_lowercase())),
-        (Value::Number(n), Literal::Num(l)) | (Value::Number(n), Literal::Str(l)) => {
-            let ns = n.to_string();
-            big_int_cmp(&ns, l).or_else(|| n.as_f64()?.partial_cmp(&l.parse::<f64>().ok()?))
+/// The SQL type class of a type name as Dune writes it in `column_types`.
+pub fn sql_type(name: &str) -> SqlType {
+    let n = name.trim().to_ascii_lowercase();
+    let head: String = n
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    match head.as_str() {
+        "varchar" | "char" => SqlType::Varchar,
+        "tinyint" | "smallint" | "integer" | "int" | "bigint" | "decimal" | "uint256"
+        | "int256" => SqlType::Exact,
+        "double" => SqlType::Double,
+        "real" => SqlType::Real,
+        "boolean" => SqlType::Boolean,
+        "varbinary" => SqlType::Varbinary,
+        "date" => SqlType::Date,
+        "timestamp" => SqlType::Timestamp,
+        _ => SqlType::Other,
+    }
+}
+
+/// The type Trino gives a literal of the filter language.
+fn literal_type(l: &Literal) -> String {
+    match l {
+        Literal::Str(s) => format!("varchar({})", s.chars().count()),
+        Literal::Num(n) if n.starts_with("0x") => "varbinary".into(),
+        Literal::Num(n) if n.contains(['.', 'e', 'E']) => "double".into(),
+        Literal::Num(_) => "integer".into(),
+        Literal::Bool(_) => "boolean".into(),
+    }
+}
+
+/// Whether a column of type `ty` can be compared with `lit`, as Trino decides it: a string
+/// literal is coerced to a date or timestamp, nothing else is coerced.
+fn comparable(ty: SqlType, lit: &Literal) -> bool {
+    match (ty, lit) {
+        (SqlType::Varchar, Literal::Str(_)) => true,
+        (SqlType::Exact | SqlType::Double | SqlType::Real, Literal::Num(n)) => !n.starts_with("0x"),
+        (SqlType::Boolean, Literal::Bool(_)) => true,
+        (SqlType::Varbinary, Literal::Num(n)) => n.starts_with("0x"),
+        (SqlType::Date | SqlType::Timestamp, Literal::Str(s)) => instant(s).is_some(),
+        _ => false,
+    }
+}
+
+/// Checks every predicate of `e` against the columns' types (`type_of(column)`: the class and
+/// the name as Dune writes it); the error is Trino's wording, answered with a 400.
+pub fn type_check(e: &Expr, type_of: &dyn Fn(&str) -> (SqlType, String)) -> Result<(), String> {
+    let cannot = |c: &str, op: &str, l: &Literal| {
+        let (_, name) = type_of(c);
+        Err(format!(
+            "Cannot apply operator: {name} {op} {}",
+            literal_type(l)
+        ))
+    };
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            type_check(a, type_of)?;
+            type_check(b, type_of)
         }
-        (Value::String(s), Literal::Num(l)) | (Value::String(s), Literal::Str(l)) => {
-            if s.starts_with("0x") || l.starts_with("0x") {
-                return Some(s.to_ascii_lowercase().cmp(&l.to_ascii_lowercase()));
-            }
-            if let Some(o) = big_int_cmp(s, l) {
-                return Some(o);
-            }
-            if matches!(lit, Literal::Num(_))
-                && let (Ok(a), Ok(b)) = (s.parse::<f64>(), l.parse::<f64>())
-            {
-                return a.partial_cmp(&b);
-            }
-            Some(s.as_str().cmp(l.as_str()))
+        Expr::IsNull(..) => Ok(()),
+        Expr::Like(c, _) => match type_of(c) {
+            (SqlType::Varchar, _) => Ok(()),
+            (_, name) => Err(format!(
+                "Unexpected parameters ({name}, varchar) for function like"
+            )),
+        },
+        Expr::In(c, items) => match items.iter().find(|l| !comparable(type_of(c).0, l)) {
+            Some(l) => cannot(c, "=", l),
+            None => Ok(()),
+        },
+        Expr::Cmp(c, op, l) if !comparable(type_of(c).0, l) => cannot(c, op.text(), l),
+        Expr::Cmp(..) => Ok(()),
+    }
+}
+
+impl CmpOp {
+    fn text(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
         }
-        (other, Literal::Str(l)) => Some(other.to_string().cmp(l)),
+    }
+}
+
+fn decimal(v: &Value) -> Option<bigdecimal::BigDecimal> {
+    use std::str::FromStr;
+    match v {
+        Value::Number(n) => bigdecimal::BigDecimal::from_str(&n.to_string()).ok(),
+        Value::String(s) => bigdecimal::BigDecimal::from_str(s).ok(),
         _ => None,
     }
+}
+
+fn float(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    let h = s.strip_prefix("0x")?;
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn text_of(v: &Value) -> Option<&str> {
+    v.as_str()
+}
+
+/// Two values of a column of type `ty`, compared as Trino compares that type.
+fn compare_values(ty: SqlType, a: &Value, b: &Value) -> Option<Ordering> {
+    match ty {
+        SqlType::Varchar => Some(text_of(a)?.as_bytes().cmp(text_of(b)?.as_bytes())),
+        SqlType::Exact => Some(decimal(a)?.cmp(&decimal(b)?)),
+        SqlType::Double => float(a)?.partial_cmp(&float(b)?),
+        SqlType::Real => (float(a)? as f32).partial_cmp(&(float(b)? as f32)),
+        SqlType::Boolean => Some(a.as_bool()?.cmp(&b.as_bool()?)),
+        SqlType::Varbinary => Some(hex_bytes(text_of(a)?)?.cmp(&hex_bytes(text_of(b)?)?)),
+        SqlType::Date | SqlType::Timestamp => {
+            Some(instant(text_of(a)?)?.cmp(&instant(text_of(b)?)?))
+        }
+        SqlType::Other => None,
+    }
+}
+
+/// A cell of a column of type `ty` compared with a literal (checked by [`type_check`]).
+pub fn compare(ty: SqlType, cell: &Value, lit: &Literal) -> Option<Ordering> {
+    if cell.is_null() {
+        return None;
+    }
+    let lit = match lit {
+        Literal::Str(s) => Value::String(s.clone()),
+        Literal::Num(n) if n.starts_with("0x") => Value::String(n.to_ascii_lowercase()),
+        Literal::Num(n) => Value::String(n.clone()),
+        Literal::Bool(b) => Value::Bool(*b),
+    };
+    compare_values(ty, cell, &lit)
 }
 
 /// SQL LIKE with `%` and `_`.
@@ -468,36 +580,21 @@ pub fn instant(text: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1_000_000) + micros)
 }
 
-/// Compares as `compare` does, but dates and timestamps (`is_time`) as instants, the way
-/// Trino compares a timestamp column with a string literal.
-pub fn compare_typed(cell: &Value, lit: &Literal, is_time: bool) -> Option<Ordering> {
-    if let (true, Value::String(c), Literal::Str(l)) = (is_time, cell, lit)
-        && let (Some(a), Some(b)) = (instant(c), instant(l))
-    {
-        return Some(a.cmp(&b));
-    }
-    compare(cell, lit)
-}
-
-/// Evaluates an expression against a row through `get(column) -> value`; `is_time(column)`
-/// says which columns hold dates or timestamps.
-pub fn eval(e: &Expr, get: &dyn Fn(&str) -> Value, is_time: &dyn Fn(&str) -> bool) -> bool {
+/// Evaluates an expression (checked by [`type_check`]) against a row through
+/// `get(column) -> value`, comparing by `type_of(column)`.
+pub fn eval(e: &Expr, get: &dyn Fn(&str) -> Value, type_of: &dyn Fn(&str) -> SqlType) -> bool {
     match e {
-        Expr::And(a, b) => eval(a, get, is_time) && eval(b, get, is_time),
-        Expr::Or(a, b) => eval(a, get, is_time) || eval(b, get, is_time),
+        Expr::And(a, b) => eval(a, get, type_of) && eval(b, get, type_of),
+        Expr::Or(a, b) => eval(a, get, type_of) || eval(b, get, type_of),
         Expr::IsNull(c, want_null) => get(c).is_null() == *want_null,
-        Expr::Like(c, p) => match get(c) {
-            Value::String(s) => like(&s, p),
-            Value::Null => false,
-            other => like(&other.to_string(), p),
-        },
+        Expr::Like(c, p) => get(c).as_str().is_some_and(|s| like(s, p)),
         Expr::In(c, items) => {
             let v = get(c);
             items
                 .iter()
-                .any(|l| compare_typed(&v, l, is_time(c)) == Some(Ordering::Equal))
+                .any(|l| compare(type_of(c), &v, l) == Some(Ordering::Equal))
         }
-        Expr::Cmp(c, op, l) => match compare_typed(&get(c), l, is_time(c)) {
+        Expr::Cmp(c, op, l) => match compare(type_of(c), &get(c), l) {
             None => false,
             Some(o) => match op {
                 CmpOp::Eq => o == Ordering::Equal,
@@ -511,18 +608,14 @@ pub fn eval(e: &Expr, get: &dyn Fn(&str) -> Value, is_time: &dyn Fn(&str) -> boo
     }
 }
 
-/// Orders two cells for sort_by: numbers numerically, strings as strings, NULLs last.
-pub fn order_cells(a: &Value, b: &Value) -> Ordering {
+/// Orders two cells of a column of type `ty` for sort_by, as Trino orders the type (varchar
+/// by its bytes even when it holds digits); NULLs last.
+pub fn order_cells(ty: SqlType, a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Null, Value::Null) => Ordering::Equal,
         (Value::Null, _) => Ordering::Greater,
         (_, Value::Null) => Ordering::Less,
-        (Value::Number(x), Value::Number(y)) => big_int_cmp(&x.to_string(), &y.to_string())
-            .or_else(|| x.as_f64()?.partial_cmp(&y.as_f64()?))
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => big_int_cmp(x, y).unwrap_or_else(|| x.cmp(y)),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (x, y) => x.to_string().cmp(&y.to_string()),
+        _ => compare_values(ty, a, b).unwrap_or_else(|| a.to_string().cmp(&b.to_string())),
     }
 }
 
@@ -551,7 +644,13 @@ mod tests {
             "maker IS NULL",
             "amount_usd <> 3",
         ];
-        let time = |c: &str| c == "block_time";
+        let time = |c: &str| match c {
+            "block_time" => SqlType::Timestamp,
+            "amount_usd" => SqlType::Double,
+            "tx_to" => SqlType::Varbinary,
+            "raw" => SqlType::Exact,
+            _ => SqlType::Varchar,
+        };
         for f in yes {
             assert!(eval(&parse_filters(f).unwrap(), &r, &time), "{f}");
         }
@@ -561,6 +660,18 @@ mod tests {
             "maker IS NOT NULL",
             "raw < 5",
         ];
+        // varchar holding digits compares as text; varbinary is not varchar
+        let digits = row(json!({"v": "10"}));
+        let text = |_: &str| SqlType::Varchar;
+        assert!(eval(&parse_filters("v < '9'").unwrap(), &digits, &text));
+        let check = |f: &str, ty: SqlType| {
+            type_check(&parse_filters(f).unwrap(), &|_| (ty, "t".to_string()))
+        };
+        assert!(check("v = 3", SqlType::Varchar).is_err());
+        assert!(check("v = '0x01'", SqlType::Varbinary).is_err());
+        assert!(check("v = 0x01", SqlType::Varbinary).is_ok());
+        assert!(check("v > '2024-03-01'", SqlType::Timestamp).is_ok());
+        assert!(check("v LIKE 'a%'", SqlType::Exact).is_err());
         for f in no {
             assert!(!eval(&parse_filters(f).unwrap(), &r, &time), "{f}");
         }

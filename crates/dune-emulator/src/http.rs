@@ -153,6 +153,7 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         411 => "Length Required",
         413 => "Payload Too Large",
+        414 => "URI Too Long",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",

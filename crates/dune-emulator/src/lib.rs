@@ -136,6 +136,7 @@ impl State {
             let id = ulid::ulid_with(SEEDED_AT_MS, q.query_id);
             let outcome = match &q.fail {
                 Some(m) => Outcome::Failed(m.clone()),
+                None if q.partial => Outcome::Partial(q.result(&params)),
                 None => Outcome::Rows(q.result(&params)),
             };
             inner

@@ -4,7 +4,7 @@ use crate::catalog::ResultSet;
 use crate::encode::{csv_field, json_row, sorted_names, value_bytes};
 use crate::executions::{Execution, Outcome, Phase, plan_sql};
 use crate::faults::{self, Action, FaultRule};
-use crate::filter::{self, Expr};
+use crate::filter::{self, Expr, SqlType, sql_type};
 use crate::http::{Misbehave, Request, Response, url_encode};
 use crate::stats::{LogEntry, Stats};
 use crate::time::now_ms;
@@ -68,7 +68,14 @@ fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
 }
 
 /// Serves one request.
+/// The longest request target (path and query string) the front end accepts; past it, 414, as
+/// HTTP front ends answer (8 KiB is common).
+pub const MAX_REQUEST_TARGET: usize = 8192;
+
 pub fn handle(state: &State, req: &Request) -> Response {
+    if req.path.len() + req.raw_query.len() + 1 > MAX_REQUEST_TARGET {
+        return Response::error(414, "URI Too Long");
+    }
     if let Some(what) = req.path.strip_prefix("/_emulator/") {
         return control(state, req, what);
     }
@@ -256,6 +263,7 @@ fn execute_query(state: &State, req: &Request, id: &str) -> Response {
     };
     let outcome = match &query.fail {
         Some(msg) => Outcome::Failed(msg.clone()),
+        None if query.partial => Outcome::Partial(query.result(&params)),
         None => Outcome::Rows(query.result(&params)),
     };
     create_execution(
@@ -309,14 +317,20 @@ fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Resp
     let Some(query) = id.parse::<u64>().ok().and_then(|q| state.catalog.get(q)) else {
         return Response::error(404, "Query not found");
     };
-    let given: BTreeMap<String, Value> = req
-        .query
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("params.")
-                .map(|n| (n.to_string(), Value::from(v.clone())))
-        })
-        .collect();
+    // a multi-select value travels as the same name repeated: it becomes a list
+    let mut given: BTreeMap<String, Value> = BTreeMap::new();
+    for (k, v) in &req.query {
+        let Some(name) = k.strip_prefix("params.") else {
+            continue;
+        };
+        match given.get_mut(name) {
+            None => {
+                given.insert(name.to_string(), Value::from(v.clone()));
+            }
+            Some(Value::Array(items)) => items.push(Value::from(v.clone())),
+            Some(first) => *first = Value::from(vec![first.clone(), Value::from(v.clone())]),
+        }
+    }
     let wanted = if given.is_empty() {
         None
     } else {
@@ -332,7 +346,7 @@ fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Resp
         let inner = state.lock();
         let mut best: Option<(u64, String)> = None;
         for e in inner.executions.values() {
-            if e.query_id != query.query_id || e.phase(now) != Phase::Completed {
+            if e.query_id != query.query_id || !e.phase(now).has_result() {
                 continue;
             }
             if wanted.as_ref().is_some_and(|w| *w != canonical(&e.params)) {
@@ -397,6 +411,14 @@ fn parse_read(req: &Request, r: &ResultSet) -> Result<Read, Response> {
             for c in cols {
                 find(&c)?;
             }
+            let type_of = |name: &str| {
+                let t = r
+                    .column_index(name)
+                    .map_or("unknown", |c| r.types[c].as_str());
+                (sql_type(t), t.to_string())
+            };
+            filter::type_check(&e, &type_of)
+                .map_err(|m| Response::error(400, &format!("invalid filters: {m}")))?;
             Some((f.to_string(), e))
         }
         _ => None,
@@ -449,16 +471,16 @@ fn view(state: &State, exec_id: &str, r: &ResultSet, read: &Read) -> Option<Arc<
     if let Some((_, v)) = state.lock().views.iter().find(|(k, _)| *k == key) {
         return Some(v.clone());
     }
-    let is_time = |name: &str| {
+    let type_of = |name: &str| {
         r.column_index(name)
-            .is_some_and(|c| r.types[c].starts_with("timestamp") || r.types[c] == "date")
+            .map_or(SqlType::Other, |c| sql_type(&r.types[c]))
     };
     let mut rows: Vec<u64> = match &read.filters {
         None => (0..r.len()).collect(),
         Some((_, e)) => (0..r.len())
             .filter(|&row| {
                 let get = |name: &str| r.column_index(name).map_or(Value::Null, |c| r.cell(row, c));
-                filter::eval(e, &get, &is_time)
+                filter::eval(e, &get, &type_of)
             })
             .collect(),
     };
@@ -474,7 +496,8 @@ fn view(state: &State, exec_id: &str, r: &ResultSet, read: &Read) -> Option<Arc<
             .collect();
         keyed.sort_by(|(a, _), (b, _)| {
             for (i, (_, desc)) in read.sort.iter().enumerate() {
-                let o = filter::order_cells(&a[i], &b[i]);
+                let ty = sql_type(&r.types[read.sort[i].0]);
+                let o = filter::order_cells(ty, &a[i], &b[i]);
                 let o = if *desc && !(a[i].is_null() || b[i].is_null()) {
                     o.reverse()
                 } else {
@@ -524,10 +547,7 @@ fn snapshot(state: &State, id: &str, now: u64) -> Option<Snapshot> {
     Some(Snapshot {
         phase: e.phase(now),
         status: e.status(now),
-        rows: match &e.outcome {
-            Outcome::Rows(r) => Some(r.clone()),
-            Outcome::Failed(_) => None,
-        },
+        rows: e.outcome.rows().cloned(),
         pending_ms: e.pending_time_millis(),
         execution_ms: e.execution_time_millis(),
     })
@@ -707,7 +727,13 @@ fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Res
             envelope.insert(k.to_string(), v.clone());
         }
     }
-    if snap.phase != Phase::Completed {
+    if snap.phase == Phase::CompletedPartial && req.param("allow_partial_results") != Some("true") {
+        return Response::error(
+            400,
+            "Partial Result, please request with 'allow_partial_results=true'",
+        );
+    }
+    if !snap.phase.has_result() {
         if let Some(err) = snap.status.get("error") {
             envelope.insert("error".into(), err.clone());
         }

@@ -127,7 +127,8 @@ fn exact(ordered: bool, like: bool, sort: bool) -> Rule {
 
 /// numeric's scale from its typmod (PostgreSQL's `numeric_typmod_scale`), if it has one.
 fn numeric_scale(typmod: i32) -> Option<u32> {
-    (typmod >= 4).then(|| (((typmod - 4) & 0x7ff) ^ 1024) - 1024)
+    (typmod >= 4)
+        .then(|| (((typmod - 4) & 0x7ff) ^ 1024) - 1024)
         .and_then(|s| u32::try_from(s).ok())
 }
 
@@ -247,14 +248,20 @@ mod tests {
         let (lo, hi) = rounding_bounds(big, 0).unwrap();
         assert!(lo.ends_with("934.5") && hi.ends_with("935.5"), "{lo} {hi}");
         assert_eq!(rounding_bounds("NaN", 0), None);
-        assert_eq!(rounding_bounds_micros(1_000_000, 0), Some((500_000, 1_500_000)));
+        assert_eq!(
+            rounding_bounds_micros(1_000_000, 0),
+            Some((500_000, 1_500_000))
+        );
         assert_eq!(rounding_bounds_micros(0, 3), Some((-500, 500)));
     }
 
     #[test]
     fn dune_type_names_are_read_as_dune_spells_them() {
         assert_eq!(dune_kind("varchar(255)"), DuneKind::Text);
-        assert_eq!(dune_kind("decimal(12, 7)"), DuneKind::Decimal { scale: Some(7) });
+        assert_eq!(
+            dune_kind("decimal(12, 7)"),
+            DuneKind::Decimal { scale: Some(7) }
+        );
         assert_eq!(
             dune_kind("timestamp(3) with time zone"),
             DuneKind::Timestamp { zoned: true }
@@ -267,7 +274,10 @@ mod tests {
     #[test]
     fn the_issues_inputs_get_the_rules_that_keep_results() {
         let ts = Some(DuneKind::Timestamp { zoned: true });
-        assert_eq!(rule(oid::DATE, -1, ts, true).compare, Compare::DateOfTimestamp);
+        assert_eq!(
+            rule(oid::DATE, -1, ts, true).compare,
+            Compare::DateOfTimestamp
+        );
         // numeric(12,0): typmod = (12 << 16 | 0) + 4
         let n12_0 = (12 << 16) + 4;
         assert_eq!(numeric_scale(n12_0), Some(0));
@@ -281,10 +291,14 @@ mod tests {
         );
         // digits in a varchar sort as text on Dune: never sorted, never compared as numbers
         let text = Some(DuneKind::Text);
-        assert_eq!(rule(oid::NUMERIC, -1, text, true).sort, false);
-        assert_eq!(rule(oid::NUMERIC, -1, None, true).sort, false, "unknown: no sort");
+        assert!(!rule(oid::NUMERIC, -1, text, true).sort);
+        assert!(!rule(oid::NUMERIC, -1, None, true).sort, "unknown: no sort");
         assert_eq!(rule(oid::TEXT, -1, Some(DuneKind::Binary), true), NEVER);
-        assert_eq!(rule(oid::TEXT, -1, text, false), NEVER, "nondeterministic collation");
+        assert_eq!(
+            rule(oid::TEXT, -1, text, false),
+            NEVER,
+            "nondeterministic collation"
+        );
         assert_eq!(rule(oid::FLOAT8, -1, None, true).compare, Compare::Never);
         assert_eq!(rule(oid::TIMESTAMPTZ, -1, None, true), NEVER);
     }

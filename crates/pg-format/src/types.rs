@@ -140,8 +140,17 @@ mod tests {
         assert_eq!(local[0], "a".repeat(63));
         assert_eq!(local[1], format!("{}_2", "a".repeat(61)));
         assert_eq!(local[3], "b_2");
-        let ddl = create_foreign_table(1, &names[..2], &["varchar".into(), "bigint".into()], "dune", &[]);
-        assert!(ddl.contains(&format!("column_name '{long}y', dune_type 'bigint'")), "{ddl}");
+        let ddl = create_foreign_table(
+            1,
+            &names[..2],
+            &["varchar".into(), "bigint".into()],
+            "dune",
+            &[],
+        );
+        assert!(
+            ddl.contains(&format!("column_name '{long}y', dune_type 'bigint'")),
+            "{ddl}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::fdw::convert::{ConversionLocation, cell_datum};
 use crate::fdw::scan_plan::PlanSource;
 use dune_api::{
     ExecState, ExecutionId, Read, ReadEvent, ReadSpec, Started, conjunction, read, sort_by,
+    within_bound,
 };
 use pg_format::{Cell, Prepared, Target, prepare};
 use pgrx::pg_sys;
@@ -60,21 +61,30 @@ impl Typed {
     }
 
     /// What to read for these parameter values: the plan's columns, filters, sort and limit
-    /// (filters and limit only when every parameter has a value).
+    /// (the filters only when every parameter has a value, within the request-size bound;
+    /// the limit only when every filter is sent).
     fn spec(&self, params: &ParamValues) -> ReadSpec {
         let plan = &self.setup.plan;
         let PlanSource::Result(source) = &plan.source else {
             unreachable!("typed tables read a result")
         };
-        let filters = params.filters(&plan.filters);
+        // a parameter without a value, or filters past the request-size bound: the limit can
+        // no longer be applied by Dune
+        let (filters, complete) = match params.filters(&plan.filters) {
+            Some(all) => {
+                let (kept, dropped) = within_bound(all);
+                (kept, !dropped)
+            }
+            None => (Vec::new(), false),
+        };
         ReadSpec {
             source: source.clone(),
             read: Read {
                 columns: plan.columns.clone(),
-                filters: filters.as_deref().and_then(conjunction),
+                filters: conjunction(&filters),
                 sort_by: sort_by(&plan.sort_by),
             },
-            limit: filters.and(plan.limit),
+            limit: plan.limit.filter(|_| complete),
             page_size: plan.fetch_size.unwrap_or(self.setup.config.page_size),
             wait: DEFAULT_WAIT,
         }
