@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const PERFORMANCE_TIERS: [&str; 3] = ["medium", "large", "free"];
+const PERFORMANCE_TIERS: [&str; 4] = ["small", "medium", "large", "free"];
 const DATAPOINT_LIMIT_MESSAGE: &str = "This api request would exceed your configured limits per request. Please visit your settings on dune.com and adjust your limits to continue usage.";
 
 enum Route<'a> {

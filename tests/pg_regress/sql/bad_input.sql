@@ -50,7 +50,7 @@ SELECT p->>0 AS param, p->>1 AS value_received
 CREATE FOREIGN TABLE odd_columns ("my project" text, "usd ""amount""" float8, "a.b" text)
     SERVER dune OPTIONS (query_id '1258228');
 ALTER FOREIGN TABLE odd_columns ALTER COLUMN "my project" OPTIONS (column_name 'project');
-ALTER FOREIGN TABLE odd_columns ALTER COLUMN "usd ""amount""" OPTIONS (column_name 'usd_amount');
+ALTER FOREIGN TABLE odd_columns ALTER COLUMN "usd ""amount""" OPTIONS (column_name 'usd_amount', dune_type 'double');
 ALTER FOREIGN TABLE odd_columns ALTER COLUMN "a.b" OPTIONS (column_name 'token_pair');
 SELECT emulator('reset') IS NOT NULL AS reset;
 SELECT "my project", "usd ""amount""", "a.b" FROM odd_columns ORDER BY "usd ""amount""" DESC NULLS LAST LIMIT 2;
@@ -63,3 +63,13 @@ SELECT p->>0 AS param, p->>1 AS value_received
     FROM jsonb_array_elements(emulator('log')->'log') e, jsonb_array_elements(e->'params') p
     WHERE p->>0 IN ('columns', 'filters', 'sort_by');
 DROP FOREIGN TABLE odd_trades, odd_columns;
+-- the tiers of the Execute Query reference are all accepted
+SELECT count(*) FROM dune_run(3493826, performance => 'small');
+-- an empty multi-select list cannot be asked for (the latest-results request cannot say it)
+SELECT show_error($$SELECT * FROM dune_latest(1252207, '{"chains": []}')$$);
+SELECT show_error($$SELECT dune_execute(9000007, '{"chains": []}')$$);
+-- a multi-select list travels as Dune encodes it: a JSON list on execute, the name repeated on
+-- latest results; both select the same parameter combination
+SELECT dune_wait(dune_execute(9000007, '{"chains": ["base", "arbitrum"]}')) ->> 'state' AS state;
+SELECT count(*) FROM dune_latest(9000007, '{"chains": ["base", "arbitrum"]}');
+SELECT show_error($$SELECT * FROM dune_latest(9000007, '{"chains": ["arbitrum"]}')$$);

@@ -1,10 +1,12 @@
 -- Typed foreign tables: by query (latest result or a new execution), by raw SQL, by execution
 -- id; columns matched by name (column_name maps another name); joins with local tables.
+-- dune_type says what type Dune gives a column (IMPORT FOREIGN SCHEMA sets it): pushdown
+-- follows Dune's comparisons in that type
 CREATE FOREIGN TABLE dex_trades (
-    block_time timestamptz,
-    project text,
-    usd_amount float8,
-    tx_hash bytea
+    block_time timestamptz OPTIONS (dune_type 'timestamp with time zone'),
+    project text OPTIONS (dune_type 'varchar'),
+    usd_amount float8 OPTIONS (dune_type 'double'),
+    tx_hash bytea OPTIONS (dune_type 'varbinary')
 ) SERVER dune OPTIONS (query_id '1258228');
 SELECT * FROM dex_trades ORDER BY block_time LIMIT 4;
 -- columns are matched by name, never by position; column_name maps a Dune name

@@ -55,3 +55,5 @@ ORDER BY n, key;
 SELECT dune_execute(NULL) AS e, dune_status(NULL) AS s, dune_cancel(NULL) AS c, dune_wait(NULL) AS w, dune_results_csv(NULL) AS csv;
 SELECT count(*) FROM dune_results(NULL);
 SELECT count(*) FROM dune_latest(NULL);
+-- a result Dune kept only part of (QUERY_STATE_COMPLETED_PARTIAL) is read, with a WARNING
+SELECT count(*) FROM dune_latest(9000006);

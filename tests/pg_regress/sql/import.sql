@@ -19,6 +19,14 @@ IMPORT FOREIGN SCHEMA dune LIMIT TO (query_9000001) FROM SERVER dune INTO typed;
 SELECT * FROM typed.query_9000001;
 SELECT v_uint256 > 2::numeric ^ 64 AS above_2_64, v_uint256 + 1 AS plus_one, v_varbinary, length(v_varbinary) AS bytes
 FROM typed.query_9000001 WHERE v_uint256 IS NOT NULL;
+-- Dune names that PostgreSQL would truncate to the same 63 bytes stay distinct, mapped back
+-- with column_name
+CREATE SCHEMA long_names;
+IMPORT FOREIGN SCHEMA dune LIMIT TO (query_9000008) FROM SERVER dune INTO long_names;
+\d long_names.query_9000008
+SELECT * FROM long_names.query_9000008;
+-- a result without columns cannot be imported: a clear error under LIMIT TO, a NOTICE without
+SELECT show_error($$IMPORT FOREIGN SCHEMA dune LIMIT TO (query_9000009) FROM SERVER dune INTO long_names$$);
 -- without LIMIT TO: the account's queries that have a latest result
 CREATE SCHEMA everything;
 IMPORT FOREIGN SCHEMA dune EXCEPT (query_9100001, query_9100002) FROM SERVER dune INTO everything;

@@ -28,6 +28,47 @@ CREATE FOREIGN TABLE weird_names ("we""ird col" text OPTIONS (column_name 'proje
 EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM weird_names WHERE "we""ird col" = 'it''s "q" \ ü'' OR 1=1 --';
 SELECT * FROM weird_names WHERE "we""ird col" = 'it''s "q" \ ü'' OR 1=1 --';
 SELECT "we""ird col" FROM weird_names WHERE "24h" > 1e6 AND "we""ird col" <> 'blur' ORDER BY "24h" LIMIT 3;
+-- a local type that is not Dune's: a comparison is pushed only as Dune evaluates it in Dune's
+-- type, rewritten where needed (a date over a timestamp: whole-day ranges; numeric(12,0) over a
+-- double: the values that round to the constant), and every result equals the unpushed one
+CREATE FOREIGN TABLE trade_days (
+    day date OPTIONS (column_name 'block_time', dune_type 'timestamp with time zone'),
+    project text OPTIONS (dune_type 'varchar'),
+    usd_amount numeric(12,0) OPTIONS (dune_type 'double')
+) SERVER dune OPTIONS (query_id '1258228');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM trade_days WHERE day = '2024-03-05';
+SELECT (SELECT count(*) FROM trade_days WHERE day = '2024-03-05') AS pushed,
+       (SELECT count(*) FROM (SELECT * FROM trade_days OFFSET 0) t WHERE day = '2024-03-05') AS unpushed;
+SELECT (SELECT count(*) FROM trade_days WHERE day <= '2024-03-02') AS pushed,
+       (SELECT count(*) FROM (SELECT * FROM trade_days OFFSET 0) t WHERE day <= '2024-03-02') AS unpushed;
+SELECT (SELECT count(*) FROM trade_days WHERE day <> '2024-03-02') AS pushed,
+       (SELECT count(*) FROM (SELECT * FROM trade_days OFFSET 0) t WHERE day <> '2024-03-02') AS unpushed;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM trade_days WHERE usd_amount = 3;
+SELECT (SELECT count(*) FROM trade_days WHERE usd_amount = 3) AS pushed,
+       (SELECT count(*) FROM (SELECT * FROM trade_days OFFSET 0) t WHERE usd_amount = 3) AS unpushed;
+-- a rewritten comparison that is wider than PostgreSQL's (superset) keeps the LIMIT local
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM trade_days WHERE usd_amount <= 3 ORDER BY usd_amount LIMIT 2;
+-- without dune_type, Dune's type is unknown: only what holds for every Dune type is pushed
+-- (an integer comparison: a varchar column would make Dune refuse it); no sort, no time filter
+CREATE FOREIGN TABLE trades_untyped (day date OPTIONS (column_name 'block_time'), evt_index bigint,
+    usd_amount float8) SERVER dune OPTIONS (query_id '1258228');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT * FROM trades_untyped WHERE day = '2024-03-05' AND evt_index > 1 AND usd_amount > 1 ORDER BY evt_index LIMIT 1;
+-- typmods are applied on read as PostgreSQL's input functions apply them
+CREATE FOREIGN TABLE trade_seconds (block_time timestamptz(0) OPTIONS (dune_type 'timestamp with time zone'),
+    usd_amount numeric(12,1), project varchar(3)) SERVER dune OPTIONS (query_id '1258228');
+SELECT block_time, usd_amount FROM trade_seconds WHERE block_time < '2024-03-03' ORDER BY block_time;
+SELECT (SELECT count(*) FROM trade_seconds WHERE block_time = '2024-03-04 13:21:39+00') AS pushed,
+       (SELECT count(*) FROM (SELECT * FROM trade_seconds OFFSET 0) t WHERE block_time = '2024-03-04 13:21:39+00') AS unpushed;
+SELECT show_error($$SELECT project FROM trade_seconds$$);
+-- a filter too long for a request (3,000 values) is applied by PostgreSQL alone
+SELECT format('SELECT count(*) FROM dex_trades WHERE project IN (%s)',
+              string_agg(quote_literal('p' || i), ', ') || ', ''uniswap''') AS long_in
+FROM generate_series(1, 3000) i \gset
+SELECT emulator('reset') IS NOT NULL AS reset;
+:long_in;
+SELECT count(*) FROM (SELECT * FROM dex_trades OFFSET 0) t WHERE project = 'uniswap';
+SELECT e -> 'requests' AS requests FROM emulator() e;
 -- pushed and unpushed forms give identical rows (OFFSET 0 keeps quals from being pushed)
 SELECT dune_wait(dune_execute(9100001, '{"rows": "20000"}')) ->> 'state' AS state;
 CREATE FOREIGN TABLE trades (block_time timestamptz, project text, block_number bigint, amount_usd float8,
