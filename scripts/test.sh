@@ -23,6 +23,7 @@ SUITES=(
     "upgrade:packaging upgrade:tests/packaging/upgrade.py"
     "dump-restore:packaging dump-restore:tests/packaging/dump_restore.py"
     "docs:docs blocks:tests/docs/docs_blocks.py"
+    "differential:pushdown differential:tests/pushdown/differential.py"
 )
 STEPS=(lint cargo structure sdk)
 REGRESS_TESTS=($(sed -n 's/^test: //p' tests/pg_regress/schedule))
@@ -176,7 +177,8 @@ wants cargo && cargo_tests
 wants structure && structure
 if [ ${#WANT_REGRESS[@]} -gt 0 ] || [ ${#WANT_SUITES[@]} -gt 0 ]; then
     if start_services; then
-        if [ "${WANT_REGRESS[*]}" = all ]; then regress; elif [ ${#WANT_REGRESS[@]} -gt 0 ]; then regress "${WANT_REGRESS[@]}"; fi
+        # the suites need the database the golden test setup makes
+        if [ "${WANT_REGRESS[*]}" = all ]; then regress; elif [ ${#WANT_REGRESS[@]} -gt 0 ]; then regress "${WANT_REGRESS[@]}"; else regress setup; fi
         for s in "${WANT_SUITES[@]}"; do
             s="${s#*:}"
             python_suite "${s%%:*}" "${s#*:}"

@@ -388,6 +388,15 @@ unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Pushed> {
                 op,
                 value: ctx.value(other, cat)?,
             }),
+            Compare::Approximate if op != Op::Ne => superset(Filter::Compare {
+                column: col.remote,
+                op: match op {
+                    Op::Lt => Op::Le,
+                    Op::Gt => Op::Ge,
+                    other => other,
+                },
+                value: ctx.value(other, cat)?,
+            }),
             Compare::Rounded { .. } | Compare::DateOfTimestamp => {
                 let c = constant(other, cat)?;
                 rewritten(&col, op, (*c).consttype, (*c).constvalue)
@@ -468,7 +477,7 @@ unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<P
         };
         match compare {
             Compare::Exact { .. } => exact(filter),
-            Compare::Superset { .. } => superset(filter),
+            Compare::Superset { .. } | Compare::Approximate => superset(filter),
             _ => None,
         }
     }

@@ -98,27 +98,44 @@ fn location(client: &Client, spec: &ReadSpec, started: &Started) -> Result<Locat
     })
 }
 
-/// The pager and its first page. If Dune rejects the pushed columns, filters or sort (400),
-/// reads without them (PostgreSQL filters the rows anyway) and says so.
+/// The pager and its first page. If Dune rejects the pushed filters or sort (400, or a request
+/// too large for its front end), reads without them but with the same columns (PostgreSQL
+/// filters the rows anyway), and says so; if it rejects the columns too, reads everything.
 fn open(
     client: &Client,
     spec: &ReadSpec,
     at: Location,
     emit: &mut dyn FnMut(ReadEvent) -> bool,
 ) -> Result<(Pager, Option<Page>)> {
-    let pushed = spec.read != Read::default();
-    let mut pager = Pager::new(at.clone(), spec.read.clone(), spec.limit, spec.page_size);
-    match pager.next_page(client) {
-        Err(Error::BadRequest(message)) if pushed => {
-            emit(ReadEvent::Notice(format!(
-                "Dune rejected the pushed-down columns, filters or sort ({message}); reading without them, PostgreSQL filters the rows"
-            )));
-            let mut pager = Pager::new(at, Read::default(), None, spec.page_size);
-            let first = pager.next_page(client)?;
-            Ok((pager, first))
-        }
-        other => Ok((pager, other?)),
+    let columns_only = Read {
+        columns: spec.read.columns.clone(),
+        ..Read::default()
+    };
+    let mut tries = vec![(spec.read.clone(), spec.limit)];
+    if spec.read != columns_only {
+        tries.push((columns_only, None));
     }
+    if spec.read.columns.is_some() {
+        tries.push((Read::default(), None));
+    }
+    let last = tries.len() - 1;
+    for (i, (read, limit)) in tries.into_iter().enumerate() {
+        let what = if read.filters.is_some() || read.sort_by.is_some() {
+            "filters or sort"
+        } else {
+            "columns"
+        };
+        let mut pager = Pager::new(at.clone(), read, limit, spec.page_size);
+        match pager.next_page(client) {
+            Err(Error::BadRequest(message)) if i < last => {
+                emit(ReadEvent::Notice(format!(
+                    "Dune rejected the pushed-down {what} ({message}); reading without them, PostgreSQL filters the rows"
+                )));
+            }
+            other => return Ok((pager, other?)),
+        }
+    }
+    unreachable!("the last try returns")
 }
 
 /// The source that refreshes a latest result older than its `max_age`, if it is one.

@@ -95,6 +95,11 @@ pub enum Compare {
         /// Decimal places kept by the local type.
         digits: u32,
     },
+    /// The local value is the exact decimal of a Dune float (double or real) that Dune compares
+    /// in binary floating point, where a constant within half a unit in the last place of the
+    /// value compares equal: `=` is kept, `<` and `<=` are sent as `<=`, `>` and `>=` as `>=`
+    /// (superset); `<>` is not pushed.
+    Approximate,
     /// A local date over a Dune timestamp (the instant's UTC date): each comparison becomes
     /// an equivalent one on whole-day ranges of the timestamp, with a constant only.
     DateOfTimestamp,
@@ -140,6 +145,11 @@ fn number_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
         (oid::INT2 | oid::INT4 | oid::INT8, None) => exact(true, false, false),
         (oid::INT2 | oid::INT4 | oid::INT8, _) => exact(true, false, numeric_kind),
         (oid::NUMERIC, _) => match numeric_scale(typmod) {
+            // a float, or perhaps one: compared in binary floating point on Dune
+            None if matches!(dune, None | Some(Double | Real)) => Rule {
+                compare: Compare::Approximate,
+                sort: numeric_kind,
+            },
             None => exact(true, false, numeric_kind),
             Some(s) => match dune {
                 Some(Integer) => exact(true, false, true),
@@ -290,6 +300,11 @@ mod tests {
             Compare::Rounded { digits: 0 }
         );
         // digits in a varchar sort as text on Dune: never sorted, never compared as numbers
+        assert_eq!(
+            rule(oid::NUMERIC, -1, Some(DuneKind::Real), true).compare,
+            Compare::Approximate,
+            "3.4e38 as numeric is not the real Dune compares"
+        );
         let text = Some(DuneKind::Text);
         assert!(!rule(oid::NUMERIC, -1, text, true).sort);
         assert!(!rule(oid::NUMERIC, -1, None, true).sort, "unknown: no sort");
