@@ -33,9 +33,14 @@ ORDER BY rank;
 \echo '=== 6. Execute, wait and read in one call.'
 SELECT count(*) AS rows FROM dune_run(1258228);
 \echo
-\echo '=== 7. A typed foreign table over the query: WHERE, the columns used and LIMIT go to Dune.'
-CREATE FOREIGN TABLE dex_trades (block_time timestamptz, project text, usd_amount float8, tx_hash bytea)
-    SERVER dune OPTIONS (query_id '1258228');
+\echo '=== 7. A typed foreign table over the query (dune_type: Dune\'s type of each column, which IMPORT sets):'
+\echo '    WHERE, the columns used and LIMIT go to Dune.'
+CREATE FOREIGN TABLE dex_trades (
+    block_time timestamptz OPTIONS (dune_type 'timestamp with time zone'),
+    project text OPTIONS (dune_type 'varchar'),
+    usd_amount float8 OPTIONS (dune_type 'double'),
+    tx_hash bytea OPTIONS (dune_type 'varbinary')
+) SERVER dune OPTIONS (query_id '1258228');
 CREATE TEMP TABLE my_dexes (project text PRIMARY KEY, desk text);
 INSERT INTO my_dexes VALUES ('uniswap', 'amm desk'), ('curve', 'stables desk');
 SELECT m.desk, d.project, count(*) AS trades, round(sum(d.usd_amount)::numeric, 2) AS usd
