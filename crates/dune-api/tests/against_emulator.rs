@@ -386,3 +386,43 @@ fn an_exiting_process_cancels_what_its_threads_left_running() {
         "each execution is cancelled once"
     );
 }
+
+#[test]
+fn a_request_too_long_for_the_front_end_is_read_again_without_its_filters() {
+    use dune_api::{ReadEvent, ReadSpec, ResultSource, Started, read};
+    let emu = emulator();
+    let c = client(&emu);
+    let values: Vec<String> = (0..2000).map(|i| format!("'p{i}'")).collect();
+    let spec = ReadSpec {
+        source: ResultSource::Latest {
+            query: q(1_258_228),
+            params: None,
+            max_age: None,
+            performance: None,
+        },
+        read: Read {
+            columns: Some(vec!["project".into()]),
+            filters: Some(format!("project IN ({})", values.join(", "))),
+            sort_by: None,
+        },
+        limit: Some(3),
+        page_size: 100,
+        wait: Duration::from_secs(10),
+    };
+    let (mut rows, mut notices, mut widths) = (0, Vec::new(), Vec::new());
+    read(&c, &spec, &Started::default(), &mut |ev| {
+        match ev {
+            ReadEvent::Page(p) => {
+                rows += p.rows.len();
+                widths.extend(p.rows.into_maps().into_iter().map(|r| r.len()));
+            }
+            ReadEvent::Notice(n) => notices.push(n),
+        }
+        true
+    })
+    .unwrap();
+    assert_eq!(rows, 12, "every row: the limit goes with the filters");
+    assert!(widths.iter().all(|w| *w == 1), "the columns are kept");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("HTTP 414"), "{notices:?}");
+}
