@@ -113,6 +113,9 @@ fn explain_read(plan: &ScanPlan, es: *mut pg_sys::ExplainState) {
     if let Some(l) = plan.limit {
         property(c"Dune Limit", &l.to_string(), es);
     }
+    if plan.offset > 0 {
+        property(c"Dune Offset", &plan.offset.to_string(), es);
+    }
 }
 
 #[pg_guard]

@@ -16,6 +16,7 @@ fn dune_fdw_handler() -> PgBox<pg_sys::FdwRoutine, AllocatedByRust> {
         r.GetForeignRelSize = Some(plan::get_foreign_rel_size);
         r.GetForeignPaths = Some(plan::get_foreign_paths);
         r.GetForeignPlan = Some(plan::get_foreign_plan);
+        r.GetForeignUpperPaths = Some(plan::get_foreign_upper_paths);
         r.BeginForeignScan = Some(scan::begin_foreign_scan);
         r.IterateForeignScan = Some(scan::iterate_foreign_scan);
         r.ReScanForeignScan = Some(scan::rescan_foreign_scan);

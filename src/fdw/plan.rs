@@ -196,9 +196,14 @@ unsafe fn const_count(node: *mut pg_sys::Node) -> Option<u64> {
     }
 }
 
-/// LIMIT (+ OFFSET) when it is safe to apply on Dune: this table alone, every qual pushed, no
-/// grouping, aggregate, DISTINCT, window function or set operation, any ORDER BY pushed too.
-unsafe fn limit_of(root: *mut pg_sys::PlannerInfo, all_pushed: bool, sorted: bool) -> Option<u64> {
+/// LIMIT and OFFSET when it is safe to apply them on Dune: this table alone, every qual pushed
+/// exactly, no grouping, aggregate, DISTINCT, window function or set operation, any ORDER BY
+/// pushed too. (count, offset).
+unsafe fn limit_parts(
+    root: *mut pg_sys::PlannerInfo,
+    all_pushed: bool,
+    sorted: bool,
+) -> Option<(u64, u64)> {
     // SAFETY: the planner's root and its Query.
     unsafe {
         let q = (*root).parse;
@@ -219,8 +224,18 @@ unsafe fn limit_of(root: *mut pg_sys::PlannerInfo, all_pushed: bool, sorted: boo
         {
             return None;
         }
-        Some(const_count((*q).limitCount)? + const_count((*q).limitOffset)?)
+        Some((
+            const_count((*q).limitCount)?,
+            const_count((*q).limitOffset)?,
+        ))
     }
+}
+
+/// The rows a scan under PostgreSQL's Limit node reads: LIMIT plus OFFSET (PostgreSQL skips
+/// the OFFSET rows itself).
+unsafe fn limit_of(root: *mut pg_sys::PlannerInfo, all_pushed: bool, sorted: bool) -> Option<u64> {
+    // SAFETY: as limit_parts.
+    unsafe { limit_parts(root, all_pushed, sorted).map(|(count, offset)| count + offset) }
 }
 
 /// Every attribute number the scan must return (target list and quals), or None for all.
@@ -455,13 +470,25 @@ pub extern "C-unwind" fn get_foreign_plan(
             params: Vec::new(),
         };
         let sort_by = sort_keys(&ctx, (*best_path).path.pathkeys).unwrap_or_default();
+        // a final path (get_foreign_upper_paths) is the whole query: Dune skips the OFFSET rows
+        let sorted = !sort_by.is_empty();
+        let (limit, offset) = if (*best_path).fdw_private.is_null() {
+            (limit_of(root, info.all_pushed, sorted), 0)
+        } else {
+            match limit_parts(root, info.all_pushed, sorted) {
+                Some((count, offset)) => (Some(count), offset),
+                None => (limit_of(root, info.all_pushed, sorted), 0),
+            }
+        };
         let plan = ScanPlan {
             table: info.table.name.clone(),
             source: info.source.clone(),
             fetch_size: info.table.options.fetch_size,
             columns: info.columns.clone(),
             filters: info.filters.clone(),
-            limit: limit_of(root, info.all_pushed, !sort_by.is_empty()),
+            limit,
+            offset,
+            final_limit: !(*best_path).fdw_private.is_null(),
             sort_by,
         };
         let json = CString::new(plan.to_json()).expect("JSON has no NUL");
@@ -484,6 +511,136 @@ pub extern "C-unwind" fn get_foreign_plan(
             std::ptr::null_mut(),
             outer_plan,
         )
+    }
+}
+
+/// The only base relation of the query, with its RelInfo. Called from our own upper-paths
+/// callback, which PostgreSQL reaches only through the FdwRoutine of the relation it plans:
+/// with one base relation, that relation is one of our foreign tables.
+unsafe fn single_scan(root: *mut pg_sys::PlannerInfo) -> Option<*mut pg_sys::RelOptInfo> {
+    // SAFETY: the planner's root; simple_rel_array is indexed by range-table index.
+    unsafe {
+        let all = (*root).all_baserels;
+        if pg_sys::bms_membership(all) != pg_sys::BMS_Membership::BMS_SINGLETON {
+            return None;
+        }
+        let rel = *(*root)
+            .simple_rel_array
+            .add(pg_sys::bms_singleton_member(all) as usize);
+        let ours = !rel.is_null()
+            && (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL
+            && !(*rel).fdwroutine.is_null()
+            && !(*rel).fdw_private.is_null();
+        ours.then_some(rel)
+    }
+}
+
+/// GetForeignUpperPaths: at the final stage, a path that is the whole query (its ORDER BY,
+/// LIMIT and OFFSET included), so that no Limit node runs above the scan and Dune skips the
+/// OFFSET rows itself (`offset`) instead of serving them, as postgres_fdw's final paths do.
+/// Its parent is the base relation, so GetForeignPlan plans an ordinary scan of the table.
+#[pg_guard]
+pub extern "C-unwind" fn get_foreign_upper_paths(
+    root: *mut pg_sys::PlannerInfo,
+    stage: pg_sys::UpperRelationKind::Type,
+    _input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    extra: *mut c_void,
+) {
+    if stage != pg_sys::UpperRelationKind::UPPERREL_FINAL || extra.is_null() {
+        return;
+    }
+    // SAFETY: the planner's structures at the final stage; extra is its FinalPathExtraData.
+    unsafe {
+        let extra = extra as *mut pg_sys::FinalPathExtraData;
+        if !(*extra).limit_needed || (*(*root).parse).commandType != pg_sys::CmdType::CMD_SELECT {
+            return;
+        }
+        let Some(baserel) = single_scan(root) else {
+            return;
+        };
+        let info = rel_info(baserel);
+        if info.table.is_latest_results() {
+            return;
+        }
+        let ctx = Ctx {
+            varno: (*baserel).relid,
+            table: &info.table,
+            params: Vec::new(),
+        };
+        let ordered = !(*(*root).parse).sortClause.is_null();
+        let pathkeys = if ordered {
+            (*root).sort_pathkeys
+        } else {
+            std::ptr::null_mut()
+        };
+        let sorted = ordered && sort_keys(&ctx, pathkeys).is_some();
+        let Some((count, _)) = limit_parts(root, info.all_pushed, sorted) else {
+            return;
+        };
+        // fdw_private marks the path as final for get_foreign_plan
+        let marker = pg_sys::makeString(pg_sys::pstrdup(c"final".as_ptr()));
+        let private = pg_sys::lappend(std::ptr::null_mut(), marker as *mut c_void);
+        let rows = (count as f64).max(1.0);
+        let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_FINAL as usize];
+        let path = create_final_path(root, baserel, target, rows, pathkeys, private);
+        pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+    }
+}
+
+/// A final path over `baserel`, cheaper than the base path under a Limit node.
+unsafe fn create_final_path(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    target: *mut pg_sys::PathTarget,
+    rows: f64,
+    pathkeys: *mut pg_sys::List,
+    private: *mut pg_sys::List,
+) -> *mut pg_sys::ForeignPath {
+    let startup = STARTUP_COST - 1.0;
+    let total = startup + rows * ROW_COST;
+    // SAFETY: arguments straight from the planner; the signature differs by major version.
+    unsafe {
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
+        let path = pg_sys::create_foreign_upper_path(
+            root,
+            baserel,
+            target,
+            rows,
+            startup,
+            total,
+            pathkeys,
+            std::ptr::null_mut(),
+            private,
+        );
+        #[cfg(feature = "pg17")]
+        let path = pg_sys::create_foreign_upper_path(
+            root,
+            baserel,
+            target,
+            rows,
+            startup,
+            total,
+            pathkeys,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            private,
+        );
+        #[cfg(feature = "pg18")]
+        let path = pg_sys::create_foreign_upper_path(
+            root,
+            baserel,
+            target,
+            rows,
+            0,
+            startup,
+            total,
+            pathkeys,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            private,
+        );
+        path
     }
 }
 

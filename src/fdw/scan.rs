@@ -58,8 +58,13 @@ pub trait Executor {
     /// Fills `slot` with the next row and returns true, or returns false at the end.
     ///
     /// # Safety
-    /// `slot` is the scan's slot, cleared, with the relation's descriptor.
-    unsafe fn fill(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool;
+    /// `node` is the scan being executed and `slot` its scan slot, cleared, with the
+    /// relation's descriptor.
+    unsafe fn fill(
+        &mut self,
+        node: *mut pg_sys::ForeignScanState,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) -> bool;
     /// Forgets what was read (a rescan), stopping the helper thread; keeps what a rescan must
     /// reuse (the execution a scan started).
     fn reset(&mut self);
@@ -98,6 +103,33 @@ impl ScanState {
                 .collect();
             ParamValues(values)
         }
+    }
+}
+
+/// Whether the row in `slot` satisfies the scan's local quals, as ExecScan will check them (a
+/// final path whose filters Dune refused applies its LIMIT and OFFSET to matching rows only).
+///
+/// # Safety
+/// `node` is the scan being executed and `slot` holds one of its rows.
+pub unsafe fn quals_hold(
+    node: *mut pg_sys::ForeignScanState,
+    slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
+    // SAFETY: what ExecQual does (an inline function, not exported): the qual ExprState built
+    // by ExecInitNode for this node, evaluated in the per-tuple memory of its own context.
+    unsafe {
+        let qual = (*node).ss.ps.qual;
+        if qual.is_null() {
+            return true;
+        }
+        let econtext = (*node).ss.ps.ps_ExprContext;
+        (*econtext).ecxt_scantuple = slot;
+        let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+        let mut isnull = false;
+        let eval = (*qual).evalfunc.expect("an initialised ExprState");
+        let result = eval(qual, econtext, &mut isnull);
+        pg_sys::MemoryContextSwitchTo(old);
+        !isnull && result.value() != 0
     }
 }
 
@@ -189,7 +221,7 @@ pub extern "C-unwind" fn iterate_foreign_scan(
             let params = state.param_values(node);
             state.exec.start(&params).or_raise();
         }
-        state.exec.fill(slot);
+        state.exec.fill(node, slot);
         slot
     }
 }

@@ -52,8 +52,13 @@ pub struct ScanPlan {
     pub filters: Vec<Filter<PValue>>,
     /// Pushed-down ORDER BY: (Dune column, descending).
     pub sort_by: Vec<(String, bool)>,
-    /// Pushed-down LIMIT (plus OFFSET).
+    /// Pushed-down LIMIT: the rows to read (plus OFFSET, unless `final_limit`).
     pub limit: Option<u64>,
+    /// Rows Dune skips first (Dune's `offset`; a final path's OFFSET).
+    pub offset: u64,
+    /// The scan is the whole query (a final path): no Limit node runs above it, so it must
+    /// itself return at most `limit` rows after skipping `offset` matching ones.
+    pub final_limit: bool,
 }
 
 impl ScanPlan {

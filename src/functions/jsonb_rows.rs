@@ -48,6 +48,7 @@ impl RowStream {
                         execution_id: page.execution_id,
                     }),
                     ReadEvent::Notice(text) => out.emit(Event::Notice(text)),
+                    ReadEvent::Unfiltered => true, // the functions push nothing
                 },
             )
         })?;

@@ -50,7 +50,7 @@ impl Pager {
     /// The pages of an execution's result: `read` of it, at most `limit` rows, `page_size`
     /// rows a request.
     pub fn execution(id: ExecutionId, read: Read, limit: Option<u64>, page_size: u64) -> Pager {
-        Pager::new(Location::Execution(id), read, limit, page_size)
+        Pager::new(Location::Execution(id), read, (0, limit), page_size)
     }
 
     /// The pages of a saved query's latest result (for `params` when given).
@@ -61,10 +61,17 @@ impl Pager {
         limit: Option<u64>,
         page_size: u64,
     ) -> Pager {
-        Pager::new(Location::latest(query, params), read, limit, page_size)
+        Pager::new(Location::latest(query, params), read, (0, limit), page_size)
     }
 
-    pub(crate) fn new(source: Location, read: Read, limit: Option<u64>, page_size: u64) -> Pager {
+    /// `rows`: the offset of the first row read (Dune's `offset`) and the most rows wanted.
+    pub(crate) fn new(
+        source: Location,
+        read: Read,
+        rows: (u64, Option<u64>),
+        page_size: u64,
+    ) -> Pager {
+        let (offset, limit) = rows;
         let execution_id = match &source {
             Location::Execution(id) => Some(id.clone()),
             Location::Latest { .. } => None,
@@ -72,7 +79,7 @@ impl Pager {
         Pager {
             source,
             read,
-            offset: 0,
+            offset,
             remaining: limit,
             page_size: page_size.max(1),
             execution_id,

@@ -23,6 +23,8 @@ pub struct ReadSpec {
     pub read: Read,
     /// The most rows wanted (a pushed LIMIT).
     pub limit: Option<u64>,
+    /// Rows of the (filtered, sorted) result to skip first (Dune's `offset`).
+    pub offset: u64,
     /// Rows per results request (Dune's `limit`).
     pub page_size: u64,
     /// How long to wait for an execution.
@@ -36,6 +38,7 @@ impl ReadSpec {
             source,
             read: Read::default(),
             limit: None,
+            offset: 0,
             page_size,
             wait,
         }
@@ -48,6 +51,9 @@ pub enum ReadEvent {
     Page(Box<Page>),
     /// Something the user should know (sent as a NOTICE).
     Notice(String),
+    /// Dune rejected the pushed filters: the pages that follow are read without them, and
+    /// without the limit and offset, which the consumer applies after its own filtering.
+    Unfiltered,
 }
 
 /// The execution a read started or settled on, kept across rescans so that a rescan reads the
@@ -111,26 +117,29 @@ fn open(
         columns: spec.read.columns.clone(),
         ..Read::default()
     };
-    let mut tries = vec![(spec.read.clone(), spec.limit)];
+    let mut tries = vec![(spec.read.clone(), (spec.offset, spec.limit))];
     if spec.read != columns_only {
-        tries.push((columns_only, None));
+        tries.push((columns_only, (0, None)));
     }
     if spec.read.columns.is_some() {
-        tries.push((Read::default(), None));
+        tries.push((Read::default(), (0, None)));
     }
     let last = tries.len() - 1;
-    for (i, (read, limit)) in tries.into_iter().enumerate() {
+    for (i, (read, rows)) in tries.into_iter().enumerate() {
         let what = if read.filters.is_some() || read.sort_by.is_some() {
             "filters or sort"
         } else {
             "columns"
         };
-        let mut pager = Pager::new(at.clone(), read, limit, spec.page_size);
+        let mut pager = Pager::new(at.clone(), read, rows, spec.page_size);
         match pager.next_page(client) {
             Err(Error::BadRequest(message)) if i < last => {
                 emit(ReadEvent::Notice(format!(
                     "Dune rejected the pushed-down {what} ({message}); reading without them, PostgreSQL filters the rows"
                 )));
+                if i == 0 {
+                    emit(ReadEvent::Unfiltered);
+                }
             }
             other => return Ok((pager, other?)),
         }

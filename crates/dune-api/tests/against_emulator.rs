@@ -406,10 +406,11 @@ fn a_request_too_long_for_the_front_end_is_read_again_without_its_filters() {
             sort_by: None,
         },
         limit: Some(3),
+        offset: 2,
         page_size: 100,
         wait: Duration::from_secs(10),
     };
-    let (mut rows, mut notices, mut widths) = (0, Vec::new(), Vec::new());
+    let (mut rows, mut notices, mut widths, mut unfiltered) = (0, Vec::new(), Vec::new(), false);
     read(&c, &spec, &Started::default(), &mut |ev| {
         match ev {
             ReadEvent::Page(p) => {
@@ -417,12 +418,17 @@ fn a_request_too_long_for_the_front_end_is_read_again_without_its_filters() {
                 widths.extend(p.rows.into_maps().into_iter().map(|r| r.len()));
             }
             ReadEvent::Notice(n) => notices.push(n),
+            ReadEvent::Unfiltered => unfiltered = true,
         }
         true
     })
     .unwrap();
-    assert_eq!(rows, 12, "every row: the limit goes with the filters");
+    assert_eq!(
+        rows, 12,
+        "every row: the limit and offset go with the filters"
+    );
     assert!(widths.iter().all(|w| *w == 1), "the columns are kept");
     assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(unfiltered, "the consumer is told to apply them itself");
     assert!(notices[0].contains("HTTP 414"), "{notices:?}");
 }

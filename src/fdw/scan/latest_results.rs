@@ -130,6 +130,7 @@ impl Executor for LatestResults {
                                 execution_id: page.execution_id,
                             }),
                             ReadEvent::Notice(text) => out.emit(Event::Notice(text)),
+                            ReadEvent::Unfiltered => true, // nothing is pushed here
                         };
                         open
                     })?;
@@ -144,7 +145,11 @@ impl Executor for LatestResults {
         Ok(())
     }
 
-    unsafe fn fill(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+    unsafe fn fill(
+        &mut self,
+        _node: *mut pg_sys::ForeignScanState,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) -> bool {
         loop {
             if self.next < self.page.cells.len() {
                 let row = self.next;

@@ -2,7 +2,7 @@
 //! table's columns (`pg_format::prepare`), and the backend only builds datums, with the
 //! conversion error context set (`convert::ConversionLocation`).
 
-use super::{Executor, ParamValues, ScanSetup};
+use super::{Executor, ParamValues, ScanSetup, quals_hold};
 use crate::backend::blocking::Stream;
 use crate::backend::error::{FdwError, FdwResult};
 use crate::backend::jsonb::PAGES_AHEAD;
@@ -20,6 +20,15 @@ use pgrx::pg_sys;
 enum Event {
     Page(Box<TypedPage>),
     Notice(String),
+    /// Dune refused the filters: the pages that follow hold every row.
+    Unfiltered,
+}
+
+/// The LIMIT and OFFSET a final-path scan applies itself after Dune refused its filters.
+#[derive(Debug, Clone, Copy)]
+struct LocalLimit {
+    skip: u64,
+    left: u64,
 }
 
 /// A page decoded for the table's columns.
@@ -43,6 +52,7 @@ pub struct Typed {
     columns_checked: bool,
     partial: PartialWarning,
     location: ConversionLocation,
+    local_limit: Option<LocalLimit>,
 }
 
 impl Typed {
@@ -57,6 +67,7 @@ impl Typed {
             rows_read: 0,
             columns_checked: false,
             partial: PartialWarning::default(),
+            local_limit: None,
         }
     }
 
@@ -85,6 +96,7 @@ impl Typed {
                 sort_by: sort_by(&plan.sort_by),
             },
             limit: plan.limit.filter(|_| complete),
+            offset: if complete { plan.offset } else { 0 },
             page_size: plan.fetch_size.unwrap_or(self.setup.config.page_size),
             wait: DEFAULT_WAIT,
         }
@@ -178,6 +190,46 @@ impl Typed {
     }
 }
 
+impl Typed {
+    /// The rows that follow are not limited by Dune: a final path limits them itself.
+    fn unfiltered(&mut self) {
+        let plan = &self.setup.plan;
+        if plan.final_limit
+            && let Some(count) = plan.limit
+        {
+            self.local_limit = Some(LocalLimit {
+                skip: plan.offset,
+                left: count,
+            });
+        }
+    }
+
+    /// Whether the row just stored is returned (Some(true)), skipped (Some(false)), or the
+    /// scan is over (None), when a final path limits its rows itself.
+    unsafe fn counted(
+        &mut self,
+        node: *mut pg_sys::ForeignScanState,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) -> Option<bool> {
+        let Some(l) = self.local_limit.as_mut() else {
+            return Some(true);
+        };
+        // SAFETY: the caller's node and a slot holding one of its rows.
+        if !unsafe { quals_hold(node, slot) } {
+            return Some(false);
+        }
+        if l.skip > 0 {
+            l.skip -= 1;
+            return Some(false);
+        }
+        if l.left == 0 {
+            return None;
+        }
+        l.left -= 1;
+        Some(true)
+    }
+}
+
 /// Decodes a page for the table's columns (on the I/O thread).
 fn typed_page(page: dune_api::Page, targets: &[(Option<String>, Target)]) -> TypedPage {
     TypedPage {
@@ -191,6 +243,11 @@ fn typed_page(page: dune_api::Page, targets: &[(Option<String>, Target)]) -> Typ
 impl Executor for Typed {
     fn start(&mut self, params: &ParamValues) -> FdwResult<()> {
         let spec = self.spec(params);
+        // a final path whose filters cannot all be sent applies its LIMIT and OFFSET itself
+        self.local_limit = None;
+        if spec.limit.is_none() {
+            self.unfiltered();
+        }
         let started = self.started.clone();
         let targets: Vec<(Option<String>, Target)> = self
             .setup
@@ -207,6 +264,7 @@ impl Executor for Typed {
                         out.emit(Event::Page(Box::new(typed_page(*page, &targets))))
                     }
                     ReadEvent::Notice(text) => out.emit(Event::Notice(text)),
+                    ReadEvent::Unfiltered => out.emit(Event::Unfiltered),
                 })
             },
         )?;
@@ -214,7 +272,11 @@ impl Executor for Typed {
         Ok(())
     }
 
-    unsafe fn fill(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+    unsafe fn fill(
+        &mut self,
+        node: *mut pg_sys::ForeignScanState,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) -> bool {
         loop {
             // a finished page is dropped here, on the backend, as a few large blocks
             if let Some(page) = self.page.take()
@@ -222,10 +284,17 @@ impl Executor for Typed {
             {
                 let row = self.row;
                 self.row += 1;
-                // SAFETY: the caller's slot, as `fill` requires.
-                unsafe { self.store(slot, &page, row) };
+                // SAFETY: the caller's node and slot, as `fill` requires.
+                let keep = unsafe {
+                    self.store(slot, &page, row);
+                    self.counted(node, slot)
+                };
                 self.page = Some(page);
-                return true;
+                match keep {
+                    Some(true) => return true,
+                    Some(false) => continue,
+                    None => return false,
+                }
             }
             let Some(events) = self.events.as_mut() else {
                 return false;
@@ -236,6 +305,7 @@ impl Executor for Typed {
                     return false;
                 }
                 Some(Ok(Event::Notice(text))) => pgrx::notice!("{text}"),
+                Some(Ok(Event::Unfiltered)) => self.unfiltered(),
                 Some(Ok(Event::Page(page))) => {
                     if let Err(e) = self.take_page(page) {
                         e.raise();
@@ -249,6 +319,7 @@ impl Executor for Typed {
     fn reset(&mut self) {
         self.events = None; // stops the helper thread
         self.page = None;
+        self.local_limit = None;
         self.rows_read = 0;
         self.columns_checked = false;
     }

@@ -107,3 +107,16 @@ CLOSE early;
 COMMIT;
 SELECT (e ->> 'results_requests')::int <= 2 AS at_most_two_pages FROM emulator() e;
 SELECT EXISTS (SELECT 1 FROM wide WHERE c10_small = 7) AS exists_7;
+-- LIMIT with OFFSET over a single table: the scan is the whole query (no Limit node), Dune skips
+-- the OFFSET rows itself (offset) and only the rows kept are read and billed
+EXPLAIN (VERBOSE, COSTS OFF) SELECT project, block_time FROM dex_trades ORDER BY block_time LIMIT 3 OFFSET 8;
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT project, block_time FROM dex_trades ORDER BY block_time LIMIT 3 OFFSET 8;
+SELECT e -> 'rows_served' AS rows_served FROM emulator() e;
+SELECT project, block_time FROM (SELECT * FROM dex_trades OFFSET 0) t ORDER BY block_time LIMIT 3 OFFSET 8;
+-- when Dune refuses the filters (a number compared with a varchar column, its type unknown
+-- here), the scan applies the LIMIT and OFFSET itself to the rows that match
+CREATE FOREIGN TABLE codes (code bigint, chain text) SERVER dune OPTIONS (query_id '9000007');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT chain, code FROM codes WHERE code > 5 LIMIT 1 OFFSET 1;
+SELECT chain, code FROM codes WHERE code > 5 LIMIT 1 OFFSET 1;
+SELECT chain, code FROM (SELECT * FROM codes OFFSET 0) t WHERE code > 5 LIMIT 1 OFFSET 1;
