@@ -7,7 +7,7 @@ use crate::backend::options::TableSource;
 use crate::fdw::deparse::{Ctx, clause, strip};
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
-use dune_api::{Filter, Literal, fitting};
+use dune_api::{Filter, Literal, within_bound};
 use pg_format::Family;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, pg_sys};
@@ -276,23 +276,6 @@ unsafe fn needed_columns(baserel: *mut pg_sys::RelOptInfo, table: &Table) -> Opt
     }
 }
 
-/// The filters that fit the request-size bound (parameters counted as `$n`), and whether all
-/// did; what is left out is applied by PostgreSQL alone.
-fn bounded(filters: Vec<Filter<PValue>>) -> (Vec<Filter<PValue>>, bool) {
-    let shown: Vec<Filter> = filters
-        .iter()
-        .filter_map(|f| f.try_map(&mut |v| Some(v.shown())))
-        .collect();
-    let keep = fitting(&shown);
-    let all = !keep.contains(&false);
-    let kept = filters
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(f, k)| k.then_some(f))
-        .collect();
-    (kept, all)
-}
-
 /// Deparses the quals of `baserel` (a scan of `table`) and decides what the scan reads.
 unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<RelInfo> {
     let mut source = match &table.options.source {
@@ -329,8 +312,9 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
         {
             return Err(FdwError::MissingQueryId(table.name.clone()));
         }
-        let (filters, fit) = bounded(filters);
-        all_pushed &= fit;
+        // the request-size bound, parameters counted as `$n`
+        let (filters, dropped) = within_bound(filters, |f| f.try_map(&mut |v| Some(v.shown())));
+        all_pushed &= !dropped;
         let columns = if table.is_latest_results() {
             None
         } else {

@@ -245,33 +245,30 @@ pub fn conjunction(parts: &[Filter]) -> Option<String> {
 /// is common), which answer 414 or 431 past them.
 pub const MAX_FILTERS_BYTES: usize = 2048;
 
-/// Which of `parts` fit in [`MAX_FILTERS_BYTES`] together, in order: a filter that would pass
-/// the bound is left out, and smaller ones after it may still fit.
-pub fn fitting(parts: &[Filter]) -> Vec<bool> {
-    let mut kept: Vec<Filter> = Vec::new();
-    parts
-        .iter()
-        .map(|part| {
-            kept.push(part.clone());
-            let fits = conjunction(&kept).is_none_or(|t| t.len() <= MAX_FILTERS_BYTES);
-            if !fits {
-                kept.pop();
-            }
-            fits
-        })
-        .collect()
-}
-
-/// The filters of `parts` that [`fitting`] keeps, and whether any was left out. What is left
-/// out is applied by the caller (PostgreSQL rechecks every qual).
-pub fn within_bound(parts: Vec<Filter>) -> (Vec<Filter>, bool) {
-    let keep = fitting(&parts);
-    let dropped = keep.contains(&false);
-    let kept = parts
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(p, k)| k.then_some(p))
-        .collect();
+/// The filters of `parts` that fit in [`MAX_FILTERS_BYTES`] together, in order (a filter that
+/// would pass the bound is left out, and smaller ones after it may still fit), and whether any
+/// was left out. `shown` renders a filter as it will be sent (a planned value as its `$n`);
+/// what is left out is applied by the caller (PostgreSQL rechecks every qual).
+pub fn within_bound<V>(
+    parts: Vec<Filter<V>>,
+    shown: impl Fn(&Filter<V>) -> Option<Filter>,
+) -> (Vec<Filter<V>>, bool) {
+    let mut sent: Vec<Filter> = Vec::new();
+    let mut kept = Vec::new();
+    let mut dropped = false;
+    for part in parts {
+        let Some(text) = shown(&part) else {
+            dropped = true;
+            continue;
+        };
+        sent.push(text);
+        if conjunction(&sent).is_some_and(|t| t.len() > MAX_FILTERS_BYTES) {
+            sent.pop();
+            dropped = true;
+        } else {
+            kept.push(part);
+        }
+    }
     (kept, dropped)
 }
 
@@ -302,10 +299,14 @@ mod tests {
             column: "x".into(),
             negated: true,
         };
-        let (kept, dropped) = within_bound(vec![long, short.clone()]);
+        let same = |f: &Filter| Some(f.clone());
+        let (kept, dropped) = within_bound(vec![long, short.clone()], same);
         assert!(dropped);
         assert_eq!(kept, vec![short.clone()]);
-        assert_eq!(within_bound(vec![short.clone()]), (vec![short], false));
+        assert_eq!(
+            within_bound(vec![short.clone()], same),
+            (vec![short], false)
+        );
     }
 
     #[test]

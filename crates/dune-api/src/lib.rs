@@ -33,9 +33,7 @@ pub use cancel::Cancel;
 pub use client::{Client, Read, columns_param};
 pub use config::{ClientConfig, DEFAULT_API_URL, normalize_api_url};
 pub use error::{Error, NotFound, Result};
-pub use filters::{
-    Filter, Literal, MAX_FILTERS_BYTES, Op, conjunction, fitting, sort_by, within_bound,
-};
+pub use filters::{Filter, Literal, MAX_FILTERS_BYTES, Op, conjunction, sort_by, within_bound};
 pub use models::{ExecState, Page, ResultMetadata, Status};
 pub use pages::Pager;
 pub use progress::{Progress, ProgressSink};

@@ -104,30 +104,35 @@ fn location(client: &Client, spec: &ReadSpec, started: &Started) -> Result<Locat
     })
 }
 
-/// The pager and its first page. If Dune rejects the pushed filters or sort (400, or a request
-/// too large for its front end), reads without them but with the same columns (PostgreSQL
-/// filters the rows anyway), and says so; if it rejects the columns too, reads everything.
+/// The pager and its first page. If Dune rejects the pushed filters (400, or a request too
+/// large for its front end), reads again without them, then without the column list too, and
+/// says so; the sort is always kept (the caller's rows must come in its order) and the limit
+/// and offset go with the filters ([`ReadEvent::Unfiltered`]).
 fn open(
     client: &Client,
     spec: &ReadSpec,
     at: Location,
     emit: &mut dyn FnMut(ReadEvent) -> bool,
 ) -> Result<(Pager, Option<Page>)> {
-    let columns_only = Read {
-        columns: spec.read.columns.clone(),
-        ..Read::default()
+    let no_filters = Read {
+        filters: None,
+        ..spec.read.clone()
+    };
+    let bare = Read {
+        columns: None,
+        ..no_filters.clone()
     };
     let mut tries = vec![(spec.read.clone(), (spec.offset, spec.limit))];
-    if spec.read != columns_only {
-        tries.push((columns_only, (0, None)));
+    if no_filters != spec.read {
+        tries.push((no_filters.clone(), (0, None)));
     }
-    if spec.read.columns.is_some() {
-        tries.push((Read::default(), (0, None)));
+    if bare != no_filters {
+        tries.push((bare, (0, None)));
     }
     let last = tries.len() - 1;
     for (i, (read, rows)) in tries.into_iter().enumerate() {
-        let what = if read.filters.is_some() || read.sort_by.is_some() {
-            "filters or sort"
+        let what = if read.filters.is_some() {
+            "filters"
         } else {
             "columns"
         };

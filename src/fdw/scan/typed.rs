@@ -83,7 +83,7 @@ impl Typed {
         // no longer be applied by Dune
         let (filters, complete) = match params.filters(&plan.filters) {
             Some(all) => {
-                let (kept, dropped) = within_bound(all);
+                let (kept, dropped) = within_bound(all, |f| Some(f.clone()));
                 (kept, !dropped)
             }
             None => (Vec::new(), false),
