@@ -33,7 +33,7 @@ ORDER BY rank;
 \echo '=== 6. Execute, wait and read in one call.'
 SELECT count(*) AS rows FROM dune_run(1258228);
 \echo
-\echo '=== 7. A typed foreign table over the query (dune_type: Dune\'s type of each column, which IMPORT sets):'
+\echo '=== 7. A typed foreign table over the query (dune_type: the type Dune gives each column, which IMPORT sets):'
 \echo '    WHERE, the columns used and LIMIT go to Dune.'
 CREATE FOREIGN TABLE dex_trades (
     block_time timestamptz OPTIONS (dune_type 'timestamp with time zone'),
