@@ -432,3 +432,35 @@ fn a_request_too_long_for_the_front_end_is_read_again_without_its_filters() {
     assert!(unfiltered, "the consumer is told to apply them itself");
     assert!(notices[0].contains("HTTP 414"), "{notices:?}");
 }
+
+#[test]
+fn the_emulated_network_delays_each_answer_and_paces_its_body() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    let start = Instant::now();
+    c.status(&id).unwrap();
+    let fast = start.elapsed();
+    emu.settings(|s| s.latency_ms = 150);
+    let start = Instant::now();
+    c.status(&id).unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(fast < Duration::from_millis(150), "{fast:?}");
+    // 2,000 rows are about 450 kB: at 8 Mbit/s (1 MB/s), about 0.45 s
+    emu.settings(|s| {
+        s.latency_ms = 0;
+        s.bandwidth_mbps = 8;
+    });
+    let start = Instant::now();
+    let rows = all_rows(&c, of(&id, 2000));
+    assert_eq!(rows.len(), 2000);
+    assert!(
+        start.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        start.elapsed()
+    );
+}

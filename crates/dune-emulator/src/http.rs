@@ -114,6 +114,37 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub misbehave: Option<Misbehave>,
+    /// The emulated network this answer crosses.
+    pub network: Network,
+}
+
+/// An emulated network between the client and Dune: a delay before the first byte of each
+/// answer, and the body paced to a bandwidth (0: unlimited). Each connection is paced on its
+/// own, as a real server's would be.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Network {
+    pub latency: Duration,
+    pub bytes_per_second: u64,
+}
+
+impl Network {
+    /// Writes `body` at the network's pace.
+    fn write_body(&self, stream: &mut TcpStream, body: &[u8]) -> io::Result<()> {
+        if self.bytes_per_second == 0 {
+            return stream.write_all(body);
+        }
+        let chunk = (self.bytes_per_second / 50).max(1024) as usize; // about 20 ms a chunk
+        let start = std::time::Instant::now();
+        for (i, piece) in body.chunks(chunk).enumerate() {
+            stream.write_all(piece)?;
+            let due =
+                Duration::from_secs_f64(((i + 1) * chunk) as f64 / self.bytes_per_second as f64);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                thread::sleep(wait);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Response {
@@ -123,6 +154,7 @@ impl Response {
             headers: vec![("Content-Type".into(), content_type.into())],
             body,
             misbehave: None,
+            network: Network::default(),
         }
     }
 
@@ -289,6 +321,9 @@ fn write_response(stream: &mut TcpStream, resp: &Response, keep_alive: bool) -> 
         _ => {}
     }
     let keep_alive = keep_alive && !matches!(resp.misbehave, Some(Misbehave::CloseAndRefuse(_)));
+    if !resp.network.latency.is_zero() {
+        thread::sleep(resp.network.latency);
+    }
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -313,7 +348,7 @@ fn write_response(stream: &mut TcpStream, resp: &Response, keep_alive: bool) -> 
         let _ = stream.shutdown(Shutdown::Both);
         return Ok(false);
     }
-    stream.write_all(&resp.body)?;
+    resp.network.write_body(stream, &resp.body)?;
     stream.flush()?;
     Ok(keep_alive)
 }

@@ -52,6 +52,10 @@ pub struct Settings {
     pub max_datapoints: u64,
     /// Bytes of results pages kept for repeated requests (0 turns the cache off).
     pub page_cache_bytes: usize,
+    /// Emulated network: milliseconds before the first byte of every answer.
+    pub latency_ms: u64,
+    /// Emulated network: bodies paced to this many megabits per second (0: unlimited).
+    pub bandwidth_mbps: u64,
 }
 
 impl Default for Settings {
@@ -63,6 +67,8 @@ impl Default for Settings {
             execution_ms: 1200,
             max_datapoints: 250_000,
             page_cache_bytes: 1 << 30,
+            latency_ms: 0,
+            bandwidth_mbps: 0,
         }
     }
 }

@@ -6,10 +6,14 @@ use std::io::Write;
 
 const USAGE: &str = "usage: dune-emulator [--port N] [--port-file FILE] [--data FILE] [--api-key KEY]... [--any-key]
                      [--pending-ms N] [--execution-ms N] [--max-datapoints N] [--page-cache-mb N]
+                     [--latency-ms N] [--bandwidth-mbps N]
 
 
 Serves the Dune API v1 at http://127.0.0.1:<port>/api (port 0, the default, picks a free one).
-Prints `listening on http://127.0.0.1:<port>/api` once ready. The default key is `emulator-key`.";
+Prints `listening on http://127.0.0.1:<port>/api` once ready. The default key is `emulator-key`.
+--latency-ms and --bandwidth-mbps emulate a network: a delay before the first byte of every
+answer, and bodies paced to a bandwidth (each connection on its own); POST /_emulator/settings
+with latency_ms and bandwidth_mbps changes them at run time.";
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -40,6 +44,8 @@ fn main() {
             "--pending-ms" => settings.pending_ms = number(&a, value(&a)),
             "--execution-ms" => settings.execution_ms = number(&a, value(&a)),
             "--max-datapoints" => settings.max_datapoints = number(&a, value(&a)),
+            "--latency-ms" => settings.latency_ms = number(&a, value(&a)),
+            "--bandwidth-mbps" => settings.bandwidth_mbps = number(&a, value(&a)),
             "--page-cache-mb" => {
                 settings.page_cache_bytes = number(&a, value(&a)) as usize * 1024 * 1024
             }

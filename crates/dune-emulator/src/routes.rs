@@ -5,7 +5,7 @@ use crate::encode::{csv_field, json_row, sorted_names, value_bytes};
 use crate::executions::{Execution, Outcome, Phase, plan_sql};
 use crate::faults::{self, Action, FaultRule};
 use crate::filter::{self, Expr, SqlType, sql_type};
-use crate::http::{Misbehave, Request, Response, url_encode};
+use crate::http::{Misbehave, Network, Request, Response, url_encode};
 use crate::stats::{LogEntry, Stats};
 use crate::time::now_ms;
 use crate::ulid::{is_well_formed, new_ulid};
@@ -13,6 +13,7 @@ use crate::{CachedPage, State, canonical};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 const PERFORMANCE_TIERS: [&str; 4] = ["small", "medium", "large", "free"];
 const DATAPOINT_LIMIT_MESSAGE: &str = "This api request would exceed your configured limits per request. Please visit your settings on dune.com and adjust your limits to continue usage.";
@@ -115,7 +116,13 @@ pub fn handle(state: &State, req: &Request) -> Response {
         body: String::from_utf8_lossy(&req.body[..req.body.len().min(4096)]).into_owned(),
         status: resp.status,
     };
-    state.lock().stats.record(entry);
+    let mut inner = state.lock();
+    inner.stats.record(entry);
+    let mut resp = resp;
+    resp.network = Network {
+        latency: Duration::from_millis(inner.settings.latency_ms),
+        bytes_per_second: inner.settings.bandwidth_mbps * 125_000,
+    };
     resp
 }
 
@@ -927,6 +934,12 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
             }
             if let Some(v) = body.get("max_datapoints").and_then(Value::as_u64) {
                 s.max_datapoints = v;
+            }
+            if let Some(v) = body.get("latency_ms").and_then(Value::as_u64) {
+                s.latency_ms = v;
+            }
+            if let Some(v) = body.get("bandwidth_mbps").and_then(Value::as_u64) {
+                s.bandwidth_mbps = v;
             }
             if let Some(Value::String(k)) = body.get("add_api_key")
                 && !s.api_keys.contains(k)
