@@ -19,6 +19,8 @@ from dune_client.client import DuneClient
 ROWS = int(os.environ.get("ROWS", "1000000"))
 BIG_ROWS = int(os.environ.get("BIG_ROWS", "10000000"))
 RUNS = int(os.environ.get("RUNS", "3"))
+# Emulated network latency per request (ms) for the latency axis (A and D, one run each).
+LATENCIES = [int(x) for x in os.environ.get("LATENCIES", "50,150").split(",") if x]
 API = os.environ["DUNE_API_URL"]
 ROOT = API.removesuffix("/api")
 KEY = "emulator-key"
@@ -35,8 +37,9 @@ def connect():
     return psycopg.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname="postgres", autocommit=True)
 
 
-def emulator(path, method="GET"):
-    req = urllib.request.Request(f"{ROOT}/_emulator/{path}", method=method)
+def emulator(path, method="GET", body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{ROOT}/_emulator/{path}", method=method, data=data)
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read())
 
@@ -151,6 +154,15 @@ def main():
         assert n == ROWS, f"{name} loaded {n} rows"
         print(f"{name}: median {results[name][0]:.2f} s of {[round(x, 2) for x in results[name][1]]}", flush=True)
 
+    # the latency axis: every request answered after a delay, as over a real network
+    latency = [(0, results["A"][0], results["D"][0])]
+    for ms in LATENCIES:
+        emulator("settings", "POST", {"latency_ms": ms})
+        at = [median_time(fn, runs=1)[0] for fn in (a, d)]
+        latency.append((ms, at[0], at[1]))
+        print(f"latency {ms} ms: A {at[0]:.2f} s, D {at[1]:.2f} s", flush=True)
+    emulator("settings", "POST", {"latency_ms": 0})
+
     # peak backend memory during A, at ROWS and at BIG_ROWS
     memory = []
     big_eid = execute(conn, BIG_ROWS)
@@ -189,7 +201,7 @@ def main():
     lag = returned - ended
     runtime = ended - submitted
 
-    report(results, memory, limit_time, limit_requests, status_calls, lag, runtime)
+    report(results, memory, limit_time, limit_requests, status_calls, lag, runtime, latency)
 
 
 def machine():
@@ -200,7 +212,7 @@ def machine():
     return f"{os.cpu_count()} × {cpu}, {int(mem) // 1024 // 1024} GiB RAM, Linux {platform.release()}, PostgreSQL {pg}"
 
 
-def report(results, memory, limit_time, limit_requests, status_calls, lag, runtime):
+def report(results, memory, limit_time, limit_requests, status_calls, lag, runtime, latency):
     a, c, d = results["A"][0], results["C"][0], results["D"][0]
     ok = lambda cond: "met" if cond else "**not met**"
     lines = [
@@ -228,6 +240,14 @@ def report(results, memory, limit_time, limit_requests, status_calls, lag, runti
         f"| `SELECT * FROM <{BIG_ROWS:,}-row table> LIMIT 10` | {limit_time * 1000:.0f} ms, {limit_requests:.0f} results request(s) | 1 request, < 100 ms | {ok(limit_requests == 1 and limit_time < 0.1)} |",
         f"| polling a {runtime:.0f} s execution | {status_calls} status calls, returned {lag:.2f} s after it ended | ≤ 20 calls, ≤ max(10 %, 0.5 s) late | {ok(status_calls <= 20 and lag <= max(0.1 * runtime, 0.5))} |",
     ]
+    lines += [
+        "",
+        "Emulated network latency per request (the emulator's `latency_ms`; A and D, one run each past 0 ms):",
+        "",
+        "| latency per request | A | D | A faster than D by |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {ms} ms | {ta:.2f} s | {td:.2f} s | {td / ta:.1f} × |" for ms, ta, td in latency]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     name = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H%M}-{platform.node() or 'machine'}.md"

@@ -6,6 +6,7 @@
 #
 #   bench/run.sh                 1,000,000 rows for the timings, 10,000,000 for memory
 #   ROWS=200000 BIG_ROWS=1000000 RUNS=1 bench/run.sh     a quicker run
+#   LATENCIES=50,150 (default)   latency axis: A and D with each request delayed (ms)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 setup
