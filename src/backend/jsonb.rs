@@ -3,7 +3,8 @@
 //! the exact jsonb bytes, or the row's text where it cannot build them), and the backend only
 //! copies the bytes into a palloc'd datum or hands the text to jsonb_in.
 
-use pg_format::{Cell, Prepared};
+use dune_api::{ExecState, Page};
+use pg_format::{Cell, Prepared, prepare_objects};
 use pgrx::pg_sys;
 use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
@@ -18,6 +19,27 @@ pub const PAGES_AHEAD: usize = 1;
 pub fn binary_jsonb() -> bool {
     // SAFETY: a plain read of the database encoding, on the backend thread.
     unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
+}
+
+/// A result page as jsonb rows, prepared on the I/O thread: one cell per row.
+pub struct JsonbPage {
+    /// The execution the rows come from.
+    pub execution_id: String,
+    /// Dune kept only part of the result.
+    pub partial: bool,
+    /// One `prepare_objects` cell per row.
+    pub rows: Prepared,
+}
+
+impl JsonbPage {
+    /// Prepares a page's rows (on the I/O thread); `binary` as [`binary_jsonb`] said.
+    pub fn of(page: Page, binary: bool) -> JsonbPage {
+        JsonbPage {
+            partial: page.state == ExecState::CompletedPartial,
+            rows: prepare_objects(page.rows.raw_rows(), binary),
+            execution_id: page.execution_id,
+        }
+    }
 }
 
 /// A jsonb datum already built (copied from the I/O thread's bytes, or by jsonb_in).

@@ -6,18 +6,14 @@
 use crate::backend::blocking::Stream;
 use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult};
-use crate::backend::jsonb::{JsonbDatum, PAGES_AHEAD, binary_jsonb, jsonb_datum};
+use crate::backend::jsonb::{JsonbDatum, JsonbPage, PAGES_AHEAD, binary_jsonb, jsonb_datum};
 use crate::backend::progress::PartialWarning;
-use dune_api::{ExecState, ReadEvent, ReadSpec, ResultSource, Started, read};
-use pg_format::{Prepared, prepare_objects};
+use dune_api::{ReadEvent, ReadSpec, ResultSource, Started, read};
+use pg_format::Prepared;
 use std::time::Duration;
 
 enum Event {
-    Rows {
-        execution_id: String,
-        partial: bool,
-        objects: Prepared,
-    },
+    Rows(JsonbPage),
     Notice(String),
 }
 
@@ -42,11 +38,7 @@ impl RowStream {
                 &spec,
                 &Started::default(),
                 &mut |event| match event {
-                    ReadEvent::Page(page) => out.emit(Event::Rows {
-                        partial: page.state == ExecState::CompletedPartial,
-                        objects: prepare_objects(page.rows.raw_rows(), binary),
-                        execution_id: page.execution_id,
-                    }),
+                    ReadEvent::Page(page) => out.emit(Event::Rows(JsonbPage::of(*page, binary))),
                     ReadEvent::Notice(text) => out.emit(Event::Notice(text)),
                     ReadEvent::Unfiltered => true, // the functions push nothing
                 },
@@ -74,15 +66,11 @@ impl Iterator for RowStream {
                 continue;
             }
             match self.events.next()? {
-                Ok(Event::Rows {
-                    execution_id,
-                    partial,
-                    objects,
-                }) => {
-                    if partial {
-                        self.partial.warn(&execution_id);
+                Ok(Event::Rows(page)) => {
+                    if page.partial {
+                        self.partial.warn(&page.execution_id);
                     }
-                    self.page = objects;
+                    self.page = page.rows;
                     self.next = 0;
                 }
                 Ok(Event::Notice(text)) => pgrx::notice!("{text}"),

@@ -6,26 +6,20 @@
 use super::{Executor, ParamValues, ScanSetup};
 use crate::backend::blocking::Stream;
 use crate::backend::error::{FdwError, FdwResult};
-use crate::backend::jsonb::{PAGES_AHEAD, binary_jsonb, jsonb_datum};
+use crate::backend::jsonb::{JsonbPage, PAGES_AHEAD, binary_jsonb, jsonb_datum};
 use crate::backend::progress::PartialWarning;
 use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::LatestResultsRole;
 use crate::fdw::scan_plan::PlanSource;
-use dune_api::{
-    ExecState, Literal, Params, QueryId, ReadEvent, ReadSpec, ResultSource, Started, read,
-};
-use pg_format::{Prepared, prepare_objects};
+use dune_api::{Literal, Params, QueryId, ReadEvent, ReadSpec, ResultSource, Started, read};
+use pg_format::Prepared;
 use pgrx::{IntoDatum, JsonB, pg_sys};
 use serde_json::Value;
 
 enum Event {
     /// The rows that follow belong to this query.
     Query(i64),
-    Rows {
-        execution_id: String,
-        partial: bool,
-        objects: Prepared,
-    },
+    Rows(JsonbPage),
     Notice(String),
 }
 
@@ -124,11 +118,9 @@ impl Executor for LatestResults {
                     let mut open = true;
                     read(client, &spec, &Started::default(), &mut |ev| {
                         open = match ev {
-                            ReadEvent::Page(page) => out.emit(Event::Rows {
-                                partial: page.state == ExecState::CompletedPartial,
-                                objects: prepare_objects(page.rows.raw_rows(), binary),
-                                execution_id: page.execution_id,
-                            }),
+                            ReadEvent::Page(page) => {
+                                out.emit(Event::Rows(JsonbPage::of(*page, binary)))
+                            }
                             ReadEvent::Notice(text) => out.emit(Event::Notice(text)),
                             ReadEvent::Unfiltered => true, // nothing is pushed here
                         };
@@ -182,16 +174,12 @@ impl Executor for LatestResults {
                     self.query_id = id;
                     self.row_number = 0;
                 }
-                Some(Ok(Event::Rows {
-                    execution_id,
-                    partial,
-                    objects,
-                })) => {
-                    if partial {
-                        self.partial.warn(&execution_id);
+                Some(Ok(Event::Rows(page))) => {
+                    if page.partial {
+                        self.partial.warn(&page.execution_id);
                     }
-                    self.execution_id = execution_id;
-                    self.page = objects;
+                    self.execution_id = page.execution_id;
+                    self.page = page.rows;
                     self.next = 0;
                 }
                 Some(Ok(Event::Notice(text))) => pgrx::notice!("{text}"),
