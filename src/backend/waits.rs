@@ -40,7 +40,7 @@ pub fn max_age_of(text: &str) -> FdwResult<Duration> {
 
 /// Parses `text` with the input function of the built-in type `type_oid`; an invalid text
 /// raises the type's own ERROR.
-pub fn parse_typed(type_oid: pg_sys::Oid, text: &str) -> pg_sys::Datum {
+fn parse_typed(type_oid: pg_sys::Oid, text: &str) -> pg_sys::Datum {
     let (mut input_fn, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
     let c = CString::new(text.replace('\0', "")).expect("NULs removed");
     // SAFETY: catalog lookup and input function call for a built-in type, on the backend

@@ -38,6 +38,6 @@ pub use models::{ExecState, Page, ResultMetadata, Status};
 pub use pages::Pager;
 pub use progress::{Progress, ProgressSink};
 pub use read::{ReadEvent, ReadSpec, Started, read};
-pub use rows::{ParsedRows, Rows};
+pub use rows::Rows;
 pub use secret::ApiKey;
 pub use source::{ExecutionId, PERFORMANCE_TIERS, Params, Performance, QueryId, ResultSource, Sql};

@@ -73,7 +73,7 @@ fn exercise(body: Vec<u8>) {
             assert_eq!(p.cells.len(), page.rows.len() * targets.len());
         }
         let _ = prepare_objects(page.rows.raw_rows(), true);
-        let _ = page.rows.clone().parse();
+        let _ = page.rows.clone().into_maps();
         page.rows.truncate(1);
         assert!(page.rows.raw_rows().count() <= 1);
     }
