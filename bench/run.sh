@@ -4,9 +4,9 @@
 # venv), builds the extension in release mode, prints the table and writes it to
 # bench/results/. Not part of the test suite.
 #
-#   bench/run.sh                 1,000,000 rows for the timings, 10,000,000 for memory
-#   ROWS=200000 BIG_ROWS=1000000 RUNS=1 bench/run.sh     a quicker run
-#   LATENCIES=50,150 (default)   latency axis: A and D with each request delayed (ms)
+#   bench/run.sh                 A, B, C and D at 1M, 3M and 10M rows × 0, 50 and 150 ms
+#   SIZES=200000,600000 LATENCIES=0,150 RUNS=1 bench/run.sh     a quicker run
+#   PAGE_CACHE_MB=8192 (default) what the emulator keeps of the pages it served
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 setup
@@ -20,6 +20,7 @@ chmod 755 "$TMP"
 cleanup() { stop_emulator; stop_cluster; rm -rf "$TMP"; }
 trap cleanup EXIT
 start_cluster "$TMP/pg"
-EMULATOR_PROFILE=release start_emulator --pending-ms 20 --execution-ms 100
+EMULATOR_PROFILE=release start_emulator --pending-ms 20 --execution-ms 100 \
+  --page-cache-mb "${PAGE_CACHE_MB:-8192}"
 export BENCH_TMP="$TMP"
 "$VENV/bin/python" "$ROOT/bench/bench.py"

@@ -69,6 +69,11 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
     ("max_retries", &[Server], Integer(0, 20)),
     ("max_retry_wait_ms", &[Server], Integer(0, 3_600_000)),
     ("fetch_size", &[Server], Integer(1, 1_000_000)),
+    (
+        "fetch_concurrency",
+        &[Server],
+        Integer(1, MAX_FETCH_CONCURRENCY),
+    ),
     ("max_response_bytes", &[Server], Integer(1024, 4 << 30)),
     ("api_key", &[UserMapping], Key),
     ("query_id", &[Table], QueryId),
@@ -80,9 +85,18 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
     ("max_age", &[Table], Interval),
     ("performance", &[Table], Performance),
     ("fetch_size", &[Table], Integer(1, 1_000_000)),
+    (
+        "fetch_concurrency",
+        &[Table],
+        Integer(1, MAX_FETCH_CONCURRENCY),
+    ),
     ("column_name", &[Column], ColumnName),
     ("dune_type", &[Column], DuneType),
 ];
+
+/// The most results requests one read may have in flight (`fetch_concurrency`): past a few,
+/// a read only meets the account's rate limit sooner (API reference §10.2).
+pub const MAX_FETCH_CONCURRENCY: u64 = 16;
 
 /// The table options that say where a table's rows come from: exactly one per table.
 pub const SOURCE_OPTIONS: [&str; 4] = ["query_id", "sql", "execution_id", "view"];
@@ -210,6 +224,7 @@ pub fn apply_server(options: &[(String, String)], config: &mut ClientConfig) -> 
             "max_retries" => config.max_retries = n as u32,
             "max_retry_wait_ms" => config.max_retry_wait = Duration::from_millis(n),
             "fetch_size" => config.page_size = n,
+            "fetch_concurrency" => config.fetch_concurrency = n as usize,
             "max_response_bytes" => config.max_response_bytes = n,
             _ => {}
         }
@@ -232,6 +247,8 @@ pub struct TableOptions {
     pub source: TableSource,
     /// Rows per results request, over the server's `fetch_size`.
     pub fetch_size: Option<u64>,
+    /// Results requests in flight at once, over the server's `fetch_concurrency`.
+    pub fetch_concurrency: Option<u64>,
 }
 
 /// The value of option `name`, if given.
@@ -280,8 +297,16 @@ impl TableOptions {
             Some(v) => Some(integer("fetch_size", v, 1, 1_000_000)?),
             None => None,
         };
+        let fetch_concurrency = match get("fetch_concurrency") {
+            Some(v) => Some(integer("fetch_concurrency", v, 1, MAX_FETCH_CONCURRENCY)?),
+            None => None,
+        };
         let source = Self::source(table, sources[0], options)?;
-        Ok(TableOptions { source, fetch_size })
+        Ok(TableOptions {
+            source,
+            fetch_size,
+            fetch_concurrency,
+        })
     }
 
     fn source(table: &str, which: &str, options: &[(String, String)]) -> FdwResult<TableSource> {

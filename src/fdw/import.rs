@@ -48,7 +48,7 @@ fn pass_through(options: &[(String, String)]) -> FdwResult<Option<Params>> {
         if SOURCE_OPTIONS.contains(&k.as_str()) {
             return Err(FdwError::InvalidOption {
                 message: format!("option \"{k}\" cannot be given to IMPORT FOREIGN SCHEMA"),
-                hint: Some("Each imported table gets its own query_id; other table options (params, mode, max_age, performance, fetch_size) pass through.".into()),
+                hint: Some("Each imported table gets its own query_id; other table options (params, mode, max_age, performance, fetch_size, fetch_concurrency) pass through.".into()),
             });
         }
         options::check(Object::Table, k, v)?;

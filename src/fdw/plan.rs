@@ -8,7 +8,7 @@ use crate::fdw::deparse::{Ctx, clause, strip};
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
 use dune_api::{Filter, Literal, within_bound};
-use pg_format::Family;
+use pg_format::{Family, Sort};
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, pg_sys};
 use std::ffi::{CStr, CString, c_void};
@@ -158,7 +158,8 @@ unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(Strin
             return None;
         }
         let mut out = Vec::new();
-        for pk in keys.iter_ptr() {
+        let last = keys.len() - 1;
+        for (i, pk) in keys.iter_ptr().enumerate() {
             let ec = (*pk).pk_eclass;
             if (*ec).ec_has_volatile || (*pk).pk_nulls_first {
                 return None; // Dune puts NULLs last in both directions
@@ -166,8 +167,11 @@ unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(Strin
             let col = PgList::<pg_sys::EquivalenceMember>::from_pg((*ec).ec_members)
                 .iter_ptr()
                 .find_map(|em| ctx.column((*em).em_expr as *mut pg_sys::Node))?;
-            if !col.rule().sort {
-                return None;
+            match col.rule().sort {
+                Sort::Exact => {}
+                // Dune would break this column's local ties by its own values
+                Sort::LastKey if i == last => {}
+                Sort::LastKey | Sort::Never => return None,
             }
             out.push((
                 col.remote.clone(),
@@ -468,6 +472,7 @@ pub extern "C-unwind" fn get_foreign_plan(
             table: info.table.name.clone(),
             source: info.source.clone(),
             fetch_size: info.table.options.fetch_size,
+            fetch_concurrency: info.table.options.fetch_concurrency,
             columns: info.columns.clone(),
             filters: info.filters.clone(),
             limit,

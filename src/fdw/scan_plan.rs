@@ -46,6 +46,8 @@ pub struct ScanPlan {
     pub source: PlanSource,
     /// Rows per results request (the table's `fetch_size`), over the server's.
     pub fetch_size: Option<u64>,
+    /// Results requests in flight (the table's `fetch_concurrency`), over the server's.
+    pub fetch_concurrency: Option<u64>,
     /// The Dune columns to request (`retrieved_attrs`); None for all.
     pub columns: Option<Vec<String>>,
     /// Pushed-down predicates, ANDed.

@@ -1,7 +1,8 @@
-//! Result rows as jsonb for the set-returning functions, streamed: the I/O thread reads page
-//! N+1 and prepares its rows while PostgreSQL consumes page N, so at most three pages are held
-//! (consumed, waiting, being received). The I/O thread also builds each row's jsonb datum, so
-//! the backend only copies it (`backend::jsonb`).
+//! Result rows as jsonb for the set-returning functions, streamed: while PostgreSQL consumes
+//! a page, the I/O thread prepares the next and has up to `fetch_concurrency` more in flight
+//! (`dune_api::read`), so at most that many pages plus three are held (consumed, waiting,
+//! being prepared). The I/O thread also builds each row's jsonb datum, so the backend only
+//! copies it (`backend::jsonb`).
 
 use crate::backend::blocking::Stream;
 use crate::backend::connection;
@@ -30,7 +31,7 @@ impl RowStream {
     /// `dune_fdw.server`, the current role), waiting up to `wait` for an execution.
     pub fn start(source: ResultSource, wait: Duration) -> FdwResult<RowStream> {
         let config = connection::for_functions()?;
-        let spec = ReadSpec::all(source, config.page_size, wait);
+        let spec = ReadSpec::all(source, &config, wait);
         let binary = binary_jsonb();
         let events = Stream::start(config, PAGES_AHEAD, move |client, out| {
             read(

@@ -1,5 +1,8 @@
 """Transient faults and malformed answers, injected by the emulator at each phase of a query,
-seen through SQL: a function (dune_run) and a foreign-table scan (mode execute).
+seen through SQL: a function (dune_run) and a foreign-table scan (mode execute). The result has
+four pages; after the first, the other three are read at once (fetch_concurrency 4, every
+answer delayed 20 ms so that they are in flight together), so the middle and last page faults
+hit a page among several in flight.
 
 Within the retry budget a query must return exactly the rows of a fault-free run, and an
 execute that may have reached Dune is never sent twice; past the budget it must end with a
@@ -21,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import API_URL, Tally, connect, emulator, reset  # noqa: E402
 
 ROWS = 3500  # four pages of 1000 rows
+LATENCY_MS = 20
 PARAMS = json.dumps({"rows": str(ROWS)})
 SURFACES = {
     "dune_run": "SELECT count(*), md5(string_agg(r::text, '|' ORDER BY (r->>'block_number')::bigint)) "
@@ -55,7 +59,7 @@ def setup(conn):
     conn.execute(sql.SQL("""
         CREATE SERVER IF NOT EXISTS faulty FOREIGN DATA WRAPPER dune_fdw
             OPTIONS (api_url {}, request_timeout_ms '1000', max_retries '2', max_retry_wait_ms '1500',
-                     fetch_size '1000', max_response_bytes '1048576')""").format(sql.Literal(API_URL)))
+                     fetch_size '1000', fetch_concurrency '4', max_response_bytes '1048576')""").format(sql.Literal(API_URL)))
     conn.execute("CREATE USER MAPPING IF NOT EXISTS FOR CURRENT_USER SERVER faulty OPTIONS (api_key 'emulator-key')")
     conn.execute(sql.SQL("""
         CREATE FOREIGN TABLE IF NOT EXISTS faulty_trades (block_time timestamptz, project text, block_number bigint,
@@ -205,15 +209,23 @@ def main():
     conn = connect()
     setup(conn)
     conn.execute("SET dune_fdw.server = 'faulty'")
+    emulator("settings", "POST", {"latency_ms": LATENCY_MS})
     baseline, baseline_time = {}, {}
     for s, q in SURFACES.items():
         reset()
         start = time.monotonic()
         baseline[s] = run(conn, q)[0]
         baseline_time[s] = time.monotonic() - start
+        stats = emulator("stats?brief=1")
+        t.check(stats["most_in_flight"] >= 3 and stats["results_requests"] == 4,
+                f"fault-free {s}: three pages in flight, each read once",
+                f"{stats['most_in_flight']} in flight, {stats['results_requests']} results requests")
     t.check(all(b and b[0] == ROWS for b in baseline.values()), "fault-free baseline", str(baseline))
-    transient(t, conn, baseline, baseline_time)
-    malformed(t, conn)
+    try:
+        transient(t, conn, baseline, baseline_time)
+        malformed(t, conn)
+    finally:
+        emulator("settings", "POST", {"latency_ms": 0})
     reset()
     t.finish()
 

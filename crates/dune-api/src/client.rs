@@ -122,6 +122,12 @@ impl Client {
         &self.http.config
     }
 
+    /// How many of this client's requests Dune answered 429 (rate limited) so far, retried
+    /// or not (API reference §10.2: read endpoints share one per-minute bucket).
+    pub fn rate_limited(&self) -> u64 {
+        self.http.rate_limited()
+    }
+
     /// The flag that stops this client's requests.
     pub fn cancel_flag(&self) -> &Cancel {
         &self.http.cancel

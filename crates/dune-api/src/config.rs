@@ -26,11 +26,14 @@ pub struct ClientConfig {
     pub max_response_bytes: u64,
     /// Rows asked for per results request.
     pub page_size: u64,
+    /// The most results requests of one read in flight at once (`ahead.rs`); 1 reads one
+    /// page after the other.
+    pub fetch_concurrency: usize,
 }
 
 impl ClientConfig {
     /// The defaults: 60 s per request, 10 s to connect, 5 retries waiting at most 60 s,
-    /// 256 MiB per response, 32,000 rows per page. Errors: `InvalidArgument` for a bad URL.
+    /// 256 MiB per response, 32,000 rows per page, 4 pages in flight. Errors: `InvalidArgument` for a bad URL.
     pub fn new(api_url: &str, api_key: ApiKey) -> Result<ClientConfig, Error> {
         Ok(ClientConfig {
             api_url: normalize_api_url(api_url)?,
@@ -41,6 +44,7 @@ impl ClientConfig {
             max_retry_wait: Duration::from_secs(60),
             max_response_bytes: 256 * 1024 * 1024,
             page_size: 32_000,
+            fetch_concurrency: 4,
         })
     }
 }

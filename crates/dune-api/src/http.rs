@@ -6,6 +6,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, NotFound, Result};
 use crate::retry::{Idempotency, backoff, retry_after, retryable_status};
 use std::io::ErrorKind;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use ureq::Agent;
 
@@ -66,6 +67,8 @@ pub struct Http {
     agent: Agent,
     pub config: ClientConfig,
     pub cancel: Cancel,
+    /// How many answers were 429 (rate limited), retried or not.
+    rate_limited: AtomicU64,
 }
 
 fn classify(e: ureq::Error, connected_hint: bool) -> Failure {
@@ -133,7 +136,13 @@ impl Http {
             agent,
             config,
             cancel,
+            rate_limited: AtomicU64::new(0),
         }
+    }
+
+    /// How many answers so far were 429 (rate limited), retried or not.
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
     }
 
     /// `<api_url>/v1<path>`.
@@ -207,7 +216,11 @@ impl Http {
             }
             attempt += 1;
             let may_retry = attempt <= self.config.max_retries;
-            let wait = match self.once(method, url, body) {
+            let answer = self.once(method, url, body);
+            if matches!(&answer, Ok(reply) if reply.status == 429) {
+                self.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }
+            let wait = match answer {
                 Ok(reply) if (200..300).contains(&reply.status) => return Ok(reply),
                 Ok(reply) if may_retry && retryable_status(reply.status, idem) => {
                     retry_after(reply.header("retry-after"), self.config.max_retry_wait)

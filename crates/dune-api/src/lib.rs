@@ -1,6 +1,6 @@
 //! A blocking client for the Dune Analytics API v1, with no Postgres in it: requests with
-//! timeouts, bounded retries that never send an execute twice, paging that holds one page at a
-//! time, status polling, Dune's filter language, tolerant parsing of answers, and checks on
+//! timeouts, bounded retries that never send an execute twice, paging that holds a bounded
+//! number of pages (one, or those in flight of `ahead.rs`), status polling, Dune's filter language, tolerant parsing of answers, and checks on
 //! user input ([`ResultSource`] and its newtypes) before anything is sent.
 //!
 //! The key lives in [`ApiKey`] and never appears in an error message. Quoted titles in the
@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod abandon;
+mod ahead;
 mod cancel;
 mod client;
 mod config;

@@ -1,6 +1,9 @@
-//! Reading a whole result one page at a time: only the current page is ever held.
+//! Reading a whole result page by page: one page at a time ([`Pager`]), or, once the row count
+//! is known, several in flight (`ahead.rs`); only the pages requested and not yet handed on
+//! are held.
 
-use crate::client::{Client, Location, Read};
+use crate::ahead::{self, Ahead, Handed, Landed};
+use crate::client::{Client, CsvPage, Location, Read};
 use crate::error::{Error, Result};
 use crate::models::{ExecState, Page, ResultMetadata};
 use crate::source::{ExecutionId, Params, QueryId};
@@ -96,17 +99,7 @@ impl Pager {
         let want = self
             .remaining
             .map_or(self.page_size, |r| r.min(self.page_size));
-        let source = match &self.execution_id {
-            Some(id) => Location::Execution(id.clone()),
-            None => self.source.clone(),
-        };
-        let mut page = client.results_page(&source, &self.read, self.offset, want)?;
-        check_state(
-            &page.execution_id,
-            &page.state,
-            page.error_message.as_deref(),
-            page.is_execution_finished == Some(true),
-        )?;
+        let mut page = self.fetch_at(client, self.offset, want)?;
         if self.execution_id.is_none() {
             self.execution_id = ExecutionId::try_from(page.execution_id.as_str()).ok();
         }
@@ -121,17 +114,89 @@ impl Pager {
     }
 }
 
-/// Every CSV page of a result (Dune API reference: "Get Execution Result CSV"), joined under the first page's
-/// header line. `sink` receives the text piece by piece; returns the number of pages.
+impl Pager {
+    /// One page of `want` rows from `offset`, of the execution the first page came from (or
+    /// of the source, before it), with the execution's failure as an error. Takes `&self`:
+    /// several may run at once (`ahead.rs`).
+    pub(crate) fn fetch_at(&self, client: &Client, offset: u64, want: u64) -> Result<Page> {
+        let source = match &self.execution_id {
+            Some(id) => Location::Execution(id.clone()),
+            None => self.source.clone(),
+        };
+        let page = client.results_page(&source, &self.read, offset, want)?;
+        check_state(
+            &page.execution_id,
+            &page.state,
+            page.error_message.as_deref(),
+            page.is_execution_finished == Some(true),
+        )?;
+        Ok(page)
+    }
+
+    /// Moves on past `rows` rows read elsewhere (`ahead.rs`), to go on from `offset`.
+    pub(crate) fn skip_to(&mut self, offset: u64, rows: u64) {
+        self.offset = offset;
+        if let Some(r) = self.remaining.as_mut() {
+            *r = r.saturating_sub(rows);
+        }
+        self.done = self.remaining == Some(0);
+    }
+
+    /// Where the next page starts, the rows still wanted (None: all), the rows a request
+    /// asks for, and whether the pager is done.
+    pub(crate) fn position(&self) -> (u64, Option<u64>, u64, bool) {
+        (self.offset, self.remaining, self.page_size, self.done)
+    }
+}
+
+impl Landed for CsvPage {
+    fn rows(&self) -> u64 {
+        record_ends(&self.text).len().saturating_sub(1) as u64
+    }
+
+    fn next_offset(&self) -> Option<u64> {
+        self.next_offset
+    }
+
+    fn truncate(&mut self, n: u64) {
+        if let Some(&end) = record_ends(&self.text).get(n as usize) {
+            self.text.truncate(end);
+        }
+    }
+}
+
+/// Every CSV page of a result (Dune API reference: "Get Execution Result CSV"), joined under
+/// the first page's header line, the pages after the first read `concurrency` at a time when
+/// the result's row count (`total`) is known (`ahead.rs`). `sink` receives the text piece by
+/// piece, in order; returns the number of pages.
 pub(crate) fn csv_all(
     client: &Client,
     source: &Location,
-    page_size: u64,
+    (page_size, concurrency): (u64, usize),
+    total: Option<u64>,
     sink: &mut dyn FnMut(&str),
 ) -> Result<u64> {
-    let mut offset = 0;
-    let mut next_uri: Option<String> = None;
-    let mut pages = 0u64;
+    let fetch = |offset, want| client.csv_page(source, &Read::default(), offset, want, None);
+    let first = fetch(0, page_size)?;
+    sink(&first.text);
+    let mut pages = 1u64;
+    let (mut offset, mut next_uri) = match first.next_offset {
+        Some(n) if n > 0 => (n, first.next_uri.clone()),
+        _ => return Ok(pages),
+    };
+    if let Some(plan) = ahead::plan((offset, None, page_size, false), &first, total, concurrency) {
+        let mut hand = |h: Handed<CsvPage>| {
+            if let Handed::Page(page) = h {
+                sink(&page.text[header_len(&page.text)..]);
+                pages += 1;
+            }
+            true
+        };
+        match ahead::read_ahead(client, &fetch, plan, concurrency, &mut hand)? {
+            Ahead::Done => return Ok(pages),
+            Ahead::Beyond(n, _) => (offset, next_uri) = (n, None),
+        }
+    }
     loop {
         let page = client.csv_page(
             source,
@@ -140,12 +205,7 @@ pub(crate) fn csv_all(
             page_size,
             next_uri.as_deref(),
         )?;
-        let body = if pages == 0 {
-            page.text.as_str()
-        } else {
-            &page.text[header_len(&page.text)..]
-        };
-        sink(body);
+        sink(&page.text[header_len(&page.text)..]);
         pages += 1;
         match page.next_offset {
             Some(n) if n > offset => {
@@ -162,12 +222,14 @@ impl Client {
     /// (`page_size` rows a request) joined under one header line (Dune API
     /// reference: "Get Execution Result CSV"). The whole text is held: meant for results that fit in one value.
     pub fn result_csv(&self, id: &ExecutionId, wait: Duration, page_size: u64) -> Result<String> {
-        self.wait_until_finished(id, wait)?;
+        let status = self.wait_until_finished(id, wait)?;
+        let total = status.metadata.and_then(|m| m.total_row_count);
         let mut text = String::new();
         csv_all(
             self,
             &Location::Execution(id.clone()),
-            page_size,
+            (page_size, self.config().fetch_concurrency),
+            total,
             &mut |piece| text.push_str(piece),
         )?;
         Ok(text)
@@ -194,15 +256,25 @@ impl Client {
 
 /// The length in bytes of a CSV text's first record (its header line), quotes respected.
 fn header_len(text: &str) -> usize {
+    record_ends(text).first().copied().unwrap_or(text.len())
+}
+
+/// Where each record of a CSV text ends (just past its line end; the text's end for a last
+/// record without one), quotes respected: the header line is the first.
+fn record_ends(text: &str) -> Vec<usize> {
     let mut quoted = false;
+    let mut ends = Vec::new();
     for (i, b) in text.bytes().enumerate() {
         match b {
             b'"' => quoted = !quoted,
-            b'\n' if !quoted => return i + 1,
+            b'\n' if !quoted => ends.push(i + 1),
             _ => {}
         }
     }
-    text.len()
+    if ends.last().copied().unwrap_or(0) < text.len() {
+        ends.push(text.len());
+    }
+    ends
 }
 
 #[cfg(test)]
@@ -214,5 +286,20 @@ mod tests {
         assert_eq!(header_len("a,b\n1,2\n"), 4);
         assert_eq!(header_len("\"x\ny\",b\n1,2\n"), 8);
         assert_eq!(header_len("a,b"), 3);
+    }
+
+    #[test]
+    fn csv_pages_count_and_cut_their_records() {
+        let page = |text: &str| CsvPage {
+            text: text.into(),
+            next_offset: None,
+            next_uri: None,
+        };
+        assert_eq!(page("a,b\n1,\"x\ny\"\n3,4\n").rows(), 2);
+        assert_eq!(page("a,b\n1,2").rows(), 1);
+        assert_eq!(page("a,b\n").rows(), 0);
+        let mut p = page("a,b\n1,\"x\ny\"\n3,4\n");
+        p.truncate(1);
+        assert_eq!(p.text, "a,b\n1,\"x\ny\"\n");
     }
 }

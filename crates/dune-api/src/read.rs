@@ -3,7 +3,9 @@
 //! foreign-table scans and the set-returning functions alike.
 
 use crate::abandon::AbandonGuard;
+use crate::ahead::{self, Ahead, Handed};
 use crate::client::{Client, Location, Read};
+use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::models::Page;
 use crate::pages::Pager;
@@ -27,19 +29,23 @@ pub struct ReadSpec {
     pub offset: u64,
     /// Rows per results request (Dune's `limit`).
     pub page_size: u64,
+    /// The most results requests in flight at once, once the row count is known
+    /// (`ahead.rs`); 1 reads one page after the other.
+    pub concurrency: usize,
     /// How long to wait for an execution.
     pub wait: Duration,
 }
 
 impl ReadSpec {
-    /// All of `source`, `page_size` rows a request, waiting up to `wait`.
-    pub fn all(source: ResultSource, page_size: u64, wait: Duration) -> ReadSpec {
+    /// All of `source`, with `config`'s page size and concurrency, waiting up to `wait`.
+    pub fn all(source: ResultSource, config: &ClientConfig, wait: Duration) -> ReadSpec {
         ReadSpec {
             source,
             read: Read::default(),
             limit: None,
             offset: 0,
-            page_size,
+            page_size: config.page_size,
+            concurrency: config.fetch_concurrency,
             wait,
         }
     }
@@ -197,10 +203,25 @@ pub fn read(
         // the started execution is now the one the latest result is read from
         return read(client, spec, started, emit);
     }
+    let mut ahead = first.as_ref().and_then(|page| {
+        let total = page.metadata.as_ref().and_then(|m| m.total_row_count);
+        ahead::plan(pager.position(), page, total, spec.concurrency)
+    });
     let mut next = first;
     while let Some(page) = next {
         if !emit(ReadEvent::Page(Box::new(page))) {
             return Ok(());
+        }
+        if let Some(plan) = ahead.take() {
+            let fetch = |offset, want| pager.fetch_at(client, offset, want);
+            let mut hand = |h: Handed<Page>| match h {
+                Handed::Page(page) => emit(ReadEvent::Page(Box::new(page))),
+                Handed::Notice(text) => emit(ReadEvent::Notice(text)),
+            };
+            match ahead::read_ahead(client, &fetch, plan, spec.concurrency, &mut hand)? {
+                Ahead::Done => return Ok(()),
+                Ahead::Beyond(offset, rows) => pager.skip_to(offset, rows),
+            }
         }
         next = pager.next_page(client)?;
     }

@@ -3,7 +3,7 @@
 
 use dune_api::{
     ApiKey, Cancel, Client, ClientConfig, Error, ExecState, ExecutionId, NotFound, Pager, Params,
-    Performance, QueryId, Read, Sql,
+    Performance, QueryId, Read, ReadEvent, ReadSpec, ResultSource, Sql, Started, read,
 };
 use dune_emulator::faults::FaultRule;
 use dune_emulator::{DEFAULT_API_KEY, Emulator};
@@ -408,6 +408,7 @@ fn a_request_too_long_for_the_front_end_is_read_again_without_its_filters() {
         limit: Some(3),
         offset: 2,
         page_size: 100,
+        concurrency: 4,
         wait: Duration::from_secs(10),
     };
     let (mut rows, mut notices, mut widths, mut unfiltered) = (0, Vec::new(), Vec::new(), false);
@@ -463,4 +464,160 @@ fn the_emulated_network_delays_each_answer_and_paces_its_body() {
         "{:?}",
         start.elapsed()
     );
+}
+
+/// Every row `read` hands on for execution `id` (`size` rows a request, `window` in flight),
+/// and its notices; `on_page` runs at each page and may stop the read (false).
+fn read_all(
+    c: &Client,
+    id: &ExecutionId,
+    (size, window, limit): (u64, usize, Option<u64>),
+    mut on_page: impl FnMut(usize) -> bool,
+) -> (Vec<Map<String, Value>>, Vec<String>) {
+    let mut spec = ReadSpec::all(
+        ResultSource::Execution(id.clone()),
+        c.config(),
+        Duration::from_secs(10),
+    );
+    (spec.page_size, spec.concurrency, spec.limit) = (size, window, limit);
+    let (mut rows, mut notices, mut pages) = (Vec::new(), Vec::new(), 0);
+    read(c, &spec, &Started::default(), &mut |event| match event {
+        ReadEvent::Page(page) => {
+            rows.extend(page.rows.into_maps());
+            pages += 1;
+            on_page(pages)
+        }
+        ReadEvent::Notice(n) => {
+            notices.push(n);
+            true
+        }
+        ReadEvent::Unfiltered => true,
+    })
+    .unwrap();
+    (rows, notices)
+}
+
+#[test]
+fn several_pages_in_flight_hand_on_the_same_rows_in_order() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    let (one, _) = read_all(&c, &id, (100, 1, None), |_| true);
+    assert_eq!(one.len(), 2000);
+    let sequential = emu.stats();
+    assert_eq!(sequential.most_in_flight, 1);
+    emu.reset_stats();
+    emu.settings(|s| s.latency_ms = 30);
+    let (four, notices) = read_all(&c, &id, (100, 4, None), |_| true);
+    assert_eq!(four, one, "the same rows in the same order");
+    assert!(notices.is_empty(), "{notices:?}");
+    let stats = emu.stats();
+    assert_eq!(stats.results_requests, 20, "no page read twice");
+    assert_eq!(stats.datapoints_served, sequential.datapoints_served);
+    assert_eq!(stats.most_in_flight, 4, "four requests in flight at once");
+}
+
+#[test]
+fn a_limit_and_an_early_stop_bound_the_pages_read_ahead() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    emu.reset_stats();
+    let (rows, _) = read_all(&c, &id, (100, 4, Some(250)), |_| true);
+    assert_eq!(rows.len(), 250);
+    assert_eq!(emu.stats().rows_served, 250, "the limit bounds the ranges");
+    emu.reset_stats();
+    // the consumer stops after its second page: at most 4 more were asked for
+    let (rows, _) = read_all(&c, &id, (100, 4, None), |pages| pages < 2);
+    assert_eq!(rows.len(), 200);
+    let served = emu.stats().results_requests;
+    assert!((2..=6).contains(&served), "{served} requests");
+}
+
+#[test]
+fn pages_served_short_are_completed_before_the_next_range() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    let (expected, _) = read_all(&c, &id, (100, 1, None), |_| true);
+    // after the first page, Dune caps pages at fewer rows than the ranges ask for
+    let cap_rows = |emu: &dune_emulator::Emulator| {
+        emu.settings(|s| s.max_datapoints = 30 * 10);
+    };
+    // (90 rows a request: pages the emulator has not kept from the read above)
+    let (got, _) = read_all(&c, &id, (90, 4, None), |pages| {
+        if pages == 1 {
+            cap_rows(&emu);
+        }
+        true
+    });
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected, "no row skipped or doubled");
+    let short = emu
+        .stats()
+        .log
+        .iter()
+        .filter(|e| e.route == "results")
+        .count();
+    assert!(
+        short > 2000 / 90 + 1,
+        "pages were served short: {short} requests"
+    );
+}
+
+#[test]
+fn faults_among_pages_in_flight_lose_or_double_nothing() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    let (expected, _) = read_all(&c, &id, (100, 1, None), |_| true);
+    emu.reset_stats();
+    emu.settings(|s| s.latency_ms = 20);
+    emu.add_fault(fault(json!({"route": "results", "skip": 3, "status": 503})));
+    emu.add_fault(fault(json!({"route": "results", "skip": 6, "reset": true})));
+    emu.add_fault(fault(
+        json!({"route": "results", "skip": 9, "cut_after": 100}),
+    ));
+    let (got, _) = read_all(&c, &id, (100, 4, None), |_| true);
+    assert_eq!(got, expected);
+    let stats = emu.stats();
+    assert_eq!(stats.faults_injected, 3);
+    assert_eq!(stats.executions_created, 0, "one execution: the one read");
+}
+
+#[test]
+fn a_rate_limit_lowers_the_pages_in_flight_instead_of_failing() {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    let (expected, _) = read_all(&c, &id, (100, 1, None), |_| true);
+    emu.settings(|s| s.latency_ms = 20);
+    emu.add_fault(fault(
+        json!({"route": "results", "skip": 2, "times": 2, "status": 429, "retry_after": "0"}),
+    ));
+    let (got, notices) = read_all(&c, &id, (100, 4, None), |_| true);
+    assert_eq!(got, expected);
+    assert!(
+        notices.iter().any(|n| n.contains("rate limiting")),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn csv_pages_are_read_several_at_a_time_and_joined_in_order() {
+    let emu = emulator();
+    let sequential = client_with(&emu, DEFAULT_API_KEY, |c| c.fetch_concurrency = 1);
+    let id = run(&sequential, 9100001, Some(&json!({"rows": "2000"})));
+    let one = sequential
+        .result_csv(&id, Duration::from_secs(10), 100)
+        .unwrap();
+    assert_eq!(one.lines().count(), 2001);
+    emu.reset_stats();
+    emu.settings(|s| s.latency_ms = 30);
+    let c = client(&emu);
+    let four = c.result_csv(&id, Duration::from_secs(10), 100).unwrap();
+    assert_eq!(four, one);
+    let stats = emu.stats();
+    assert_eq!(stats.requests["results_csv"], 20, "no page read twice");
+    assert_eq!(stats.most_in_flight, 4);
 }

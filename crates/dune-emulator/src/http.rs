@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
@@ -68,15 +68,26 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Closes the listener for `d`; returns once it is closed (or after a second).
+    /// Closes the listener for `d`; returns once it is closed (or after a second). A refusal
+    /// asked for while the listener is already closed (two requests in flight, both told to
+    /// refuse) is part of that one: it is dropped, not left to close the listener again on
+    /// the next connection, which would reset that connection.
     pub fn refuse(&self, d: Duration) {
         let Some(addr) = self.addr.get() else { return };
         *self.pending.lock().unwrap() = (Some(d), false);
-        let _ = TcpStream::connect(addr); // wakes the accept loop
+        // wakes the accept loop; refused: the listener is closed already
+        if TcpStream::connect(addr).is_err() {
+            self.pending.lock().unwrap().0 = None;
+            return;
+        }
         let guard = self.pending.lock().unwrap();
-        let _ = self
+        let (mut p, _) = self
             .closed
-            .wait_timeout_while(guard, Duration::from_secs(1), |p| !p.1);
+            .wait_timeout_while(guard, Duration::from_secs(1), |p| !p.1)
+            .unwrap();
+        if !p.1 {
+            p.0 = None;
+        }
     }
 
     /// Called by the accept loop after each accept: the refusal to begin now, if any.
@@ -86,6 +97,37 @@ impl Gate {
         p.1 = true;
         self.closed.notify_all();
         Some(d)
+    }
+}
+
+/// Requests being answered at once (from the end of a request to the end of its answer, the
+/// emulated network's delay included), and the most seen since the last reset: what a test
+/// reads to see how many requests a client really had in flight.
+#[derive(Default)]
+pub struct Busy {
+    now: AtomicU64,
+    most: AtomicU64,
+}
+
+impl Busy {
+    fn enter(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The most requests answered at once since the last reset.
+    pub fn most(&self) -> u64 {
+        self.most.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting the most again from the requests in progress.
+    pub fn reset(&self) {
+        self.most
+            .store(self.now.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 }
 
@@ -355,7 +397,7 @@ fn write_response(stream: &mut TcpStream, resp: &Response, keep_alive: bool) -> 
 
 type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
-fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) {
+fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>, busy: Arc<Busy>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
     let _ = stream.set_nodelay(true);
     let Ok(read_half) = stream.try_clone() else {
@@ -371,8 +413,11 @@ fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) 
         let keep_alive = !req
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        busy.enter();
         let resp = handler(&req);
-        match write_response(&mut writer, &resp, keep_alive) {
+        let written = write_response(&mut writer, &resp, keep_alive);
+        busy.leave();
+        match written {
             Ok(true) => continue,
             _ => return,
         }
@@ -381,7 +426,13 @@ fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>) 
 
 /// Accepts connections until `stop` is set; one thread per connection. While `gate` asks, the
 /// listener is closed (connections are refused), then bound again.
-pub fn serve(mut listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>, gate: Arc<Gate>) {
+pub fn serve(
+    mut listener: TcpListener,
+    handler: Handler,
+    stop: Arc<AtomicBool>,
+    gate: Arc<Gate>,
+    busy: Arc<Busy>,
+) {
     if let Ok(addr) = listener.local_addr() {
         let _ = gate.addr.set(addr);
     }
@@ -409,7 +460,8 @@ pub fn serve(mut listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>,
         let Ok((stream, _)) = accepted else { continue };
         let handler = handler.clone();
         let stop = stop.clone();
-        thread::spawn(move || serve_connection(stream, handler, stop));
+        let busy = busy.clone();
+        thread::spawn(move || serve_connection(stream, handler, stop, busy));
     }
 }
 

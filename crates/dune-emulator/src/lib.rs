@@ -105,6 +105,8 @@ pub struct State {
     inner: Mutex<Inner>,
     /// Refuses connections for a while when a fault asks.
     pub gate: Arc<http::Gate>,
+    /// Requests being answered at once, and the most so far (`most_in_flight` in the stats).
+    pub busy: Arc<http::Busy>,
 }
 
 impl State {
@@ -112,6 +114,7 @@ impl State {
         let state = State {
             catalog,
             gate: Default::default(),
+            busy: Default::default(),
             inner: Mutex::new(Inner {
                 settings,
                 executions: HashMap::new(),
@@ -125,6 +128,13 @@ impl State {
         };
         state.seed_latest();
         state
+    }
+
+    /// What was served so far, with the most requests answered at once.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.lock().stats.clone();
+        stats.most_in_flight = self.busy.most();
+        stats
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -189,7 +199,8 @@ impl Emulator {
         let handler = Arc::new(move |req: &http::Request| routes::handle(&handler_state, req));
         let stop2 = stop.clone();
         let gate = state.gate.clone();
-        let thread = std::thread::spawn(move || http::serve(listener, handler, stop2, gate));
+        let busy = state.busy.clone();
+        let thread = std::thread::spawn(move || http::serve(listener, handler, stop2, gate, busy));
         Ok(Emulator {
             addr,
             state,
@@ -214,11 +225,12 @@ impl Emulator {
     }
 
     pub fn stats(&self) -> Stats {
-        self.state.lock().stats.clone()
+        self.state.stats()
     }
 
     pub fn reset_stats(&self) {
         self.state.lock().stats = Stats::default();
+        self.state.busy.reset();
     }
 
     pub fn add_fault(&self, rule: FaultRule) {

@@ -881,7 +881,7 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
     match (req.method.as_str(), what) {
         ("GET", "health") => Response::json(200, "{\"ok\":true}".into()),
         ("GET", "stats") => {
-            let mut stats = state.lock().stats.clone();
+            let mut stats = state.stats();
             if req.param("brief").is_some() {
                 stats.log.clear();
             }
@@ -891,6 +891,7 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
             let mut inner = state.lock();
             inner.stats = Stats::default();
             inner.faults.clear();
+            state.busy.reset();
             Response::json(200, "{\"ok\":true}".into())
         }
         ("POST", "faults") => {

@@ -31,6 +31,8 @@ pub struct Stats {
     pub executions_created: u64,
     pub cancelled: Vec<String>,
     pub faults_injected: u64,
+    /// The most requests answered at once (a client's requests in flight).
+    pub most_in_flight: u64,
     /// The last requests, newest last; the API key is never recorded.
     pub log: VecDeque<LogEntry>,
 }

@@ -18,7 +18,7 @@ mod values;
 
 pub use prepare::{Cell, Prepared, Target, prepare, prepare_objects};
 pub use pushdown::{
-    Compare, DuneKind, Rule, dune_kind, rounding_bounds, rounding_bounds_micros, rule,
+    Compare, DuneKind, Rule, Sort, dune_kind, rounding_bounds, rounding_bounds_micros, rule,
 };
 pub use time::{PG_EPOCH_UNIX_SECS, date_text, timestamp_text};
 pub use type_table::{Family, TypeRule, oid, type_rule};

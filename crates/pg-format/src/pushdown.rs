@@ -112,18 +112,40 @@ pub enum Compare {
 pub struct Rule {
     /// Its comparisons.
     pub compare: Compare,
-    /// Whether Dune's order of the column is an order of the local values (a sort on it may
-    /// be pushed): the local value is a non-decreasing function of Dune's value, and Dune
-    /// orders it as a number, a date or an instant.
-    pub sort: bool,
+    /// Whether, and where, a sort on the column may be pushed.
+    pub sort: Sort,
+}
+
+/// Whether Dune's order of a column is an order of its local values, so that an ORDER BY on
+/// it may be sent as `sort_by`. Dune orders numbers, dates and instants by value with NULLs
+/// last (API reference §5.2); a text column's order depends on the local collation and is
+/// never pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Not pushed.
+    Never,
+    /// The local value is a strictly increasing function of Dune's (distinct Dune values stay
+    /// distinct): pushed at any place in the sort keys.
+    Exact,
+    /// The local value is a non-decreasing function of Dune's that can make distinct values
+    /// equal (rounding to a typmod's scale, the date of a timestamp, a float over a wider
+    /// number). Dune breaks such ties by its own values, not by the next key, so the column
+    /// is pushed only as the last sort key (PostgreSQL leaves the order of full ties open).
+    LastKey,
+}
+
+impl Sort {
+    fn when(pushed: bool, sort: Sort) -> Sort {
+        if pushed { sort } else { Sort::Never }
+    }
 }
 
 const NEVER: Rule = Rule {
     compare: Compare::Never,
-    sort: false,
+    sort: Sort::Never,
 };
 
-fn exact(ordered: bool, like: bool, sort: bool) -> Rule {
+fn exact(ordered: bool, like: bool, sort: Sort) -> Rule {
     Rule {
         compare: Compare::Exact { ordered, like },
         sort,
@@ -140,31 +162,35 @@ fn numeric_scale(typmod: i32) -> Option<u32> {
 fn number_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
     use DuneKind::*;
     let numeric_kind = matches!(dune, Some(Integer | Double | Real | Decimal { .. }));
+    // a local number read from Dune's text of a number keeps distinct values distinct
+    let exact_sort = Sort::when(numeric_kind, Sort::Exact);
+    // rounded or narrowed: ties appear that Dune breaks by its own value
+    let coarser_sort = Sort::when(numeric_kind, Sort::LastKey);
     match (local, dune) {
         // integers: a value that converts is exact; varchar makes Dune refuse the filter
-        (oid::INT2 | oid::INT4 | oid::INT8, None) => exact(true, false, false),
-        (oid::INT2 | oid::INT4 | oid::INT8, _) => exact(true, false, numeric_kind),
+        (oid::INT2 | oid::INT4 | oid::INT8, None) => exact(true, false, Sort::Never),
+        (oid::INT2 | oid::INT4 | oid::INT8, _) => exact(true, false, exact_sort),
         (oid::NUMERIC, _) => match numeric_scale(typmod) {
             // a float, or perhaps one: compared in binary floating point on Dune
             None if matches!(dune, None | Some(Double | Real)) => Rule {
                 compare: Compare::Approximate,
-                sort: numeric_kind,
+                sort: exact_sort,
             },
-            None => exact(true, false, numeric_kind),
+            None => exact(true, false, exact_sort),
             Some(s) => match dune {
-                Some(Integer) => exact(true, false, true),
-                Some(Decimal { scale: Some(d) }) if d <= s => exact(true, false, true),
+                Some(Integer) => exact(true, false, Sort::Exact),
+                Some(Decimal { scale: Some(d) }) if d <= s => exact(true, false, Sort::Exact),
                 _ => Rule {
                     compare: Compare::Rounded { digits: s },
-                    sort: numeric_kind,
+                    sort: coarser_sort,
                 },
             },
         },
         // floats are exact only over the same float
-        (oid::FLOAT8, Some(Double)) | (oid::FLOAT4, Some(Real)) => exact(true, false, true),
+        (oid::FLOAT8, Some(Double)) | (oid::FLOAT4, Some(Real)) => exact(true, false, Sort::Exact),
         (oid::FLOAT8 | oid::FLOAT4, _) => Rule {
             compare: Compare::Never,
-            sort: numeric_kind,
+            sort: coarser_sort,
         },
         _ => NEVER,
     }
@@ -174,23 +200,23 @@ fn time_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
     use DuneKind::*;
     let precise = !(0..6).contains(&typmod);
     match (local, dune) {
-        (oid::DATE, Some(Date)) => exact(true, false, true),
+        (oid::DATE, Some(Date)) => exact(true, false, Sort::Exact),
         (oid::DATE, Some(Timestamp { .. })) => Rule {
             compare: Compare::DateOfTimestamp,
-            sort: true,
+            sort: Sort::LastKey,
         },
         // a wall-clock time read as timestamptz depends on the session's TimeZone
         (oid::TIMESTAMPTZ, Some(Timestamp { zoned: false })) => NEVER,
         (oid::TIMESTAMPTZ | oid::TIMESTAMP, Some(Timestamp { .. })) if precise => {
-            exact(true, false, true)
+            exact(true, false, Sort::Exact)
         }
         (oid::TIMESTAMPTZ | oid::TIMESTAMP, Some(Timestamp { .. })) => Rule {
             compare: Compare::Rounded {
                 digits: typmod as u32,
             },
-            sort: true,
+            sort: Sort::LastKey,
         },
-        (oid::TIMESTAMP, Some(Date)) => exact(true, false, true),
+        (oid::TIMESTAMP, Some(Date)) => exact(true, false, Sort::Exact),
         _ => NEVER,
     }
 }
@@ -205,14 +231,14 @@ pub fn rule(local: u32, typmod: i32, dune: Option<DuneKind>, deterministic: bool
             number_rule(local, typmod, dune)
         }
         oid::DATE | oid::TIMESTAMP | oid::TIMESTAMPTZ => time_rule(local, typmod, dune),
-        oid::BOOL if matches!(dune, None | Some(Boolean)) => exact(false, false, false),
-        oid::BYTEA if matches!(dune, None | Some(Binary)) => exact(false, false, false),
+        oid::BOOL if matches!(dune, None | Some(Boolean)) => exact(false, false, Sort::Never),
+        oid::BYTEA if matches!(dune, None | Some(Binary)) => exact(false, false, Sort::Never),
         // text: bytes equal on both sides; order depends on the collation, so never sorted
         oid::TEXT | oid::VARCHAR if typmod < 0 && deterministic => match dune {
-            Some(Text) => exact(false, true, false),
+            Some(Text) => exact(false, true, Sort::Never),
             None => Rule {
                 compare: Compare::Superset { like: true },
-                sort: false,
+                sort: Sort::Never,
             },
             _ => NEVER,
         },
@@ -282,6 +308,23 @@ mod tests {
     }
 
     #[test]
+    fn a_column_that_makes_ties_is_sorted_on_dune_only_as_the_last_key() {
+        // CI seed 957702864: ORDER BY c0, c1 DESC with c0 timestamp(0) over Dune's
+        // milliseconds came back in Dune's order of the milliseconds, not by c1
+        let ts = Some(DuneKind::Timestamp { zoned: false });
+        assert_eq!(rule(oid::TIMESTAMP, 0, ts, true).sort, Sort::LastKey);
+        assert_eq!(rule(oid::TIMESTAMP, -1, ts, true).sort, Sort::Exact);
+        assert_eq!(rule(oid::DATE, -1, ts, true).sort, Sort::LastKey);
+        let n14_0 = (14 << 16) + 4;
+        let double = Some(DuneKind::Double);
+        assert_eq!(rule(oid::NUMERIC, n14_0, double, true).sort, Sort::LastKey);
+        assert_eq!(rule(oid::NUMERIC, -1, double, true).sort, Sort::Exact);
+        let int = Some(DuneKind::Integer);
+        assert_eq!(rule(oid::FLOAT8, -1, int, true).sort, Sort::LastKey);
+        assert_eq!(rule(oid::NUMERIC, n14_0, int, true).sort, Sort::Exact);
+    }
+
+    #[test]
     fn the_issues_inputs_get_the_rules_that_keep_results() {
         let ts = Some(DuneKind::Timestamp { zoned: true });
         assert_eq!(
@@ -306,8 +349,12 @@ mod tests {
             "3.4e38 as numeric is not the real Dune compares"
         );
         let text = Some(DuneKind::Text);
-        assert!(!rule(oid::NUMERIC, -1, text, true).sort);
-        assert!(!rule(oid::NUMERIC, -1, None, true).sort, "unknown: no sort");
+        assert_eq!(rule(oid::NUMERIC, -1, text, true).sort, Sort::Never);
+        assert_eq!(
+            rule(oid::NUMERIC, -1, None, true).sort,
+            Sort::Never,
+            "unknown: no sort"
+        );
         assert_eq!(rule(oid::TEXT, -1, Some(DuneKind::Binary), true), NEVER);
         assert_eq!(
             rule(oid::TEXT, -1, text, false),

@@ -80,10 +80,7 @@ impl LatestResults {
                 max_age: None,
                 performance: None,
             };
-            out.push((
-                id,
-                ReadSpec::all(source, self.setup.config.page_size, DEFAULT_WAIT),
-            ));
+            out.push((id, ReadSpec::all(source, &self.setup.config, DEFAULT_WAIT)));
         }
         Ok(Some(out))
     }

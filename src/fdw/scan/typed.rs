@@ -98,6 +98,9 @@ impl Typed {
             limit: plan.limit.filter(|_| complete),
             offset: if complete { plan.offset } else { 0 },
             page_size: plan.fetch_size.unwrap_or(self.setup.config.page_size),
+            concurrency: plan
+                .fetch_concurrency
+                .map_or(self.setup.config.fetch_concurrency, |n| n as usize),
             wait: DEFAULT_WAIT,
         }
     }

@@ -90,3 +90,32 @@ GRANT SELECT ON dex_trades TO dune_viewer;
 SET ROLE dune_viewer;
 SELECT show_error($$SELECT count(*) FROM dex_trades$$);
 RESET ROLE;
+-- several pages in flight (fetch_concurrency): the same rows in the same order as one page
+-- after the other, every page read once
+SELECT dune_wait(dune_execute(9100001, '{"rows": "2000"}')) ->> 'state' AS state;
+CREATE FOREIGN TABLE synth_ahead (block_number bigint, project text) SERVER dune
+    OPTIONS (query_id '9100001', params '{"rows": "2000"}', fetch_size '100');
+CREATE FOREIGN TABLE synth_one_by_one (block_number bigint, project text) SERVER dune
+    OPTIONS (query_id '9100001', params '{"rows": "2000"}', fetch_size '100', fetch_concurrency '1');
+SELECT emulator('reset') IS NOT NULL AS reset;
+CREATE TEMP TABLE ahead AS SELECT row_number() OVER () AS n, * FROM synth_ahead;
+SELECT e -> 'results_requests' AS requests, e -> 'rows_served' AS rows FROM emulator() e;
+CREATE TEMP TABLE one_by_one AS SELECT row_number() OVER () AS n, * FROM synth_one_by_one;
+SELECT count(*) AS rows, count(*) FILTER (WHERE a IS DISTINCT FROM o) AS differing
+FROM ahead a FULL JOIN one_by_one o USING (n);
+-- the functions read ahead too (a server with small pages, through dune_fdw.server)
+DO $$ BEGIN
+    EXECUTE format('CREATE SERVER dune_paged FOREIGN DATA WRAPPER dune_fdw OPTIONS (api_url %L, fetch_size %L)',
+                   (SELECT api_url FROM emulator_config), '100');
+END $$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER dune_paged OPTIONS (api_key 'emulator-key');
+SET dune_fdw.server = 'dune_paged';
+SELECT emulator('reset') IS NOT NULL AS reset;
+CREATE TEMP TABLE latest_ahead AS
+SELECT row_number() OVER () AS n, r FROM dune_latest(9100001, '{"rows": "2000"}') r;
+SELECT e -> 'results_requests' AS requests, e -> 'rows_served' AS rows FROM emulator() e;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE (r ->> 'block_number')::bigint IS DISTINCT FROM o.block_number) AS differing
+FROM latest_ahead l FULL JOIN one_by_one o USING (n);
+RESET dune_fdw.server;
+DROP SERVER dune_paged CASCADE;

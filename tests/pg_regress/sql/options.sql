@@ -9,13 +9,15 @@ SELECT show_error($$CREATE SERVER s6 FOREIGN DATA WRAPPER dune_fdw OPTIONS (max_
 SELECT show_error($$CREATE SERVER s7 FOREIGN DATA WRAPPER dune_fdw OPTIONS (fetch_size '-1')$$);
 SELECT show_error($$CREATE SERVER s8 FOREIGN DATA WRAPPER dune_fdw OPTIONS (connect_timeout_ms '10')$$);
 SELECT show_error($$CREATE SERVER s9 FOREIGN DATA WRAPPER dune_fdw OPTIONS (max_retry_wait_ms '1h')$$);
+SELECT show_error($$CREATE SERVER s10 FOREIGN DATA WRAPPER dune_fdw OPTIONS (fetch_concurrency '0')$$);
+SELECT show_error($$CREATE SERVER s11 FOREIGN DATA WRAPPER dune_fdw OPTIONS (fetch_concurrency '64')$$);
 SELECT show_error($$CREATE FOREIGN TABLE t1 (x int) SERVER dune OPTIONS (query_id '1', fetch_size '0')$$);
 SELECT show_error($$CREATE USER MAPPING FOR dune_outsider SERVER dune OPTIONS (token 'x')$$);
 SELECT show_error($$CREATE USER MAPPING FOR dune_outsider SERVER dune OPTIONS (api_key ' ')$$);
 SELECT show_error($$ALTER FOREIGN DATA WRAPPER dune_fdw OPTIONS (ADD x '1')$$);
 CREATE SERVER tuned FOREIGN DATA WRAPPER dune_fdw
     OPTIONS (api_url 'https://api.dune.com/api/', request_timeout_ms '5000', connect_timeout_ms '2000', max_retries '2',
-             max_retry_wait_ms '10000', fetch_size '1000', max_response_bytes '1048576');
+             max_retry_wait_ms '10000', fetch_size '1000', fetch_concurrency '8', max_response_bytes '1048576');
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'tuned';
 -- only a superuser may point a server somewhere: api_url decides where keys are sent
 CREATE ROLE dune_server_owner;
@@ -49,6 +51,8 @@ SELECT show_error($$CREATE FOREIGN TABLE t14 (a int) SERVER dune OPTIONS (query_
 SELECT show_error($$CREATE FOREIGN TABLE t15 (a int) SERVER dune OPTIONS (query_id '1', table_name 'x')$$);
 SELECT show_error($$CREATE FOREIGN TABLE t16 (a int OPTIONS (name 'x')) SERVER dune OPTIONS (query_id '1')$$);
 SELECT show_error($$CREATE FOREIGN TABLE t17 (a int) SERVER dune OPTIONS (view 'other')$$);
+SELECT show_error($$CREATE FOREIGN TABLE t18 (a int) SERVER dune OPTIONS (query_id '1', fetch_concurrency 'four')$$);
 CREATE FOREIGN TABLE ok_table (a int OPTIONS (column_name 'A b')) SERVER dune
-    OPTIONS (query_id '1', params '{"x": 1}', mode 'latest', max_age '2 hours', performance 'large', fetch_size '500');
+    OPTIONS (query_id '1', params '{"x": 1}', mode 'latest', max_age '2 hours', performance 'large', fetch_size '500',
+             fetch_concurrency '2');
 SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'ok_table'::regclass;
