@@ -14,6 +14,10 @@ mod functions;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Large Rust blocks are mapped, not left in malloc's per-thread arenas (`backend::alloc`).
+#[global_allocator]
+static HEAP: backend::alloc::Heap = backend::alloc::Heap;
+
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     backend::gucs::init();

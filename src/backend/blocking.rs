@@ -140,6 +140,7 @@ impl<T: Send + 'static> Stream<T> {
         producer: impl FnOnce(&Client, &Emitter<T>) -> Result<(), Error> + Send + 'static,
     ) -> FdwResult<Stream<T>> {
         cancel_on_exit();
+        crate::backend::alloc::prepare();
         let cancel = Cancel::new();
         let (progress_tx, progress_rx) = mpsc::channel();
         let client =
@@ -240,6 +241,7 @@ impl<T: Send + 'static> Stream<T> {
 impl<T> Drop for Stream<T> {
     fn drop(&mut self) {
         self.cancel.cancel();
+        crate::backend::alloc::release();
         // The helper cancels on Dune what it started, once its current request ends; if that
         // request is stalled, that may be a whole request timeout away. Do it now instead.
         if !self.finished && dune_api::any_abandoned() {

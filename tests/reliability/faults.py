@@ -1,8 +1,8 @@
 """Transient faults and malformed answers, injected by the emulator at each phase of a query,
 seen through SQL: a function (dune_run) and a foreign-table scan (mode execute). The result has
-four pages; after the first, the other three are read at once (fetch_concurrency 4, every
-answer delayed 20 ms so that they are in flight together), so the middle and last page faults
-hit a page among several in flight.
+four pages; after the first, the others are read ahead (fetch_concurrency 4; every answer is
+delayed 20 ms, as by a network, so the read opens its window: the second page alone, then the
+third and fourth together), so the last page fault hits a page among several in flight.
 
 Within the retry budget a query must return exactly the rows of a fault-free run, and an
 execute that may have reached Dune is never sent twice; past the budget it must end with a
@@ -217,8 +217,8 @@ def main():
         baseline[s] = run(conn, q)[0]
         baseline_time[s] = time.monotonic() - start
         stats = emulator("stats?brief=1")
-        t.check(stats["most_in_flight"] >= 3 and stats["results_requests"] == 4,
-                f"fault-free {s}: three pages in flight, each read once",
+        t.check(stats["most_in_flight"] >= 2 and stats["results_requests"] == 4,
+                f"fault-free {s}: pages in flight together, each read once",
                 f"{stats['most_in_flight']} in flight, {stats['results_requests']} results requests")
     t.check(all(b and b[0] == ROWS for b in baseline.values()), "fault-free baseline", str(baseline))
     try:

@@ -5,7 +5,7 @@ use crate::cancel::Cancel;
 use crate::config::ClientConfig;
 use crate::error::{Error, NotFound, Result};
 use crate::retry::{Idempotency, backoff, retry_after, retryable_status};
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use ureq::Agent;
@@ -178,12 +178,18 @@ impl Http {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let bytes = resp
-            .body_mut()
+        // A results page is megabytes: read it into a buffer of its announced length rather
+        // than one that doubles as it fills (which holds up to three times the body at once
+        // and leaves the allocator with blocks of every size).
+        let limit = self.config.max_response_bytes;
+        let announced = resp.body().content_length().unwrap_or(0).min(limit);
+        let mut bytes = Vec::with_capacity(announced as usize);
+        resp.body_mut()
             .with_config()
-            .limit(self.config.max_response_bytes)
-            .read_to_vec()
-            .map_err(|e| classify(e, true))?;
+            .limit(limit)
+            .reader()
+            .read_to_end(&mut bytes)
+            .map_err(|e| classify(ureq::Error::from(e), true))?;
         Ok(Reply {
             status,
             headers,
