@@ -5,8 +5,9 @@
 //! on, so memory stays bounded; when the consumer stops, no new request is sent.
 //!
 //! The window opens as far as waiting requires, like a congestion window: it starts at one
-//! page and doubles each time the next page in order arrives 20 ms or more after it is needed
-//! (the read waits on the network), up to `window`. Where pages come faster than they are
+//! page (all of `window` if the first page took 20 ms or more: a far server) and doubles each
+//! time the next page in order arrives 20 ms or more after it is needed (the read waits on the
+//! network), up to `window`. Where pages come faster than they are
 //! consumed (a near server, a busy backend), it stays small and holds little.
 //!
 //! Dune may serve fewer rows than a range asks for (it caps `limit` silently, §5.1, and
@@ -172,6 +173,8 @@ pub(crate) struct Plan {
     start: u64,
     end: u64,
     page_size: u64,
+    /// The window to start with: all of it when the first page was slow to come.
+    window: usize,
 }
 
 /// Where a read stands after its first page: the next offset, the rows still wanted (None:
@@ -187,6 +190,7 @@ pub(crate) fn plan(
     first: &impl Landed,
     total: Option<u64>,
     window: usize,
+    first_took: Duration,
 ) -> Option<Plan> {
     let (start, remaining, page_size, done) = at;
     if done || window < 2 || first.next_offset().is_none() {
@@ -198,6 +202,7 @@ pub(crate) fn plan(
         start,
         end,
         page_size: first.rows().clamp(1, page_size),
+        window: if first_took >= GROW_AFTER { window } else { 1 },
     })
 }
 
@@ -221,7 +226,7 @@ pub(crate) fn read_ahead<P: Landed>(
             cursor: plan.start,
             end: plan.end,
             page_size: plan.page_size,
-            window: 1,
+            window: plan.window.clamp(1, window.max(1)),
             most: window.max(1),
             next_id: 0,
             rate_limited: client.rate_limited(),

@@ -177,14 +177,17 @@ pub(crate) fn csv_all(
     sink: &mut dyn FnMut(&str),
 ) -> Result<u64> {
     let fetch = |offset, want| client.csv_page(source, &Read::default(), offset, want, None);
+    let asked = std::time::Instant::now();
     let first = fetch(0, page_size)?;
+    let first_took = asked.elapsed();
     sink(&first.text);
     let mut pages = 1u64;
     let (mut offset, mut next_uri) = match first.next_offset {
         Some(n) if n > 0 => (n, first.next_uri.clone()),
         _ => return Ok(pages),
     };
-    if let Some(plan) = ahead::plan((offset, None, page_size, false), &first, total, concurrency) {
+    let at = (offset, None, page_size, false);
+    if let Some(plan) = ahead::plan(at, &first, total, concurrency, first_took) {
         let mut hand = |h: Handed<CsvPage>| {
             if let Handed::Page(page) = h {
                 sink(&page.text[header_len(&page.text)..]);

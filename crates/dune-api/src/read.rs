@@ -13,7 +13,7 @@ use crate::poll::{require_finished, require_result};
 use crate::source::{ExecutionId, ResultSource};
 use crate::time::{now_ms, parse_rfc3339_ms};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to read: the source, what of it (columns, filters, sort), at most `limit` rows,
 /// `page_size` rows a request, waiting up to `wait` for an execution.
@@ -96,10 +96,8 @@ fn run_and_wait(
 /// Where the pages of `spec.source` are read from.
 fn location(client: &Client, spec: &ReadSpec, started: &Started) -> Result<Location> {
     Ok(match &spec.source {
-        ResultSource::Execution(id) => {
-            client.wait_until_finished(id, spec.wait)?;
-            Location::Execution(id.clone())
-        }
+        // read at once: a finished execution needs no status request first (`read`)
+        ResultSource::Execution(id) => Location::Execution(id.clone()),
         ResultSource::Execute { .. } | ResultSource::Sql { .. } => {
             Location::Execution(run_and_wait(client, &spec.source, spec.wait, started)?)
         }
@@ -190,7 +188,16 @@ pub fn read(
     emit: &mut dyn FnMut(ReadEvent) -> bool,
 ) -> Result<()> {
     let at = location(client, spec, started)?;
-    let (mut pager, first) = open(client, spec, at, emit)?;
+    let asked = Instant::now();
+    let (mut pager, first) = match (open(client, spec, at.clone(), emit), &spec.source) {
+        // an execution still running: wait for it (polling its status), then read
+        (Err(Error::StillRunning { .. }), ResultSource::Execution(id)) => {
+            client.wait_until_finished(id, spec.wait)?;
+            open(client, spec, at, emit)?
+        }
+        (opened, _) => opened?,
+    };
+    let first_took = asked.elapsed();
     if let Some(refresh) = refresh_of(spec, first.as_ref())
         && started_id(started)?.is_none()
     {
@@ -205,7 +212,7 @@ pub fn read(
     }
     let mut ahead = first.as_ref().and_then(|page| {
         let total = page.metadata.as_ref().and_then(|m| m.total_row_count);
-        ahead::plan(pager.position(), page, total, spec.concurrency)
+        ahead::plan(pager.position(), page, total, spec.concurrency, first_took)
     });
     let mut next = first;
     while let Some(page) = next {
