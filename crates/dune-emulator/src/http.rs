@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 server on std::net, written for the emulator so that it can misbehave on
 //! purpose (stall, cut a body short, reset a connection) in ways a polished server would not.
 
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -21,6 +22,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The number of the connection it came on (`Gate`).
+    pub conn: u64,
 }
 
 impl Request {
@@ -58,26 +61,32 @@ pub enum Misbehave {
 
 /// Lets the server stop listening for a while, so that clients meet "connection refused"
 /// exactly as they would while a server restarts: the listening socket is closed, then bound
-/// again on the same address.
+/// again on the same address, and the connections open at that moment are shut (a client
+/// with several requests in flight, or idle connections in its pool, loses them all).
 #[derive(Default)]
 pub struct Gate {
     addr: OnceLock<SocketAddr>,
     /// A refusal asked for and not yet begun; `true` once the listener is closed.
     pending: Mutex<(Option<Duration>, bool)>,
     closed: Condvar,
+    /// The open connections, by a number of their own.
+    open: Mutex<HashMap<u64, TcpStream>>,
+    next: AtomicU64,
 }
 
 impl Gate {
-    /// Closes the listener for `d`; returns once it is closed (or after a second). A refusal
+    /// Closes the listener for `d` and shuts the open connections but `keep` (the one that
+    /// asked, when it must still be answered); returns once it is closed (or after a second). A refusal
     /// asked for while the listener is already closed (two requests in flight, both told to
     /// refuse) is part of that one: it is dropped, not left to close the listener again on
     /// the next connection, which would reset that connection.
-    pub fn refuse(&self, d: Duration) {
+    pub fn refuse(&self, d: Duration, keep: Option<u64>) {
         let Some(addr) = self.addr.get() else { return };
         *self.pending.lock().unwrap() = (Some(d), false);
         // wakes the accept loop; refused: the listener is closed already
         if TcpStream::connect(addr).is_err() {
             self.pending.lock().unwrap().0 = None;
+            self.shut_all(keep);
             return;
         }
         let guard = self.pending.lock().unwrap();
@@ -88,6 +97,28 @@ impl Gate {
         if !p.1 {
             p.0 = None;
         }
+        drop(p);
+        self.shut_all(keep);
+    }
+
+    fn shut_all(&self, keep: Option<u64>) {
+        let mut open = self.open.lock().unwrap();
+        for (_, conn) in open.extract_if(|n, _| Some(*n) != keep) {
+            let _ = conn.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Counts a connection as open (until `forget`); its number.
+    fn remember(&self, stream: &TcpStream) -> u64 {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(clone) = stream.try_clone() {
+            self.open.lock().unwrap().insert(n, clone);
+        }
+        n
+    }
+
+    fn forget(&self, n: u64) {
+        self.open.lock().unwrap().remove(&n);
     }
 
     /// Called by the accept loop after each accept: the refusal to begin now, if any.
@@ -349,6 +380,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
         raw_query,
         headers,
         body,
+        conn: 0,
     }))
 }
 
@@ -397,7 +429,13 @@ fn write_response(stream: &mut TcpStream, resp: &Response, keep_alive: bool) -> 
 
 type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
-fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>, busy: Arc<Busy>) {
+fn serve_connection(
+    stream: TcpStream,
+    n: u64,
+    handler: Handler,
+    stop: Arc<AtomicBool>,
+    busy: Arc<Busy>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
     let _ = stream.set_nodelay(true);
     let Ok(read_half) = stream.try_clone() else {
@@ -407,7 +445,7 @@ fn serve_connection(stream: TcpStream, handler: Handler, stop: Arc<AtomicBool>, 
     let mut writer = stream;
     while !stop.load(Ordering::Relaxed) {
         let req = match read_request(&mut reader) {
-            Ok(Some(r)) => r,
+            Ok(Some(r)) => Request { conn: n, ..r },
             Ok(None) | Err(_) => return,
         };
         let keep_alive = !req
@@ -461,7 +499,12 @@ pub fn serve(
         let handler = handler.clone();
         let stop = stop.clone();
         let busy = busy.clone();
-        thread::spawn(move || serve_connection(stream, handler, stop, busy));
+        let gate = gate.clone();
+        thread::spawn(move || {
+            let n = gate.remember(&stream);
+            serve_connection(stream, n, handler, stop, busy);
+            gate.forget(n);
+        });
     }
 }
 

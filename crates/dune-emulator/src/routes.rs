@@ -98,7 +98,7 @@ pub fn handle(state: &State, req: &Request) -> Response {
         state.lock().stats.faults_injected += 1;
     }
     if let Some(Misbehave::CloseAndRefuse(d)) = resp.misbehave {
-        state.gate.refuse(d);
+        state.gate.refuse(d, None);
     }
     let entry = LogEntry {
         method: req.method.clone(),
@@ -914,9 +914,10 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
                 .param("ms")
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(1000);
-            state
-                .gate
-                .refuse(std::time::Duration::from_millis(ms.min(60_000)));
+            state.gate.refuse(
+                std::time::Duration::from_millis(ms.min(60_000)),
+                Some(req.conn),
+            );
             Response::json(200, "{\"ok\":true}".into())
         }
         ("DELETE", "faults") => {
