@@ -497,6 +497,17 @@ fn read_all(
     (rows, notices)
 }
 
+/// An emulator, a client, an execution of 2,000 synthetic rows, and its rows as read one page
+/// after the other (100 a page); the emulator's counters then start again.
+fn two_thousand_rows() -> (Emulator, Client, ExecutionId, Vec<Map<String, Value>>) {
+    let emu = emulator();
+    let c = client(&emu);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    let (rows, _) = read_all(&c, &id, (100, 1, None), |_| true);
+    emu.reset_stats();
+    (emu, c, id, rows)
+}
+
 #[test]
 fn several_pages_in_flight_hand_on_the_same_rows_in_order() {
     let emu = emulator();
@@ -536,12 +547,9 @@ fn a_limit_and_an_early_stop_bound_the_pages_read_ahead() {
 
 #[test]
 fn pages_served_short_are_completed_before_the_next_range() {
-    let emu = emulator();
-    let c = client(&emu);
-    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
-    let (expected, _) = read_all(&c, &id, (100, 1, None), |_| true);
+    let (emu, c, id, expected) = two_thousand_rows();
     // after the first page, Dune caps pages at fewer rows than the ranges ask for
-    let cap_rows = |emu: &dune_emulator::Emulator| {
+    let cap_rows = |emu: &Emulator| {
         emu.settings(|s| s.max_datapoints = 30 * 10);
     };
     // (90 rows a request: pages the emulator has not kept from the read above)
@@ -567,11 +575,7 @@ fn pages_served_short_are_completed_before_the_next_range() {
 
 #[test]
 fn faults_among_pages_in_flight_lose_or_double_nothing() {
-    let emu = emulator();
-    let c = client(&emu);
-    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
-    let (expected, _) = read_all(&c, &id, (100, 1, None), |_| true);
-    emu.reset_stats();
+    let (emu, c, id, expected) = two_thousand_rows();
     emu.settings(|s| s.latency_ms = 20);
     emu.add_fault(fault(json!({"route": "results", "skip": 3, "status": 503})));
     emu.add_fault(fault(json!({"route": "results", "skip": 6, "reset": true})));
@@ -587,10 +591,7 @@ fn faults_among_pages_in_flight_lose_or_double_nothing() {
 
 #[test]
 fn a_rate_limit_lowers_the_pages_in_flight_instead_of_failing() {
-    let emu = emulator();
-    let c = client(&emu);
-    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
-    let (expected, _) = read_all(&c, &id, (100, 1, None), |_| true);
+    let (emu, c, id, expected) = two_thousand_rows();
     emu.settings(|s| s.latency_ms = 20);
     emu.add_fault(fault(
         json!({"route": "results", "skip": 2, "times": 2, "status": 429, "retry_after": "0"}),
