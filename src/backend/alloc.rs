@@ -12,11 +12,13 @@
 //!
 //! A fresh mapping costs its page faults and the kernel's zeroing (9 % of a scan's time in a
 //! profile), so a few freed mappings (at most `KEEP`, `KEEP_BYTES` in all) are kept and handed
-//! out again, cut to size, while pages stream; [`release`] unmaps them when a read ends.
+//! out again, cut to size, while a read streams ([`read_started`]); they are unmapped when the
+//! last read ends ([`read_ended`]), so an idle backend keeps none.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::c_void;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Freed mappings kept for reuse: (address, length), at most KEEP of them.
 static KEPT: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
@@ -26,14 +28,33 @@ const KEEP_BYTES: usize = 24 << 20;
 /// Blocks of this size and more are mapped.
 const MAP_FROM: usize = 1 << 20;
 
-/// Mapped blocks start on a page, so an alignment above a page goes to malloc.
-const PAGE: usize = 4096;
+/// The kernel's page size (4 KiB on x86-64; 16 or 64 KiB on some arm64 kernels). Mapped blocks
+/// start on a page, so an alignment above a page goes to malloc.
+fn page() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: sysconf reads a constant of the system; it allocates nothing.
+            let p = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+                .ok()
+                .filter(|p| p.is_power_of_two())
+                .unwrap_or(4096);
+            PAGE.store(p, Ordering::Relaxed);
+            p
+        }
+        p => p,
+    }
+}
+
+/// Reads in progress (`blocking::Stream`s alive): freed mappings are kept only while there is
+/// one, so that an idle backend keeps none.
+static STREAMS: AtomicUsize = AtomicUsize::new(0);
 
 /// The allocator of every Rust allocation of the extension (`lib.rs`).
 pub struct Heap;
 
 fn mapped(size: usize, align: usize) -> bool {
-    size >= MAP_FROM && align <= PAGE
+    size >= MAP_FROM && align <= page()
 }
 
 /// Blocks of this size and more are mapped in huge pages where the kernel allows it
@@ -43,7 +64,7 @@ const HUGE: usize = 2 << 20;
 
 /// The length of the mapping of a block of `size` bytes.
 fn pages(size: usize) -> usize {
-    let unit = if size >= HUGE { HUGE } else { PAGE };
+    let unit = if size >= HUGE { HUGE } else { page() };
     size.div_ceil(unit) * unit
 }
 
@@ -77,7 +98,7 @@ fn reuse(size: usize) -> Option<*mut u8> {
         let mut kept = KEPT.try_lock().ok()?;
         let i = kept
             .iter()
-            .position(|&(_, len)| len >= want && len <= 2 * want)?;
+            .position(|&(_, len)| len >= want && len <= want.saturating_mul(2))?;
         kept.swap_remove(i)
     };
     if len > want {
@@ -89,7 +110,8 @@ fn reuse(size: usize) -> Option<*mut u8> {
 
 /// Keeps a freed mapping of `len` bytes for reuse, or unmaps it.
 fn keep_or_unmap(ptr: *mut u8, len: usize) {
-    if let Ok(mut kept) = KEPT.try_lock()
+    if STREAMS.load(Ordering::Relaxed) > 0
+        && let Ok(mut kept) = KEPT.try_lock()
         && kept.capacity() >= KEEP
         && kept.len() < KEEP
         && kept.iter().map(|k| k.1).sum::<usize>() + len <= KEEP_BYTES
@@ -101,8 +123,21 @@ fn keep_or_unmap(ptr: *mut u8, len: usize) {
     unsafe { libc::munmap(ptr as *mut c_void, len) };
 }
 
-/// Unmaps the mappings kept for reuse (when a read ends: an idle backend keeps none).
-pub fn release() {
+/// A read starts: freed mappings may be kept for it.
+pub fn read_started() {
+    prepare();
+    STREAMS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A read ended: when it was the last, the kept mappings are unmapped.
+pub fn read_ended() {
+    if STREAMS.fetch_sub(1, Ordering::Relaxed) == 1 {
+        release();
+    }
+}
+
+/// Unmaps the mappings kept for reuse.
+fn release() {
     let mut kept = [(0usize, 0usize); KEEP];
     let n = match KEPT.lock() {
         Ok(mut k) => {
@@ -121,7 +156,7 @@ pub fn release() {
 
 /// Makes room for the kept mappings ahead of time: pushing must never allocate, since it
 /// happens inside the allocator.
-pub fn prepare() {
+fn prepare() {
     if let Ok(mut kept) = KEPT.lock()
         && kept.capacity() < KEEP
     {
@@ -131,7 +166,8 @@ pub fn prepare() {
 
 // SAFETY: every block is freed by the path that allocated it, chosen by the same rule
 // (`mapped` of its layout's size and alignment); mapped blocks are page-aligned, which meets
-// any alignment up to PAGE, and zero-filled by the kernel.
+// any alignment up to a page, and zero-filled by the kernel (a kept block is reused only by
+// `alloc`, never by `alloc_zeroed`).
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if mapped(layout.size(), layout.align()) {

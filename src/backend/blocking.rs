@@ -140,7 +140,6 @@ impl<T: Send + 'static> Stream<T> {
         producer: impl FnOnce(&Client, &Emitter<T>) -> Result<(), Error> + Send + 'static,
     ) -> FdwResult<Stream<T>> {
         cancel_on_exit();
-        crate::backend::alloc::prepare();
         let cancel = Cancel::new();
         let (progress_tx, progress_rx) = mpsc::channel();
         let client =
@@ -168,6 +167,7 @@ impl<T: Send + 'static> Stream<T> {
             let _ = emitter.tx.send(last);
         })
         .map_err(|e| FdwError::Internal(format!("could not start the Dune I/O thread: {e}")))?;
+        crate::backend::alloc::read_started();
         Ok(Stream {
             rx,
             cancel,
@@ -241,7 +241,7 @@ impl<T: Send + 'static> Stream<T> {
 impl<T> Drop for Stream<T> {
     fn drop(&mut self) {
         self.cancel.cancel();
-        crate::backend::alloc::release();
+        crate::backend::alloc::read_ended();
         // The helper cancels on Dune what it started, once its current request ends; if that
         // request is stalled, that may be a whole request timeout away. Do it now instead.
         if !self.finished && dune_api::any_abandoned() {

@@ -20,6 +20,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::models::Page;
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::Scope;
 use std::time::{Duration, Instant};
@@ -77,8 +78,9 @@ struct Range<P> {
 pub(crate) enum Ahead {
     /// The result (or the rows wanted) ended, or the consumer stopped.
     Done,
-    /// The ranges the count allowed are read, yet Dune says more rows follow from this
-    /// offset: the rest is read one page after the other. `.1`: rows handed on.
+    /// Read ahead stopped, and the rest is read one page after the other from this offset:
+    /// the ranges the count allowed are read, yet Dune says more rows follow, or Dune's next
+    /// offset was not where a page ended. `.1`: rows handed on.
     Beyond(u64, u64),
 }
 
@@ -116,7 +118,13 @@ impl<'a, 'scope, P: Landed + 'a> Window<'a, 'scope, P> {
             range.sent = true;
             let (id, offset, want, tx) = (range.id, range.offset, range.want, self.tx.clone());
             self.scope.spawn(move || {
-                let _ = tx.send((id, fetch(offset, want)));
+                let page = std::panic::catch_unwind(AssertUnwindSafe(|| fetch(offset, want)))
+                    .unwrap_or_else(|_| {
+                        Err(Error::InvalidResponse(
+                            "internal error while reading a page in flight".into(),
+                        ))
+                    });
+                let _ = tx.send((id, page));
             });
         }
     }
@@ -147,6 +155,42 @@ impl<'a, 'scope, P: Landed + 'a> Window<'a, 'scope, P> {
         let mut range = self.queue.pop_front().ok_or(Error::Cancelled)?;
         let page = range.landed.take().ok_or(Error::Cancelled)??;
         Ok((range, page))
+    }
+
+    /// Takes in what the page of `range` said: `got` rows and Dune's `next` offset. The result
+    /// ended (no `next`): nothing more is read. Served short: the rest of the range comes next.
+    /// A `next` that is not where the page ends (Dune's offsets mean something else than
+    /// assumed): nothing more is read ahead, and the offset to go on from one page after the
+    /// other is returned. Errors: an empty page that says more rows follow.
+    fn settle(&mut self, range: &Range<P>, got: u64, next: Option<u64>) -> Result<Option<u64>> {
+        match next {
+            None => {
+                self.queue.clear();
+                self.cursor = self.end;
+                Ok(None)
+            }
+            Some(_) if got == 0 => Err(Error::InvalidResponse(format!(
+                "Dune sent no rows at offset {} but said more rows follow",
+                range.offset
+            ))),
+            Some(n) if n != range.offset + got => {
+                self.queue.clear();
+                self.cursor = self.end;
+                Ok(Some(n))
+            }
+            Some(_) if got < range.want => {
+                self.next_id += 1;
+                self.queue.push_front(Range {
+                    id: self.next_id,
+                    offset: range.offset + got,
+                    want: range.want - got,
+                    sent: false,
+                    landed: None,
+                });
+                Ok(None)
+            }
+            Some(_) => Ok(None),
+        }
     }
 
     /// Halves the window if Dune answered 429 since the last look; returns a notice then.
@@ -234,36 +278,22 @@ pub(crate) fn read_ahead<P: Landed>(
             scope,
         };
         let mut handed = 0u64;
-        loop {
+        let outcome = loop {
             w.fill();
             if w.queue.is_empty() {
-                return Ok(Ahead::Done);
+                break Ok(Ahead::Done);
             }
-            let (range, mut page) = w.take_front(&rx)?;
+            let (range, mut page) = match w.take_front(&rx) {
+                Ok(landed) => landed,
+                Err(e) => break Err(e),
+            };
             page.truncate(range.want);
             let got = page.rows();
-            let next = page.next_offset();
-            match next {
-                None => w.queue.clear(),
-                Some(_) if got == 0 => {
-                    return Err(Error::InvalidResponse(format!(
-                        "Dune sent no rows at offset {} but said more rows follow",
-                        range.offset
-                    )));
-                }
-                // served short: the rest of the range comes next
-                Some(_) if got < range.want => {
-                    w.next_id += 1;
-                    w.queue.push_front(Range {
-                        id: w.next_id,
-                        offset: range.offset + got,
-                        want: range.want - got,
-                        sent: false,
-                        landed: None,
-                    });
-                }
-                Some(_) => {}
-            }
+            let more = page.next_offset().is_some();
+            let resume = match w.settle(&range, got, page.next_offset()) {
+                Ok(resume) => resume,
+                Err(e) => break Err(e),
+            };
             if let Some(notice) = w.throttle() {
                 emit(Handed::Notice(notice));
             }
@@ -271,14 +301,19 @@ pub(crate) fn read_ahead<P: Landed>(
             let last = w.queue.is_empty() && w.cursor >= w.end;
             handed += got;
             if !emit(Handed::Page(page)) {
-                return Ok(Ahead::Done);
+                break Ok(Ahead::Done);
             }
-            if last {
-                return Ok(match next {
-                    Some(n) if n >= w.end => Ahead::Beyond(n, handed),
-                    _ => Ahead::Done,
-                });
+            match resume {
+                Some(n) => break Ok(Ahead::Beyond(n, handed)),
+                None if last && more => break Ok(Ahead::Beyond(w.end, handed)),
+                None if last => break Ok(Ahead::Done),
+                None => {}
             }
+        };
+        if outcome.is_err() {
+            // the requests still in flight are waited for: no more tries, no backoff sleeps
+            client.cancel_flag().cancel();
         }
+        outcome
     })
 }

@@ -182,8 +182,13 @@ impl Http {
         // than one that doubles as it fills (which holds up to three times the body at once
         // and leaves the allocator with blocks of every size).
         let limit = self.config.max_response_bytes;
-        let announced = resp.body().content_length().unwrap_or(0).min(limit);
-        let mut bytes = Vec::with_capacity(announced as usize);
+        let announced = resp.body().content_length().unwrap_or(0);
+        if announced > limit {
+            return Err(Failure::TooLarge);
+        }
+        let mut bytes = Vec::new();
+        // a length the memory cannot hold is not fatal: the buffer then grows as it fills
+        let _ = bytes.try_reserve_exact(announced as usize);
         resp.body_mut()
             .with_config()
             .limit(limit)

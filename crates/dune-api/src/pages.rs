@@ -151,7 +151,7 @@ impl Pager {
 
 impl Landed for CsvPage {
     fn rows(&self) -> u64 {
-        record_ends(&self.text).len().saturating_sub(1) as u64
+        record_count(&self.text).saturating_sub(1) as u64
     }
 
     fn next_offset(&self) -> Option<u64> {
@@ -259,7 +259,29 @@ impl Client {
 
 /// The length in bytes of a CSV text's first record (its header line), quotes respected.
 fn header_len(text: &str) -> usize {
-    record_ends(text).first().copied().unwrap_or(text.len())
+    let mut quoted = false;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => return i + 1,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// The number of records of a CSV text (the header line is one), quotes respected.
+fn record_count(text: &str) -> usize {
+    let mut quoted = false;
+    let mut lines = 0;
+    for b in text.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => lines += 1,
+            _ => {}
+        }
+    }
+    lines + usize::from(!text.is_empty() && !text.ends_with('\n'))
 }
 
 /// Where each record of a CSV text ends (just past its line end; the text's end for a last

@@ -117,7 +117,7 @@ fn open(
     spec: &ReadSpec,
     at: Location,
     emit: &mut dyn FnMut(ReadEvent) -> bool,
-) -> Result<(Pager, Option<Page>)> {
+) -> Result<Opened> {
     let no_filters = Read {
         filters: None,
         ..spec.read.clone()
@@ -141,6 +141,7 @@ fn open(
             "columns"
         };
         let mut pager = Pager::new(at.clone(), read, rows, spec.page_size);
+        let asked = Instant::now();
         match pager.next_page(client) {
             Err(Error::BadRequest(message)) if i < last => {
                 emit(ReadEvent::Notice(format!(
@@ -150,10 +151,46 @@ fn open(
                     emit(ReadEvent::Unfiltered);
                 }
             }
-            other => return Ok((pager, other?)),
+            other => return Ok((pager, other?, asked.elapsed())),
         }
     }
     unreachable!("the last try returns")
+}
+
+/// A read's pager, its first page, and how long that page took to come.
+type Opened = (Pager, Option<Page>, Duration);
+
+/// [`open`], holding back what it says until it succeeds; an execution still running is
+/// waited for (polling its status) and opened again, so that what the first try said is not
+/// said twice.
+fn open_finished(
+    client: &Client,
+    spec: &ReadSpec,
+    at: Location,
+    emit: &mut dyn FnMut(ReadEvent) -> bool,
+) -> Result<Opened> {
+    let mut held = Vec::new();
+    let opened = match (
+        open(client, spec, at.clone(), &mut |e| {
+            held.push(e);
+            true
+        }),
+        &spec.source,
+    ) {
+        (Err(Error::StillRunning { .. }), ResultSource::Execution(id)) => {
+            held.clear();
+            client.wait_until_finished(id, spec.wait)?;
+            open(client, spec, at, &mut |e| {
+                held.push(e);
+                true
+            })?
+        }
+        (opened, _) => opened?,
+    };
+    for event in held {
+        emit(event);
+    }
+    Ok(opened)
 }
 
 /// The source that refreshes a latest result older than its `max_age`, if it is one.
@@ -188,16 +225,7 @@ pub fn read(
     emit: &mut dyn FnMut(ReadEvent) -> bool,
 ) -> Result<()> {
     let at = location(client, spec, started)?;
-    let asked = Instant::now();
-    let (mut pager, first) = match (open(client, spec, at.clone(), emit), &spec.source) {
-        // an execution still running: wait for it (polling its status), then read
-        (Err(Error::StillRunning { .. }), ResultSource::Execution(id)) => {
-            client.wait_until_finished(id, spec.wait)?;
-            open(client, spec, at, emit)?
-        }
-        (opened, _) => opened?,
-    };
-    let first_took = asked.elapsed();
+    let (mut pager, first, first_took) = open_finished(client, spec, at, emit)?;
     if let Some(refresh) = refresh_of(spec, first.as_ref())
         && started_id(started)?.is_none()
     {

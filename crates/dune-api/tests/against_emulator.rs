@@ -472,7 +472,7 @@ fn read_all(
     c: &Client,
     id: &ExecutionId,
     (size, window, limit): (u64, usize, Option<u64>),
-    mut on_page: impl FnMut(usize) -> bool,
+    on_page: impl FnMut(usize) -> bool,
 ) -> (Vec<Map<String, Value>>, Vec<String>) {
     let mut spec = ReadSpec::all(
         ResultSource::Execution(id.clone()),
@@ -480,8 +480,17 @@ fn read_all(
         Duration::from_secs(10),
     );
     (spec.page_size, spec.concurrency, spec.limit) = (size, window, limit);
+    read_with(c, &spec, on_page)
+}
+
+/// Every row and notice `read` hands on for `spec`.
+fn read_with(
+    c: &Client,
+    spec: &ReadSpec,
+    mut on_page: impl FnMut(usize) -> bool,
+) -> (Vec<Map<String, Value>>, Vec<String>) {
     let (mut rows, mut notices, mut pages) = (Vec::new(), Vec::new(), 0);
-    read(c, &spec, &Started::default(), &mut |event| match event {
+    read(c, spec, &Started::default(), &mut |event| match event {
         ReadEvent::Page(page) => {
             rows.extend(page.rows.into_maps());
             pages += 1;
@@ -621,4 +630,34 @@ fn csv_pages_are_read_several_at_a_time_and_joined_in_order() {
     let stats = emu.stats();
     assert_eq!(stats.requests["results_csv"], 20, "no page read twice");
     assert_eq!(stats.most_in_flight, 4);
+}
+
+#[test]
+fn a_row_count_larger_than_the_filtered_result_reads_nothing_twice_and_nothing_past_its_end() {
+    let (emu, c, id, all) = two_thousand_rows();
+    // Dune may count the whole result in total_row_count, not the rows the filters keep
+    emu.settings(|s| {
+        s.total_ignores_filters = true;
+        s.latency_ms = 30;
+    });
+    let mut spec = ReadSpec::all(
+        ResultSource::Execution(id.clone()),
+        c.config(),
+        Duration::from_secs(10),
+    );
+    spec.read.filters = Some("is_buy = true".into());
+    spec.page_size = 100;
+    let (got, _) = read_with(&c, &spec, |_| true);
+    let expected: Vec<_> = all
+        .into_iter()
+        .filter(|r| r["is_buy"] == json!(true))
+        .collect();
+    assert!(expected.len() > 500 && expected.len() < 1500);
+    assert_eq!(got, expected, "the filtered rows, in order, once each");
+    let pages = expected.len().div_ceil(100) as u64;
+    let requests = emu.stats().results_requests;
+    assert!(
+        requests <= pages + 4,
+        "{requests} requests for {pages} pages: ranges past the end were read"
+    );
 }

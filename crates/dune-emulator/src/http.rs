@@ -140,14 +140,20 @@ pub struct Busy {
     most: AtomicU64,
 }
 
+/// A request being answered; leaving (even by a panic) counts it out.
+struct Answering<'a>(&'a Busy);
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Busy {
-    fn enter(&self) {
+    fn enter(&self) -> Answering<'_> {
         let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
-    }
-
-    fn leave(&self) {
-        self.now.fetch_sub(1, Ordering::SeqCst);
+        Answering(self)
     }
 
     /// The most requests answered at once since the last reset.
@@ -451,10 +457,10 @@ fn serve_connection(
         let keep_alive = !req
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        busy.enter();
+        let answering = busy.enter();
         let resp = handler(&req);
         let written = write_response(&mut writer, &resp, keep_alive);
-        busy.leave();
+        drop(answering);
         match written {
             Ok(true) => continue,
             _ => return,
@@ -500,8 +506,8 @@ pub fn serve(
         let stop = stop.clone();
         let busy = busy.clone();
         let gate = gate.clone();
+        let n = gate.remember(&stream);
         thread::spawn(move || {
-            let n = gate.remember(&stream);
             serve_connection(stream, n, handler, stop, busy);
             gate.forget(n);
         });

@@ -56,6 +56,9 @@ pub struct Settings {
     pub latency_ms: u64,
     /// Emulated network: bodies paced to this many megabits per second (0: unlimited).
     pub bandwidth_mbps: u64,
+    /// Report `total_row_count` of the whole result even when `filters` keep fewer rows (the
+    /// API reference does not say which Dune does; off: the filtered count).
+    pub total_ignores_filters: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             page_cache_bytes: 1 << 30,
             latency_ms: 0,
             bandwidth_mbps: 0,
+            total_ignores_filters: false,
         }
     }
 }

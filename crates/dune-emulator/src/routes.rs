@@ -786,10 +786,17 @@ fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Res
         row_ids,
         next,
     };
+    // `total_row_count` is "rows in the whole result" (API reference §5.3): whether Dune counts
+    // them before or after `filters` is not documented, so either can be asked for
+    let counted = if state.lock().settings.total_ignores_filters {
+        r.len()
+    } else {
+        total
+    };
     let response = if csv {
         csv_page(&out)
     } else {
-        json_page(&out, envelope, &snap, total)
+        json_page(&out, envelope, &snap, counted)
     };
     let page = CachedPage {
         response,
@@ -942,6 +949,9 @@ fn control(state: &State, req: &Request, what: &str) -> Response {
             }
             if let Some(v) = body.get("bandwidth_mbps").and_then(Value::as_u64) {
                 s.bandwidth_mbps = v;
+            }
+            if let Some(v) = body.get("total_ignores_filters").and_then(Value::as_bool) {
+                s.total_ignores_filters = v;
             }
             if let Some(Value::String(k)) = body.get("add_api_key")
                 && !s.api_keys.contains(k)
