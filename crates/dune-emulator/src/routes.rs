@@ -560,6 +560,17 @@ fn snapshot(state: &State, id: &str, now: u64) -> Option<Snapshot> {
     })
 }
 
+/// The `total_row_count` to report: "rows in the whole result" (API reference §5.3). Whether
+/// Dune counts them before or after `filters` is not documented, so either can be asked for
+/// (`total_ignores_filters`); the filtered count by default.
+fn reported_total(state: &State, unfiltered: u64, filtered: u64) -> u64 {
+    if state.lock().settings.total_ignores_filters {
+        unfiltered
+    } else {
+        filtered
+    }
+}
+
 /// The positions (in the filtered and sorted view) a request reads, or Dune's 402.
 fn positions(read: &Read, total: u64, cap: u64) -> Result<Vec<u64>, Response> {
     let ncols = read.columns.len().max(1) as u64;
@@ -786,17 +797,10 @@ fn results(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Res
         row_ids,
         next,
     };
-    // `total_row_count` is "rows in the whole result" (API reference §5.3): whether Dune counts
-    // them before or after `filters` is not documented, so either can be asked for
-    let counted = if state.lock().settings.total_ignores_filters {
-        r.len()
-    } else {
-        total
-    };
     let response = if csv {
         csv_page(&out)
     } else {
-        json_page(&out, envelope, &snap, counted)
+        json_page(&out, envelope, &snap, reported_total(state, r.len(), total))
     };
     let page = CachedPage {
         response,
