@@ -61,6 +61,13 @@ SELECT block_time, usd_amount FROM trade_seconds WHERE block_time < '2024-03-03'
 SELECT (SELECT count(*) FROM trade_seconds WHERE block_time = '2024-03-04 13:21:39+00') AS pushed,
        (SELECT count(*) FROM (SELECT * FROM trade_seconds OFFSET 0) t WHERE block_time = '2024-03-04 13:21:39+00') AS unpushed;
 SELECT show_error($$SELECT project FROM trade_seconds$$);
+-- a column rounded by its typmod makes ties that Dune breaks by its own (unrounded) values:
+-- it is sorted on Dune only as the last key
+CREATE FOREIGN TABLE trade_seconds_sorted (
+    block_time timestamptz(0) OPTIONS (dune_type 'timestamp with time zone'),
+    usd_amount float8 OPTIONS (dune_type 'double')) SERVER dune OPTIONS (query_id '1258228');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM trade_seconds_sorted ORDER BY usd_amount DESC NULLS LAST, block_time LIMIT 3;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM trade_seconds_sorted ORDER BY block_time, usd_amount DESC NULLS LAST LIMIT 3;
 -- a filter too long for a request (3,000 values) is applied by PostgreSQL alone
 SELECT format('SELECT count(*) FROM dex_trades WHERE project IN (%s)',
               string_agg(quote_literal('p' || i), ', ') || ', ''uniswap''') AS long_in
