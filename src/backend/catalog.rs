@@ -157,3 +157,22 @@ pub fn is_superuser() -> bool {
     // SAFETY: reads backend state only.
     unsafe { pg_sys::superuser() }
 }
+
+/// The cluster's data directory (PostgreSQL's `DataDir`), absolute.
+pub fn data_directory() -> std::path::PathBuf {
+    // SAFETY: DataDir is set by the postmaster before any backend runs and never changes; it
+    // is read on the backend's thread.
+    unsafe {
+        let dir = pg_sys::DataDir;
+        if dir.is_null() {
+            return std::path::PathBuf::from(".");
+        }
+        let path = std::ffi::CStr::from_ptr(dir).to_string_lossy().into_owned();
+        let path = std::path::PathBuf::from(path);
+        if path.is_absolute() {
+            path
+        } else {
+            std::env::current_dir().map_or(path.clone(), |cwd| cwd.join(path))
+        }
+    }
+}

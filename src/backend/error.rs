@@ -48,6 +48,11 @@ pub enum FdwError {
         column: String,
         available: Vec<String>,
     },
+    /// A scan read Dune more often in one statement than `max_reads_per_scan` allows.
+    TooManyReads {
+        table: String,
+        max: u64,
+    },
     Internal(String),
 }
 
@@ -182,6 +187,14 @@ impl FdwError {
                     None => r,
                 }
             }
+            FdwError::TooManyReads { table, max } => report(
+                ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+                format!("the scan of foreign table \"{table}\" would read Dune more than {max} times in this statement"),
+            )
+            .detail("A nested loop reads the table once for each outer key or parameter value.")
+            .hint(format!(
+                "Raise the limit (ALTER FOREIGN TABLE {table} OPTIONS (ADD max_reads_per_scan '1000')), give fewer keys, or read the whole result once (SET enable_nestloop = off)."
+            )),
             FdwError::MissingQueryId(table) => report(
                 ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
                 format!("{table} needs the query: WHERE query_id = <id>"),

@@ -7,8 +7,8 @@ use crate::backend::catalog;
 use crate::backend::error::{FdwError, FdwResult};
 use crate::backend::waits::max_age_of;
 use dune_api::{
-    ApiKey, ClientConfig, DEFAULT_API_URL, ExecutionId, Params, Performance, QueryId, ResultSource,
-    Sql, normalize_api_url,
+    ApiKey, CacheSettings, ClientConfig, DEFAULT_API_URL, ExecutionId, Params, Performance,
+    QueryId, ResultSource, Sql, normalize_api_url,
 };
 use std::time::Duration;
 
@@ -54,6 +54,10 @@ enum Kind {
     Performance,
     ColumnName,
     DuneType,
+    /// on/off, true/false, yes/no, 1/0 (PostgreSQL's boolean spellings).
+    Bool,
+    /// A query parameter's name (`param`).
+    ParamName,
 }
 
 use Kind::*;
@@ -75,6 +79,10 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
         Integer(1, MAX_FETCH_CONCURRENCY),
     ),
     ("max_response_bytes", &[Server], Integer(1024, 4 << 30)),
+    ("ignore_max_datapoints_per_request", &[Server], Bool),
+    ("cache", &[Server], Bool),
+    ("cache_max_mb", &[Server], Integer(1, 1 << 30)),
+    ("max_reads_per_scan", &[Server], Integer(1, 1_000_000)),
     ("api_key", &[UserMapping], Key),
     ("query_id", &[Table], QueryId),
     ("sql", &[Table], Sql),
@@ -90,7 +98,10 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
         &[Table],
         Integer(1, MAX_FETCH_CONCURRENCY),
     ),
+    ("ignore_max_datapoints_per_request", &[Table], Bool),
+    ("max_reads_per_scan", &[Table], Integer(1, 1_000_000)),
     ("column_name", &[Column], ColumnName),
+    ("param", &[Column], ParamName),
     ("dune_type", &[Column], DuneType),
 ];
 
@@ -137,6 +148,17 @@ fn integer(name: &str, value: &str, min: u64, max: u64) -> FdwResult<u64> {
     }
 }
 
+/// A boolean option's value, in PostgreSQL's spellings.
+pub fn boolean(name: &str, value: &str) -> FdwResult<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(FdwError::InvalidArgument(format!(
+            "{name} must be on or off, not \"{value}\""
+        ))),
+    }
+}
+
 /// Checks one option's value by its kind (max_age with PostgreSQL's interval parser).
 fn check_value(name: &str, value: &str, kind: Kind) -> FdwResult<()> {
     let refuse = |why: String| Err(FdwError::InvalidArgument(why));
@@ -165,6 +187,8 @@ fn check_value(name: &str, value: &str, kind: Kind) -> FdwResult<()> {
             "view must be {LATEST_RESULTS_VIEW}, not \"{value}\""
         )),
         ColumnName if value.is_empty() => refuse("column_name must not be empty".into()),
+        ParamName if value.is_empty() => refuse("param must name a parameter of the query".into()),
+        Bool => boolean(name, value).map(drop),
         DuneType if value.trim().is_empty() => refuse(
             "dune_type must be a DuneSQL type name such as varchar, bigint or timestamp(3) with time zone".into(),
         ),
@@ -208,11 +232,25 @@ pub fn validate(object: Object, options: &[(String, String)]) -> FdwResult<()> {
 
 /// Applies a server's options over the client defaults.
 pub fn apply_server(options: &[(String, String)], config: &mut ClientConfig) -> FdwResult<()> {
+    let mut cache = CacheSettings {
+        dir: catalog::data_directory().join(CACHE_DIR),
+        max_bytes: DEFAULT_CACHE_MB << 20,
+    };
+    let mut cache_on = true;
     for (name, value) in options {
         let kind = OPTIONS.iter().find(|(n, _, _)| n == name).map(|o| o.2);
         let n = match kind {
             Some(Url) => {
                 config.api_url = normalize_api_url(value)?;
+                continue;
+            }
+            Some(Bool) => {
+                let on = boolean(name, value)?;
+                match name.as_str() {
+                    "cache" => cache_on = on,
+                    "ignore_max_datapoints_per_request" => config.ignore_max_datapoints = on,
+                    _ => {}
+                }
                 continue;
             }
             Some(Integer(min, max)) => integer(name, value, min, max)?,
@@ -226,10 +264,32 @@ pub fn apply_server(options: &[(String, String)], config: &mut ClientConfig) -> 
             "fetch_size" => config.page_size = n,
             "fetch_concurrency" => config.fetch_concurrency = n as usize,
             "max_response_bytes" => config.max_response_bytes = n,
+            "cache_max_mb" => cache.max_bytes = n << 20,
             _ => {}
         }
     }
+    config.cache = cache_on.then_some(cache);
     Ok(())
+}
+
+/// The result cache's directory under the data directory (`dune_api::ResultCache`): files, not
+/// a table, because pages are written and read by the I/O threads, which may not call
+/// PostgreSQL, and because a cache must not be rolled back, WAL-logged or replicated.
+pub const CACHE_DIR: &str = "dune_fdw_cache";
+
+/// `cache_max_mb`'s default: 1 GiB of pages per account.
+pub const DEFAULT_CACHE_MB: u64 = 1024;
+
+/// `max_reads_per_scan`'s default: the most reads one scan makes in a statement (a nested
+/// loop reads once per outer key or parameter value).
+pub const DEFAULT_MAX_READS_PER_SCAN: u64 = 100;
+
+/// The server's `max_reads_per_scan`.
+pub fn max_reads_per_scan(options: &[(String, String)]) -> FdwResult<u64> {
+    match option(options, "max_reads_per_scan") {
+        Some(v) => integer("max_reads_per_scan", v, 1, 1_000_000),
+        None => Ok(DEFAULT_MAX_READS_PER_SCAN),
+    }
 }
 
 /// Where a foreign table's rows come from.
@@ -249,6 +309,10 @@ pub struct TableOptions {
     pub fetch_size: Option<u64>,
     /// Results requests in flight at once, over the server's `fetch_concurrency`.
     pub fetch_concurrency: Option<u64>,
+    /// `ignore_max_datapoints_per_request`, over the server's.
+    pub ignore_max_datapoints: Option<bool>,
+    /// The most reads one scan makes in a statement, over the server's `max_reads_per_scan`.
+    pub max_reads_per_scan: Option<u64>,
 }
 
 /// The value of option `name`, if given.
@@ -301,11 +365,19 @@ impl TableOptions {
             Some(v) => Some(integer("fetch_concurrency", v, 1, MAX_FETCH_CONCURRENCY)?),
             None => None,
         };
+        let ignore_max_datapoints = get("ignore_max_datapoints_per_request")
+            .map(|v| boolean("ignore_max_datapoints_per_request", v))
+            .transpose()?;
+        let max_reads_per_scan = get("max_reads_per_scan")
+            .map(|v| integer("max_reads_per_scan", v, 1, 1_000_000))
+            .transpose()?;
         let source = Self::source(table, sources[0], options)?;
         Ok(TableOptions {
             source,
             fetch_size,
             fetch_concurrency,
+            ignore_max_datapoints,
+            max_reads_per_scan,
         })
     }
 

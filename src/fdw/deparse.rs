@@ -78,6 +78,22 @@ pub struct Ctx<'a> {
     pub table: &'a Table,
     /// Parameter expressions, to become the plan's fdw_exprs.
     pub params: Vec<*mut pg_sys::Node>,
+    /// Columns of other relations count as parameters: the join clauses of a parameterized
+    /// path, whose outer columns the executor supplies on each rescan (PostgreSQL turns them
+    /// into nestloop parameters in fdw_exprs).
+    pub outer: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// Deparsing of the quals of relation `varno`, a scan of `table`.
+    pub fn new(varno: u32, table: &'a Table) -> Ctx<'a> {
+        Ctx {
+            varno,
+            table,
+            params: Vec::new(),
+            outer: false,
+        }
+    }
 }
 
 /// The node under any binary-compatible casts (RelabelType).
@@ -135,18 +151,45 @@ impl Ctx<'_> {
                     datum_literal((*c).constvalue, (*c).consttype).map(PValue::Lit)
                 }
                 pg_sys::NodeTag::T_Param => {
-                    let p = node as *mut pg_sys::Param;
-                    if family((*p).paramtype) != want {
-                        return None;
-                    }
-                    self.params.push(node);
-                    Some(PValue::Param {
-                        index: self.params.len() - 1,
-                        type_oid: u32::from((*p).paramtype),
-                    })
+                    let ty = (*(node as *mut pg_sys::Param)).paramtype;
+                    (family(ty) == want).then(|| self.param(node, ty))
+                }
+                pg_sys::NodeTag::T_Var if self.outer => {
+                    let var = node as *mut pg_sys::Var;
+                    let outer = (*var).varno as u32 != self.varno && (*var).varlevelsup == 0;
+                    (outer && family((*var).vartype) == want)
+                        .then(|| self.param(node, (*var).vartype))
                 }
                 _ => None,
             }
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// `node` (a parameter, or an outer column) as the next scan-time value.
+    fn param(&mut self, node: *mut pg_sys::Node, ty: pg_sys::Oid) -> PValue {
+        self.params.push(node);
+        PValue::Param {
+            index: self.params.len() - 1,
+            type_oid: u32::from(ty),
+        }
+    }
+
+    /// An array parameter (`= ANY($1)`, `= ANY(ARRAY(SELECT …))`) whose elements are of
+    /// category `want`, as one scan-time value that stands for its elements.
+    ///
+    /// # Safety
+    /// `node` must be NULL or a valid expression node.
+    unsafe fn array_param(&mut self, node: *mut pg_sys::Node, want: Family) -> Option<PValue> {
+        // SAFETY: checked to be a Param before the cast.
+        unsafe {
+            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Param {
+                return None;
+            }
+            let ty = (*(node as *mut pg_sys::Param)).paramtype;
+            let elem = pg_sys::get_element_type(ty);
+            (elem != pg_sys::InvalidOid && family(elem) == want).then(|| self.param(node, ty))
         }
     }
 }
@@ -413,11 +456,23 @@ fn filter_has_backslash(f: &Filter<PValue>) -> bool {
 /// The elements of a non-NULL array constant, NULLs left out (`x IN (1, NULL)` selects the rows
 /// of `x IN (1)`), as constants of the element type.
 unsafe fn array_elements(c: *mut pg_sys::Const) -> (pg_sys::Oid, Vec<pg_sys::Datum>) {
-    // SAFETY: a non-NULL Const of an array type, deconstructed with its element type's layout.
+    // SAFETY: a non-NULL Const of an array type.
+    unsafe { array_datum_elements((*c).constvalue, (*c).consttype) }
+}
+
+/// The elements of a non-NULL array datum of type `array_type`, NULLs left out, with their
+/// element type.
+///
+/// # Safety
+/// `datum` must be a non-NULL value of the array type `array_type`.
+pub unsafe fn array_datum_elements(
+    datum: pg_sys::Datum,
+    array_type: pg_sys::Oid,
+) -> (pg_sys::Oid, Vec<pg_sys::Datum>) {
+    // SAFETY: an array datum, deconstructed with its element type's layout.
     unsafe {
-        let elem_type = pg_sys::get_element_type((*c).consttype);
-        let array =
-            pg_sys::pg_detoast_datum((*c).constvalue.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        let elem_type = pg_sys::get_element_type(array_type);
+        let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
         let (mut len, mut byval, mut align) = (0i16, false, 0i8);
         pg_sys::get_typlenbyvalalign(elem_type, &mut len, &mut byval, &mut align);
         let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
@@ -446,6 +501,18 @@ unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<P
         let col = ctx.column(args[0])?.clone();
         let cat = family(col.type_oid);
         let arr = strip(args[1]);
+        if let Some(list) = ctx.array_param(arr, cat) {
+            let compare = col.rule().compare;
+            let filter = Filter::In {
+                column: col.remote,
+                values: vec![list],
+            };
+            return match compare {
+                Compare::Exact { .. } => exact(filter),
+                Compare::Superset { .. } | Compare::Approximate => superset(filter),
+                _ => None,
+            };
+        }
         if (*arr).type_ != pg_sys::NodeTag::T_Const || (*(arr as *mut pg_sys::Const)).constisnull {
             return None;
         }

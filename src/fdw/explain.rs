@@ -1,9 +1,14 @@
 //! ExplainForeignScan: what a scan sends to Dune. A plain EXPLAIN names the source; VERBOSE
 //! shows every request parameter. Nothing here calls the API.
 
+use crate::backend::connection;
 use crate::fdw::plan::plan_of;
+use crate::fdw::scan::role_for;
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
-use dune_api::{Filter, Literal, ResultSource, columns_param, conjunction, sort_by};
+use crate::fdw::table::Table;
+use dune_api::{
+    Filter, Literal, Read, ResultCache, ResultSource, columns_param, conjunction, sort_by,
+};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -118,6 +123,68 @@ fn explain_read(plan: &ScanPlan, es: *mut pg_sys::ExplainState) {
     }
 }
 
+/// Whether the scan will be served from the result cache (VERBOSE): looked up in the cache
+/// of the account the scan would use, without a request.
+fn explain_cache(
+    plan: &ScanPlan,
+    source: &ResultSource,
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
+    // SAFETY: the scan's relation, open while EXPLAIN runs.
+    let relid = unsafe { (*(*node).ss.ss_currentRelation).rd_id };
+    let Ok(table) = Table::load(relid) else {
+        return;
+    };
+    let Ok(config) = connection::config_for(&table.server, role_for(node), false) else {
+        return;
+    };
+    let Some(settings) = &config.cache else {
+        return property(c"Dune Cache", "off", es);
+    };
+    let cache = ResultCache::for_account(settings, &config);
+    let known: Vec<Filter> = plan
+        .filters
+        .iter()
+        .filter_map(|f| {
+            f.try_map(&mut |v| match v {
+                PValue::Lit(l) => Some(l.clone()),
+                PValue::Param { .. } => None,
+            })
+        })
+        .collect();
+    let read = Read {
+        columns: plan.columns.clone(),
+        filters: conjunction(&known).filter(|_| known.len() == plan.filters.len()),
+        sort_by: sort_by(&plan.sort_by),
+        sample_count: None,
+    };
+    let (limit, offset) = (plan.limit, plan.offset);
+    let text = match source {
+        ResultSource::Execution(id) => match cache.find(id.as_str(), &read, offset, limit) {
+            Some(hit) => format!(
+                "held ({} rows of execution {}): no request",
+                hit.meta.rows, id
+            ),
+            None => "not held: the rows read are kept".to_string(),
+        },
+        ResultSource::Latest { query, params, .. } => {
+            match cache
+                .latest_seen(*query, params.as_ref())
+                .and_then(|seen| cache.find(&seen.execution_id, &read, offset, limit))
+            {
+                Some(hit) => format!(
+                    "held for the latest execution seen ({}, {} rows): one request of one datapoint checks that it is still the latest",
+                    hit.meta.execution_id, hit.meta.rows
+                ),
+                None => "not held: the rows read are kept".to_string(),
+            }
+        }
+        _ => "each scan reads a new execution (its rescans are served from the cache)".to_string(),
+    };
+    property(c"Dune Cache", &text, es);
+}
+
 #[pg_guard]
 pub extern "C-unwind" fn explain_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
@@ -138,5 +205,8 @@ pub extern "C-unwind" fn explain_foreign_scan(
     }
     if verbose {
         explain_read(&plan, es);
+        if let PlanSource::Result(source) = &plan.source {
+            explain_cache(&plan, source, node, es);
+        }
     }
 }

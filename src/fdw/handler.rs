@@ -1,7 +1,7 @@
 //! `dune_fdw_handler`: the FdwRoutine of the wrapper, pointing at the callbacks in plan.rs,
 //! scan.rs, explain.rs and import.rs.
 
-use crate::fdw::{explain, import, plan, scan};
+use crate::fdw::{analyze, explain, import, plan, scan};
 use pgrx::prelude::*;
 use pgrx::{AllocatedByRust, PgBox, pg_sys};
 
@@ -23,6 +23,7 @@ fn dune_fdw_handler() -> PgBox<pg_sys::FdwRoutine, AllocatedByRust> {
         r.EndForeignScan = Some(scan::end_foreign_scan);
         r.ExplainForeignScan = Some(explain::explain_foreign_scan);
         r.ImportForeignSchema = Some(import::import_foreign_schema);
+        r.AnalyzeForeignTable = Some(analyze::analyze_foreign_table);
         r
     }
 }

@@ -1,5 +1,6 @@
 //! The foreign-data wrapper: one file per concern, named after it.
 
+pub mod analyze;
 pub mod convert;
 pub mod deparse;
 pub mod explain;

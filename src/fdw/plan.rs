@@ -2,20 +2,47 @@
 //! Dune is decided here: columns, filters, sort and limit; every qual stays in the plan to be
 //! re-checked locally, so pushdown only saves rows and credits, it never changes a result.
 
+use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::backend::options::TableSource;
 use crate::fdw::deparse::{Ctx, clause, strip};
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
-use dune_api::{Filter, Literal, within_bound};
+use dune_api::{Filter, Literal, Read, ResultCache, ResultSource, within_bound};
 use pg_format::{Family, Sort};
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, pg_sys};
 use std::ffi::{CStr, CString, c_void};
 
-const STARTUP_COST: f64 = 100.0;
-const ROW_COST: f64 = 0.01;
+/// What one results request costs the plan, in the planner's units (a sequential page read
+/// is 1): a round trip to Dune, about the time PostgreSQL reads 100 pages.
+const REQUEST_COST: f64 = 100.0;
+/// What a row costs to receive and decode: about what a local sequential scan spends on a
+/// row (its page share and cpu_tuple_cost), so that the planner weighs a Dune result as it
+/// would weigh the same rows held locally.
+const ROW_COST: f64 = 0.02;
+/// The rows assumed for a result of unknown size (never read, never analyzed).
 const DEFAULT_ROWS: f64 = 1000.0;
+/// Rows one results request returns, for costing (`fetch_size`'s default).
+const ROWS_PER_REQUEST: f64 = 32_000.0;
+/// The first request's cost, paid before the first row.
+const STARTUP_COST: f64 = REQUEST_COST;
+
+/// The cost of reading `rows` rows: one request per page, and each row.
+fn read_cost(rows: f64) -> f64 {
+    REQUEST_COST * (rows / ROWS_PER_REQUEST).ceil().max(1.0) + rows * ROW_COST
+}
+
+/// The cost of a scan of `info` returning `rows` rows, of `tuples` in all: from the result
+/// cache, every row held is read (the filters are applied by PostgreSQL) and no request is
+/// sent; from Dune, what [`read_cost`] says.
+fn scan_cost(info: &RelInfo, rows: f64, tuples: f64) -> (f64, f64) {
+    if info.cached {
+        (0.0, tuples * ROW_COST)
+    } else {
+        (STARTUP_COST, read_cost(rows))
+    }
+}
 
 /// What GetForeignRelSize learns of a scan, kept on the relation (`baserel->fdw_private`) for
 /// GetForeignPaths and GetForeignPlan, as postgres_fdw keeps its `PgFdwRelationInfo`: the
@@ -30,6 +57,9 @@ struct RelInfo {
     all_pushed: bool,
     /// The Dune columns the scan needs; None for all.
     columns: Option<Vec<String>>,
+    /// The result cache holds the whole result (these columns, unfiltered): reads cost no
+    /// request, whatever their filters.
+    cached: bool,
 }
 
 /// The RelInfo that get_foreign_rel_size left on `baserel`.
@@ -126,11 +156,7 @@ unsafe fn latest_results_qual(
                 latest_equality(ctx, node as *mut pg_sys::OpExpr, query_ids, params)
             }
             pg_sys::NodeTag::T_ScalarArrayOpExpr if query_ids.is_empty() => {
-                let mut scratch = Ctx {
-                    varno: ctx.varno,
-                    table: ctx.table,
-                    params: Vec::new(),
-                };
+                let mut scratch = Ctx::new(ctx.varno, ctx.table);
                 match clause(&mut scratch, node).map(|p| p.filter) {
                     Some(Filter::In { column, values })
                         if ctx
@@ -291,11 +317,7 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
     };
     // SAFETY: the planner's rel; its restrictions are RestrictInfos over expression nodes.
     unsafe {
-        let mut ctx = Ctx {
-            varno: (*baserel).relid,
-            table: &table,
-            params: Vec::new(),
-        };
+        let mut ctx = Ctx::new((*baserel).relid, &table);
         let (mut filters, mut all_pushed) = (Vec::new(), true);
         for ri in PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo).iter_ptr() {
             let node = (*ri).clause as *mut pg_sys::Node;
@@ -332,6 +354,7 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
             params,
             all_pushed,
             columns,
+            cached: false,
         })
     }
 }
@@ -346,9 +369,20 @@ pub extern "C-unwind" fn get_foreign_rel_size(
     // SAFETY: the planner's root and rel for this foreign table; the RelInfo is leaked into
     // the planner's memory context (current here), which frees it with the plan's memory.
     unsafe {
-        let info = plan_rel(baserel, table).or_raise();
-        let limit = limit_of(root, info.all_pushed, false);
-        (*baserel).rows = limit.map_or(DEFAULT_ROWS, |l| (l as f64).clamp(1.0, DEFAULT_ROWS));
+        let mut info = plan_rel(baserel, table).or_raise();
+        let (learned, held) = cache_facts(baserel, &info);
+        info.cached = held;
+        // the count a read learned, else ANALYZE's (pg_class.reltuples; -1: never analyzed)
+        (*baserel).tuples = match learned {
+            Some(n) => n as f64,
+            None if (*baserel).tuples >= 0.0 => (*baserel).tuples,
+            None => DEFAULT_ROWS,
+        };
+        // rows = tuples × the quals' selectivity (ANALYZE's statistics when there are some)
+        pg_sys::set_baserel_size_estimates(root, baserel);
+        if let Some(limit) = limit_of(root, info.all_pushed, false) {
+            (*baserel).rows = (*baserel).rows.min((limit as f64).max(1.0));
+        }
         let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(info);
         (*baserel).fdw_private = ptr as *mut c_void;
     }
@@ -365,21 +399,152 @@ pub extern "C-unwind" fn get_foreign_paths(
     unsafe {
         let info = rel_info(baserel);
         let rows = (*baserel).rows;
-        let total = STARTUP_COST + rows * ROW_COST;
-        let ctx = Ctx {
-            varno: (*baserel).relid,
-            table: &info.table,
-            params: Vec::new(),
-        };
+        let (startup, total) = scan_cost(info, rows, (*baserel).tuples);
+        let ctx = Ctx::new((*baserel).relid, &info.table);
         let sorted = sort_keys(&ctx, (*root).query_pathkeys).is_some();
         let mut pathkeys_options = vec![std::ptr::null_mut()];
         if sorted {
             pathkeys_options.push((*root).query_pathkeys);
         }
         for pathkeys in pathkeys_options {
-            let path = create_path(root, baserel, rows, total, pathkeys);
+            let path = create_path(
+                root,
+                baserel,
+                rows,
+                (startup, total),
+                pathkeys,
+                std::ptr::null_mut(),
+            );
             pg_sys::add_path(baserel, path as *mut pg_sys::Path);
         }
+        for outer in join_outers(root, baserel, info) {
+            let ppi = pg_sys::get_baserel_parampathinfo(root, baserel, outer);
+            let rows = (*ppi).ppi_rows;
+            let cost = scan_cost(info, rows, (*baserel).tuples);
+            let path = create_path(root, baserel, rows, cost, std::ptr::null_mut(), outer);
+            pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+        }
+    }
+}
+
+/// What the result cache tells the planner about a scan's source, without a request: the
+/// row count a read of it learned, and whether the whole result (every column the scan
+/// needs, no filter) is held, so that a read costs no request.
+unsafe fn cache_facts(baserel: *mut pg_sys::RelOptInfo, info: &RelInfo) -> (Option<u64>, bool) {
+    let PlanSource::Result(source) = &info.source else {
+        return (None, false);
+    };
+    // SAFETY: the planner's rel; userid is the role the scan checks permissions as (0: the
+    // current user).
+    let role = unsafe {
+        match (*baserel).userid {
+            r if r == pg_sys::InvalidOid => pg_sys::GetUserId(),
+            r => r,
+        }
+    };
+    let Ok(config) = connection::config_for(&info.table.server, role, false) else {
+        return (None, false);
+    };
+    let Some(settings) = config.cache.as_ref() else {
+        return (None, false);
+    };
+    let cache = ResultCache::for_account(settings, &config);
+    let execution = match source {
+        ResultSource::Execution(id) => Some(id.to_string()),
+        ResultSource::Latest { query, params, .. } => cache
+            .latest_seen(*query, params.as_ref())
+            .map(|seen| seen.execution_id),
+        _ => None,
+    };
+    let whole = Read {
+        columns: info.columns.clone(),
+        ..Read::default()
+    };
+    let held = execution.is_some_and(|id| cache.find(&id, &whole, 0, None).is_some());
+    (cache.known_rows(source), held)
+}
+
+/// Whether a join clause can be sent to Dune with its outer side as a parameter.
+unsafe fn pushable_join_clause(
+    baserel: *mut pg_sys::RelOptInfo,
+    info: &RelInfo,
+    ri: *mut pg_sys::RestrictInfo,
+) -> bool {
+    // SAFETY: a RestrictInfo of the planner, over expression nodes.
+    unsafe {
+        if !pg_sys::join_clause_is_movable_to(ri, baserel) {
+            return false;
+        }
+        let mut ctx = Ctx::new((*baserel).relid, &info.table);
+        ctx.outer = true;
+        clause(&mut ctx, (*ri).clause as *mut pg_sys::Node).is_some() && !ctx.params.is_empty()
+    }
+}
+
+/// What an equivalence-class member must be for `generate_implied_equalities_for_column`: the
+/// column (varno, attno) in `arg`.
+unsafe extern "C-unwind" fn member_is_column(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    _ec: *mut pg_sys::EquivalenceClass,
+    em: *mut pg_sys::EquivalenceMember,
+    arg: *mut c_void,
+) -> bool {
+    // SAFETY: arg is the (varno, attno) pair join_outers passes; em is the planner's member.
+    unsafe {
+        let (varno, attno) = *(arg as *const (u32, i16));
+        let e = strip((*em).em_expr as *mut pg_sys::Node);
+        if e.is_null() || (*e).type_ != pg_sys::NodeTag::T_Var {
+            return false;
+        }
+        let v = e as *mut pg_sys::Var;
+        (*v).varno as u32 == varno && (*v).varattno == attno && (*v).varlevelsup == 0
+    }
+}
+
+/// The sets of outer relations a parameterized path of this scan may take its filter values
+/// from: one per join clause (or equality implied by an equivalence class) that Dune can
+/// evaluate with the outer value as a constant, as postgres_fdw's parameterized paths.
+unsafe fn join_outers(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    info: &RelInfo,
+) -> Vec<*mut pg_sys::Bitmapset> {
+    // SAFETY: the planner's structures, read and combined with its own functions.
+    unsafe {
+        if info.table.is_latest_results() {
+            return Vec::new();
+        }
+        let mut clauses: Vec<*mut pg_sys::RestrictInfo> =
+            PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo)
+                .iter_ptr()
+                .collect();
+        if (*baserel).has_eclass_joins {
+            for (attno, _) in info.table.live_columns_with_attno() {
+                let mut arg = ((*baserel).relid, attno);
+                let implied = pg_sys::generate_implied_equalities_for_column(
+                    root,
+                    baserel,
+                    Some(member_is_column),
+                    &mut arg as *mut (u32, i16) as *mut c_void,
+                    (*baserel).lateral_referencers,
+                );
+                clauses.extend(PgList::<pg_sys::RestrictInfo>::from_pg(implied).iter_ptr());
+            }
+        }
+        let mut outers: Vec<*mut pg_sys::Bitmapset> = Vec::new();
+        for ri in clauses {
+            if !pushable_join_clause(baserel, info, ri) {
+                continue;
+            }
+            let all = pg_sys::bms_union((*ri).clause_relids, (*baserel).lateral_relids);
+            let outer = pg_sys::bms_difference(all, (*baserel).relids);
+            if !pg_sys::bms_is_empty(outer) && !outers.iter().any(|&o| pg_sys::bms_equal(o, outer))
+            {
+                outers.push(outer);
+            }
+        }
+        outers
     }
 }
 
@@ -387,8 +552,9 @@ unsafe fn create_path(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     rows: f64,
-    total: f64,
+    (startup, total): (f64, f64),
     pathkeys: *mut pg_sys::List,
+    required_outer: *mut pg_sys::Bitmapset,
 ) -> *mut pg_sys::ForeignPath {
     // SAFETY: arguments straight from the planner; the signature differs by major version.
     unsafe {
@@ -398,10 +564,10 @@ unsafe fn create_path(
             baserel,
             std::ptr::null_mut(),
             rows,
-            STARTUP_COST,
+            startup,
             total,
             pathkeys,
-            std::ptr::null_mut(),
+            required_outer,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
         );
@@ -411,10 +577,10 @@ unsafe fn create_path(
             baserel,
             std::ptr::null_mut(),
             rows,
-            STARTUP_COST,
+            startup,
             total,
             pathkeys,
-            std::ptr::null_mut(),
+            required_outer,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -426,10 +592,10 @@ unsafe fn create_path(
             std::ptr::null_mut(),
             rows,
             0,
-            STARTUP_COST,
+            startup,
             total,
             pathkeys,
-            std::ptr::null_mut(),
+            required_outer,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -452,11 +618,7 @@ pub extern "C-unwind" fn get_foreign_plan(
     // fdw_exprs the parameter nodes found in the quals.
     unsafe {
         let info = rel_info(baserel);
-        let ctx = Ctx {
-            varno: (*baserel).relid,
-            table: &info.table,
-            params: Vec::new(),
-        };
+        let ctx = Ctx::new((*baserel).relid, &info.table);
         let sort_by = sort_keys(&ctx, (*best_path).path.pathkeys).unwrap_or_default();
         // a final path (get_foreign_upper_paths) is the whole query: Dune skips the OFFSET rows
         let sorted = !sort_by.is_empty();
@@ -468,13 +630,18 @@ pub extern "C-unwind" fn get_foreign_plan(
                 None => (limit_of(root, info.all_pushed, sorted), 0),
             }
         };
+        let (join_filters, exprs) = join_filters(baserel, info, best_path, scan_clauses);
+        let mut filters = info.filters.clone();
+        filters.extend(join_filters);
         let plan = ScanPlan {
             table: info.table.name.clone(),
             source: info.source.clone(),
             fetch_size: info.table.options.fetch_size,
             fetch_concurrency: info.table.options.fetch_concurrency,
+            ignore_max_datapoints: info.table.options.ignore_max_datapoints,
+            max_reads_per_scan: info.table.options.max_reads_per_scan,
             columns: info.columns.clone(),
-            filters: info.filters.clone(),
+            filters,
             limit,
             offset,
             final_limit: !(*best_path).fdw_private.is_null(),
@@ -485,10 +652,9 @@ pub extern "C-unwind" fn get_foreign_plan(
             std::ptr::null_mut(),
             pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
         );
-        let mut exprs: *mut pg_sys::List = std::ptr::null_mut();
-        for &p in &info.params {
-            exprs = pg_sys::lappend(exprs, p as *mut _);
-        }
+        let exprs = exprs.into_iter().fold(std::ptr::null_mut(), |l, p| {
+            pg_sys::lappend(l, p as *mut c_void)
+        });
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
         pg_sys::make_foreignscan(
             tlist,
@@ -500,6 +666,34 @@ pub extern "C-unwind" fn get_foreign_plan(
             std::ptr::null_mut(),
             outer_plan,
         )
+    }
+}
+
+/// The filters a parameterized path adds (its join clauses, the outer values as parameters),
+/// and every parameter expression of the scan, the RelInfo's first.
+unsafe fn join_filters(
+    baserel: *mut pg_sys::RelOptInfo,
+    info: &RelInfo,
+    best_path: *mut pg_sys::ForeignPath,
+    scan_clauses: *mut pg_sys::List,
+) -> (Vec<Filter<PValue>>, Vec<*mut pg_sys::Node>) {
+    // SAFETY: the planner's path and clauses; scan_clauses holds RestrictInfos.
+    unsafe {
+        let mut ctx = Ctx::new((*baserel).relid, &info.table);
+        ctx.params = info.params.clone();
+        ctx.outer = true;
+        let mut filters = Vec::new();
+        if !(*best_path).path.param_info.is_null() {
+            for ri in PgList::<pg_sys::RestrictInfo>::from_pg(scan_clauses).iter_ptr() {
+                if pg_sys::list_member_ptr((*baserel).baserestrictinfo, ri as *const c_void) {
+                    continue;
+                }
+                if let Some(p) = clause(&mut ctx, (*ri).clause as *mut pg_sys::Node) {
+                    filters.push(p.filter);
+                }
+            }
+        }
+        (filters, ctx.params)
     }
 }
 
@@ -552,11 +746,7 @@ pub extern "C-unwind" fn get_foreign_upper_paths(
         if info.table.is_latest_results() {
             return;
         }
-        let ctx = Ctx {
-            varno: (*baserel).relid,
-            table: &info.table,
-            params: Vec::new(),
-        };
+        let ctx = Ctx::new((*baserel).relid, &info.table);
         let ordered = !(*(*root).parse).sortClause.is_null();
         let pathkeys = if ordered {
             (*root).sort_pathkeys

@@ -6,12 +6,13 @@
 //! state is dropped with the query's memory, on errors too.
 
 mod latest_results;
-mod typed;
+pub mod typed;
 
 use crate::backend::connection;
-use crate::backend::error::{FdwResult, OrRaise};
+use crate::backend::error::{FdwError, FdwResult, OrRaise};
+use crate::backend::options;
 use crate::fdw::convert::Attr;
-use crate::fdw::deparse::datum_literal;
+use crate::fdw::deparse::{array_datum_elements, datum_literal};
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
@@ -27,27 +28,76 @@ pub struct ScanSetup {
     pub attrs: Vec<Attr>,
 }
 
-/// The values of the plan's parameters for one (re)scan, as Dune literals (None when NULL or
-/// not representable).
-pub struct ParamValues(Vec<Option<Literal>>);
+/// The values of the plan's parameters for one (re)scan, as Dune literals: one for a scalar,
+/// the elements for an array (`= ANY($1)`); None when NULL or not representable.
+pub struct ParamValues(Vec<Option<Vec<Literal>>>);
 
 impl ParamValues {
-    /// The literal of a planned value.
+    /// No parameters (a read whose plan has none).
+    pub fn none() -> ParamValues {
+        ParamValues(Vec::new())
+    }
+
+    /// The literal of a planned value (a scalar parameter's only element).
     pub fn resolve(&self, v: &PValue) -> Option<Literal> {
         match v {
             PValue::Lit(l) => Some(l.clone()),
-            PValue::Param { index, .. } => self.0.get(*index).cloned().flatten(),
+            PValue::Param { index, .. } => match self.0.get(*index)?.as_deref()? {
+                [one] => Some(one.clone()),
+                _ => None,
+            },
         }
+    }
+
+    /// The literals a planned IN-list value stands for: itself, or an array's elements.
+    fn elements(&self, v: &PValue) -> Option<Vec<Literal>> {
+        match v {
+            PValue::Lit(l) => Some(vec![l.clone()]),
+            PValue::Param { index, .. } => self.0.get(*index)?.clone(),
+        }
+    }
+
+    /// A planned filter with its parameters' values; an IN over an empty array matches no
+    /// row, sent as `col IS NULL AND col IS NOT NULL`.
+    fn filter(&self, planned: &Filter<PValue>) -> Option<Filter> {
+        Some(match planned {
+            Filter::And(parts) => Filter::And(
+                parts
+                    .iter()
+                    .map(|p| self.filter(p))
+                    .collect::<Option<_>>()?,
+            ),
+            Filter::Or(parts) => Filter::Or(
+                parts
+                    .iter()
+                    .map(|p| self.filter(p))
+                    .collect::<Option<_>>()?,
+            ),
+            Filter::In { column, values } => {
+                let mut all = Vec::new();
+                for v in values {
+                    all.extend(self.elements(v)?);
+                }
+                if all.is_empty() {
+                    let null = |negated| Filter::IsNull {
+                        column: column.clone(),
+                        negated,
+                    };
+                    return Some(Filter::And(vec![null(false), null(true)]));
+                }
+                Filter::In {
+                    column: column.clone(),
+                    values: all,
+                }
+            }
+            other => other.try_map(&mut |v| self.resolve(v))?,
+        })
     }
 
     /// The plan's filters with their parameters' values; None if one is NULL or not
     /// representable (then nothing is pushed, and PostgreSQL filters everything).
     pub fn filters(&self, planned: &[Filter<PValue>]) -> Option<Vec<Filter>> {
-        let resolved: Vec<Filter> = planned
-            .iter()
-            .filter_map(|f| f.try_map(&mut |v| self.resolve(v)))
-            .collect();
-        (resolved.len() == planned.len()).then_some(resolved)
+        planned.iter().map(|f| self.filter(f)).collect()
     }
 }
 
@@ -72,6 +122,10 @@ pub trait Executor {
 
 pub struct ScanState {
     started: bool,
+    /// Reads started in this statement (one per rescan with new parameter values).
+    reads: u64,
+    /// The most reads allowed (`max_reads_per_scan`).
+    max_reads: u64,
     param_states: Vec<*mut pg_sys::ExprState>,
     param_types: Vec<pg_sys::Oid>,
     exec: Box<dyn Executor>,
@@ -96,9 +150,13 @@ impl ScanState {
                     }
                     if ty == pg_sys::JSONBOID {
                         let j = JsonB::from_polymorphic_datum(d, false, ty)?;
-                        return Some(Literal::Text(j.0.to_string()));
+                        return Some(vec![Literal::Text(j.0.to_string())]);
                     }
-                    datum_literal(d, ty)
+                    if pg_sys::get_element_type(ty) != pg_sys::InvalidOid {
+                        let (elem, datums) = array_datum_elements(d, ty);
+                        return datums.into_iter().map(|e| datum_literal(e, elem)).collect();
+                    }
+                    datum_literal(d, ty).map(|l| vec![l])
                 })
                 .collect();
             ParamValues(values)
@@ -135,7 +193,7 @@ pub unsafe fn quals_hold(
 
 /// The role whose user mapping a scan uses: the plan's checkAsUser (a view's owner), else the
 /// current user, as postgres_fdw does.
-fn role_for(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
+pub fn role_for(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
     // SAFETY: the plan and estate of a scan being started.
     unsafe {
         let fsplan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
@@ -152,6 +210,41 @@ fn role_for(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
             role
         }
     }
+}
+
+/// The name of the table a scan reads, for messages.
+fn plan_table(node: *mut pg_sys::ForeignScanState) -> String {
+    // SAFETY: the scan's own relation, open while it runs.
+    unsafe {
+        let rel = (*node).ss.ss_currentRelation;
+        std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// What an executor of `plan` over `table` needs, reading as `role`: the client settings
+/// (the table's `ignore_max_datapoints_per_request` over the server's) and one Attr per
+/// attribute.
+pub fn setup_for(table: &Table, plan: ScanPlan, role: pg_sys::Oid) -> FdwResult<ScanSetup> {
+    let mut config = connection::config_for(&table.server, role, false)?;
+    if let Some(ignore) = plan.ignore_max_datapoints {
+        config.ignore_max_datapoints = ignore;
+    }
+    let latest = table.is_latest_results();
+    let attrs = table
+        .columns
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .map_or_else(Attr::dropped, |c| Attr::new(c, latest))
+        })
+        .collect();
+    Ok(ScanSetup {
+        plan,
+        config,
+        attrs,
+    })
 }
 
 /// The executor for the plan's table kind.
@@ -175,16 +268,11 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
         let plan = plan_of(fsplan);
         let relid = (*(*node).ss.ss_currentRelation).rd_id;
         let table = Table::load(relid).or_raise();
-        let config = connection::config_for(&table.server, role_for(node), false).or_raise();
-        let latest = table.is_latest_results();
-        let attrs = table
-            .columns
-            .iter()
-            .map(|c| {
-                c.as_ref()
-                    .map_or_else(Attr::dropped, |c| Attr::new(c, latest))
-            })
-            .collect();
+        let max_reads = match plan.max_reads_per_scan {
+            Some(n) => n,
+            None => options::max_reads_per_scan(&table.server.options).or_raise(),
+        };
+        let setup = setup_for(&table, plan, role_for(node)).or_raise();
         let exprs = PgList::<pg_sys::Node>::from_pg((*fsplan).fdw_exprs);
         let param_types = exprs.iter_ptr().map(|e| pg_sys::exprType(e)).collect();
         let states = pg_sys::ExecInitExprList((*fsplan).fdw_exprs, node as *mut pg_sys::PlanState);
@@ -193,13 +281,11 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
             .collect();
         let state = ScanState {
             started: false,
+            reads: 0,
+            max_reads,
             param_states,
             param_types,
-            exec: executor_for(ScanSetup {
-                plan,
-                config,
-                attrs,
-            }),
+            exec: executor_for(setup),
         };
         let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
         (*node).fdw_state = ptr as *mut c_void;
@@ -218,6 +304,14 @@ pub extern "C-unwind" fn iterate_foreign_scan(
         let state = &mut *((*node).fdw_state as *mut ScanState);
         if !state.started {
             state.started = true;
+            state.reads += 1;
+            if state.reads > state.max_reads {
+                FdwError::TooManyReads {
+                    table: plan_table(node),
+                    max: state.max_reads,
+                }
+                .raise();
+            }
             let params = state.param_values(node);
             state.exec.start(&params).or_raise();
         }

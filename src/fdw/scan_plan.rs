@@ -48,6 +48,10 @@ pub struct ScanPlan {
     pub fetch_size: Option<u64>,
     /// Results requests in flight (the table's `fetch_concurrency`), over the server's.
     pub fetch_concurrency: Option<u64>,
+    /// `ignore_max_datapoints_per_request` of the table, over the server's.
+    pub ignore_max_datapoints: Option<bool>,
+    /// The most reads the scan makes in a statement (`max_reads_per_scan`), over the server's.
+    pub max_reads_per_scan: Option<u64>,
     /// The Dune columns to request (`retrieved_attrs`); None for all.
     pub columns: Option<Vec<String>>,
     /// Pushed-down predicates, ANDed.

@@ -102,6 +102,14 @@ impl Table {
         self.columns.iter().flatten()
     }
 
+    /// Each live column with its attribute number (1-based).
+    pub fn live_columns_with_attno(&self) -> impl Iterator<Item = (i16, &Column)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i as i16 + 1, c)))
+    }
+
     /// The column called `name` locally.
     pub fn named(&self, name: &str) -> Option<&Column> {
         self.live_columns().find(|c| c.name == name)

@@ -1,12 +1,8 @@
 use crate::backend::in_flight;
-use pg_format::PG_EPOCH_UNIX_SECS;
+use crate::functions::timestamp;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-
-fn timestamp(unix_micros: u64) -> Option<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(unix_micros as i64 - PG_EPOCH_UNIX_SECS * 1_000_000).ok()
-}
 
 /// The Dune calls in flight in this PostgreSQL server, one row per execution followed or result
 /// being read: which backend (join pg_stat_activity on pid for the statement), the execution,

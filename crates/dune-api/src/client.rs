@@ -43,6 +43,9 @@ pub struct Read {
     pub filters: Option<String>,
     /// A sort expression (see [`crate::sort_by`]).
     pub sort_by: Option<String>,
+    /// Dune's `sample_count`: about this many rows spread over the result, in one request
+    /// (API reference §5.1: not with `limit`, `offset` or `filters`, which are then left out).
+    pub sample_count: Option<u64>,
 }
 
 /// A column list for `columns`: names with a comma, quote or space are double-quoted, and a
@@ -62,16 +65,26 @@ pub fn columns_param(columns: &[String]) -> String {
 }
 
 impl Read {
-    fn query(&self, offset: u64, limit: u64) -> Vec<(String, String)> {
-        let mut q = vec![
-            ("allow_partial_results".to_string(), "true".to_string()),
-            ("limit".to_string(), limit.to_string()),
-            ("offset".to_string(), offset.to_string()),
-        ];
+    fn query(&self, offset: u64, limit: u64, ignore_cap: bool) -> Vec<(String, String)> {
+        let mut q = vec![("allow_partial_results".to_string(), "true".to_string())];
+        match self.sample_count {
+            Some(n) => q.push(("sample_count".into(), n.to_string())),
+            None => {
+                q.push(("limit".into(), limit.to_string()));
+                q.push(("offset".into(), offset.to_string()));
+            }
+        }
+        if ignore_cap {
+            q.push(("ignore_max_datapoints_per_request".into(), "true".into()));
+        }
         if let Some(c) = &self.columns {
             q.push(("columns".into(), columns_param(c)));
         }
-        if let Some(f) = &self.filters {
+        if let Some(f) = self
+            .filters
+            .as_ref()
+            .filter(|_| self.sample_count.is_none())
+        {
             q.push(("filters".into(), f.clone()));
         }
         if let Some(s) = &self.sort_by {
@@ -313,7 +326,11 @@ impl Client {
         offset: u64,
         limit: u64,
     ) -> Result<Page> {
-        let (url, what) = self.results_url(source, false, read.query(offset, limit));
+        let (url, what) = self.results_url(
+            source,
+            false,
+            read.query(offset, limit, self.http.config.ignore_max_datapoints),
+        );
         let reply = self.http.send("GET", &url, None, Idempotency::Safe, what)?;
         let page = Page::from_json(reply.body)?;
         self.report(Progress::Page {
@@ -336,7 +353,11 @@ impl Client {
         let own = format!("{}/v1/", self.http.config.api_url);
         let (url, what) = match next_uri {
             Some(u) if u.starts_with(&own) => (u.to_string(), NotFound::Execution),
-            _ => self.results_url(source, true, read.query(offset, limit)),
+            _ => self.results_url(
+                source,
+                true,
+                read.query(offset, limit, self.http.config.ignore_max_datapoints),
+            ),
         };
         let reply = self.http.send("GET", &url, None, Idempotency::Safe, what)?;
         let next_offset = reply

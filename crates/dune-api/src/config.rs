@@ -29,11 +29,28 @@ pub struct ClientConfig {
     /// The most results requests of one read in flight at once (`ahead.rs`); 1 reads one
     /// page after the other.
     pub fetch_concurrency: usize,
+    /// Sends `ignore_max_datapoints_per_request=true` with every results request (API
+    /// reference §5.1): for accounts that raised their per-request limit, so that a page may
+    /// hold more than 250,000 datapoints.
+    pub ignore_max_datapoints: bool,
+    /// Where finished results are kept and served from (`cache.rs`); None reads Dune every
+    /// time.
+    pub cache: Option<CacheSettings>,
+}
+
+/// Where the result cache lives and how large it may grow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheSettings {
+    /// The cache's directory (the extension uses `$PGDATA/dune_fdw_cache`); one subdirectory
+    /// per account (a hash of the API URL and key).
+    pub dir: std::path::PathBuf,
+    /// The most bytes of pages kept for one account; the least recently used entries go first.
+    pub max_bytes: u64,
 }
 
 impl ClientConfig {
     /// The defaults: 60 s per request, 10 s to connect, 5 retries waiting at most 60 s,
-    /// 256 MiB per response, 32,000 rows per page, 4 pages in flight. Errors: `InvalidArgument` for a bad URL.
+    /// 256 MiB per response, 32,000 rows per page, 4 pages in flight, no cache. Errors: `InvalidArgument` for a bad URL.
     pub fn new(api_url: &str, api_key: ApiKey) -> Result<ClientConfig, Error> {
         Ok(ClientConfig {
             api_url: normalize_api_url(api_url)?,
@@ -45,6 +62,8 @@ impl ClientConfig {
             max_response_bytes: 256 * 1024 * 1024,
             page_size: 32_000,
             fetch_concurrency: 4,
+            ignore_max_datapoints: false,
+            cache: None,
         })
     }
 }

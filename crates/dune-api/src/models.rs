@@ -222,6 +222,8 @@ fn error_message(m: &Map<String, Value>) -> Option<String> {
 pub struct Page {
     /// The execution the rows come from.
     pub execution_id: String,
+    /// The query it is an execution of, when Dune says (not for raw SQL).
+    pub query_id: Option<u64>,
     /// Its state.
     pub state: ExecState,
     /// Dune's own "finished" flag, when sent.
@@ -265,8 +267,10 @@ impl Page {
             .get("execution_ended_at")
             .and_then(Value::as_str)
             .map(str::to_string);
+        let query_id = fields.get("query_id").and_then(Value::as_u64);
         let status = Status::from_map(fields, "results response")?;
         Ok(Page {
+            query_id,
             next_offset,
             next_uri,
             execution_ended_at,

@@ -109,7 +109,11 @@ impl Pager {
         }
         let got = page.rows.len() as u64;
         self.offset = page.next_offset.unwrap_or(self.offset + got);
-        self.done = page.next_offset.is_none() || got == 0 || self.remaining == Some(0);
+        // a sample is one request: Dune's next_offset, if any, would repeat it
+        self.done = page.next_offset.is_none()
+            || got == 0
+            || self.remaining == Some(0)
+            || self.read.sample_count.is_some();
         Ok(Some(page))
     }
 }
@@ -233,6 +237,27 @@ impl Client {
             &Location::Execution(id.clone()),
             (page_size, self.config().fetch_concurrency),
             total,
+            &mut |piece| text.push_str(piece),
+        )?;
+        Ok(text)
+    }
+
+    /// A saved query's latest result as CSV (for `params` when given; API reference §6:
+    /// `GET /v1/query/{id}/results/csv`), every page joined under one header line, one page
+    /// after the other (no row count comes with CSV). Runs nothing. Errors: `NotFound` (no
+    /// such query, or no latest result for these parameters), every request's.
+    pub fn latest_csv(
+        &self,
+        query: QueryId,
+        params: Option<&Params>,
+        page_size: u64,
+    ) -> Result<String> {
+        let mut text = String::new();
+        csv_all(
+            self,
+            &Location::latest(query, params),
+            (page_size, 1),
+            None,
             &mut |piece| text.push_str(piece),
         )?;
         Ok(text)

@@ -4,9 +4,10 @@
 
 use crate::abandon::AbandonGuard;
 use crate::ahead::{self, Ahead, Handed};
+use crate::cache::{LatestSeen, ResultCache, Serve, Writer};
 use crate::client::{Client, Location, Read};
 use crate::config::ClientConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::models::Page;
 use crate::pages::Pager;
 use crate::poll::{require_finished, require_result};
@@ -204,9 +205,8 @@ fn refresh_of(spec: &ReadSpec, first: Option<&Page>) -> Option<ResultSource> {
     else {
         return None;
     };
-    let ended = first?
-        .execution_ended_at
-        .as_deref()
+    let ended = first
+        .and_then(|page| page.execution_ended_at.as_deref())
         .and_then(parse_rfc3339_ms);
     let stale = ended.is_none_or(|t| now_ms() - t > max_age.as_millis() as i64);
     stale.then(|| ResultSource::Execute {
@@ -217,16 +217,171 @@ fn refresh_of(spec: &ReadSpec, first: Option<&Page>) -> Option<ResultSource> {
 }
 
 /// Reads the pages of `spec` into `emit` until the result ends, the limit is reached, or
-/// `emit` returns false. Errors: every request's, and the execution's own failure.
+/// `emit` returns false. Errors: every request's, and the execution's own failure. With a
+/// cache (`ClientConfig::cache`), a read of an execution it holds is served from it without a
+/// request, and the pages a read receives from Dune are kept for the next one (`cache.rs`).
 pub fn read(
     client: &Client,
     spec: &ReadSpec,
     started: &Started,
     emit: &mut dyn FnMut(ReadEvent) -> bool,
 ) -> Result<()> {
-    let at = location(client, spec, started)?;
-    let (mut pager, first, first_took) = open_finished(client, spec, at, emit)?;
-    if let Some(refresh) = refresh_of(spec, first.as_ref())
+    let mut at = location(client, spec, started)?;
+    let cache = match &client.config().cache {
+        Some(settings) if spec.read.sample_count.is_none() => {
+            ResultCache::for_account(settings, client.config())
+        }
+        _ => return read_from(client, spec, started, at, emit),
+    };
+    match from_cache(client, &cache, spec, &at, emit)? {
+        Cached::Served => return Ok(()),
+        Cached::ReadFrom(execution) => at = execution,
+        Cached::Miss => {}
+    }
+    let mut writer: Option<Writer> = None;
+    let mut writing = true;
+    let outcome = read_from(client, spec, started, at, &mut |event| {
+        match &event {
+            ReadEvent::Page(page) if writing => {
+                if writer.is_none() {
+                    remember_latest(&cache, spec, page);
+                    writer = cache.writer(page, &spec.read, spec.offset);
+                }
+                if let Some(w) = writer.as_mut()
+                    && !w.append(page)
+                {
+                    if let Some(w) = writer.take() {
+                        w.abandon();
+                    }
+                    writing = false;
+                }
+            }
+            // read without the filters: the rows are not those of the request
+            ReadEvent::Unfiltered => {
+                if let Some(w) = writer.take() {
+                    w.abandon();
+                }
+                writing = false;
+            }
+            _ => {}
+        }
+        emit(event)
+    });
+    match (&outcome, writer) {
+        (Ok(()), Some(w)) => w.finish(),
+        (_, Some(w)) => w.abandon(),
+        _ => {}
+    }
+    outcome
+}
+
+/// What the cache does for a read.
+enum Cached {
+    /// The rows were served from it.
+    Served,
+    /// The latest result is an execution it does not hold: read that execution.
+    ReadFrom(Location),
+    /// Nothing held: read as usual.
+    Miss,
+}
+
+/// Serves `spec` from the cache when it holds the rows: an execution known before reading is
+/// looked up at once; a latest result only when a latest execution of that query and
+/// parameter set was seen before, after asking Dune which execution is the latest with one
+/// row of one column (one datapoint; as dune-client's `get_latest_result` asks with one row).
+fn from_cache(
+    client: &Client,
+    cache: &ResultCache,
+    spec: &ReadSpec,
+    at: &Location,
+    emit: &mut dyn FnMut(ReadEvent) -> bool,
+) -> Result<Cached> {
+    let execution = match (at, &spec.source) {
+        (Location::Execution(id), _) => id.clone(),
+        (Location::Latest { .. }, ResultSource::Latest { query, params, .. }) => {
+            let Some(seen) = cache.latest_seen(*query, params.as_ref()) else {
+                return Ok(Cached::Miss);
+            };
+            let probe_column = seen.column.clone();
+            let probe = Read {
+                columns: seen.column.clone().map(|c| vec![c]),
+                ..Read::default()
+            };
+            let page = Pager::new(at.clone(), probe, (0, Some(1)), 1).fetch_at(client, 0, 1)?;
+            if refresh_of(spec, Some(&page)).is_some() {
+                return Ok(Cached::Miss);
+            }
+            let Ok(id) = ExecutionId::try_from(page.execution_id.as_str()) else {
+                return Ok(Cached::Miss);
+            };
+            // the probe asks for no filter: its total is the whole result's
+            let total = page.metadata.as_ref().and_then(|m| m.total_row_count);
+            if seen.execution_id != page.execution_id || seen.total_row_count != total {
+                let seen = LatestSeen {
+                    execution_id: page.execution_id.clone(),
+                    column: probe_column,
+                    total_row_count: total,
+                };
+                cache.remember_latest(*query, params.as_ref(), &seen);
+            }
+            id
+        }
+        _ => return Ok(Cached::Miss),
+    };
+    let Some(hit) = cache.lookup(execution.as_str(), &spec.read, spec.offset, spec.limit) else {
+        return Ok(Cached::ReadFrom(Location::Execution(execution)));
+    };
+    if hit.serve == Serve::Unfiltered && spec.read.filters.is_some() {
+        emit(ReadEvent::Unfiltered);
+    }
+    match hit.serve(&mut |page| emit(ReadEvent::Page(Box::new(page)))) {
+        Ok(()) => Ok(Cached::Served),
+        // an unreadable entry: read from Dune
+        Err(_) => Ok(Cached::ReadFrom(Location::Execution(execution))),
+    }
+}
+
+/// Remembers the execution a latest-result read is reading, with a column to ask it for
+/// cheaply and, when read without filters, its row count (the planner's size).
+fn remember_latest(cache: &ResultCache, spec: &ReadSpec, first: &Page) {
+    let ResultSource::Latest { query, params, .. } = &spec.source else {
+        return;
+    };
+    let meta = first.metadata.as_ref();
+    let seen = LatestSeen {
+        execution_id: first.execution_id.clone(),
+        column: meta.and_then(|m| m.column_names.first().cloned()),
+        total_row_count: meta
+            .and_then(|m| m.total_row_count)
+            .filter(|_| spec.read.filters.is_none()),
+    };
+    cache.remember_latest(*query, params.as_ref(), &seen);
+}
+
+/// [`read`] without the cache, from `at`.
+fn read_from(
+    client: &Client,
+    spec: &ReadSpec,
+    started: &Started,
+    at: Location,
+    emit: &mut dyn FnMut(ReadEvent) -> bool,
+) -> Result<()> {
+    let opened = open_finished(client, spec, at, emit);
+    // no latest result at all is as stale as can be: with max_age, run the query
+    if let (
+        Err(Error::NotFound {
+            what: NotFound::LatestResult,
+            ..
+        }),
+        Some(refresh),
+    ) = (&opened, refresh_of(spec, None))
+        && started_id(started)?.is_none()
+    {
+        run_and_wait(client, &refresh, spec.wait, started)?;
+        return read(client, spec, started, emit);
+    }
+    let (mut pager, first, first_took) = opened?;
+    if let Some(refresh) = first.as_ref().and_then(|page| refresh_of(spec, Some(page)))
         && started_id(started)?.is_none()
     {
         if let ResultSource::Execute { query, .. } = &refresh {

@@ -62,6 +62,23 @@ impl Rows {
         self.keep == 0
     }
 
+    /// Drops the first `n` rows kept.
+    pub fn skip(&mut self, n: usize) {
+        let n = n.min(self.keep);
+        self.spans.drain(..n);
+        self.keep -= n;
+    }
+
+    /// Whether every row the page holds is kept (none was cut by a limit).
+    pub fn all_kept(&self) -> bool {
+        self.keep == self.spans.len()
+    }
+
+    /// The response body the rows are slices of.
+    pub fn body(&self) -> &str {
+        &self.text
+    }
+
     /// Keeps the first `n` rows.
     pub fn truncate(&mut self, n: usize) {
         self.keep = self.keep.min(n);

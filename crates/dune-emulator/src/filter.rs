@@ -489,7 +489,11 @@ fn text_of(v: &Value) -> Option<&str> {
 fn compare_values(ty: SqlType, a: &Value, b: &Value) -> Option<Ordering> {
     match ty {
         SqlType::Varchar => Some(text_of(a)?.as_bytes().cmp(text_of(b)?.as_bytes())),
-        SqlType::Exact => Some(decimal(a)?.cmp(&decimal(b)?)),
+        SqlType::Exact => match (small_integer(a), small_integer(b)) {
+            // the common case, without the arbitrary-precision parse
+            (Some(x), Some(y)) => Some(x.cmp(&y)),
+            _ => Some(decimal(a)?.cmp(&decimal(b)?)),
+        },
         SqlType::Double => float(a)?.partial_cmp(&float(b)?),
         SqlType::Real => (float(a)? as f32).partial_cmp(&(float(b)? as f32)),
         SqlType::Boolean => Some(a.as_bool()?.cmp(&b.as_bool()?)),
@@ -498,6 +502,22 @@ fn compare_values(ty: SqlType, a: &Value, b: &Value) -> Option<Ordering> {
             Some(instant(text_of(a)?)?.cmp(&instant(text_of(b)?)?))
         }
         SqlType::Other => None,
+    }
+}
+
+/// A whole number of at most 18 digits (a JSON number, or a string of digits), as i64.
+fn small_integer(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            s.parse().ok()
+        }
+        _ => None,
     }
 }
 

@@ -478,15 +478,19 @@ fn view(state: &State, exec_id: &str, r: &ResultSet, read: &Read) -> Option<Arc<
     if let Some((_, v)) = state.lock().views.iter().find(|(k, _)| *k == key) {
         return Some(v.clone());
     }
-    let type_of = |name: &str| {
-        r.column_index(name)
-            .map_or(SqlType::Other, |c| sql_type(&r.types[c]))
-    };
+    // each column's index and type, looked up once rather than for every row
+    let columns: std::collections::HashMap<&str, (usize, SqlType)> = r
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), (i, sql_type(&r.types[i]))))
+        .collect();
+    let type_of = |name: &str| columns.get(name).map_or(SqlType::Other, |c| c.1);
     let mut rows: Vec<u64> = match &read.filters {
         None => (0..r.len()).collect(),
         Some((_, e)) => (0..r.len())
             .filter(|&row| {
-                let get = |name: &str| r.column_index(name).map_or(Value::Null, |c| r.cell(row, c));
+                let get = |name: &str| columns.get(name).map_or(Value::Null, |c| r.cell(row, c.0));
                 filter::eval(e, &get, &type_of)
             })
             .collect(),

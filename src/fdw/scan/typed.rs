@@ -37,6 +37,8 @@ struct TypedPage {
     partial: bool,
     /// The result's columns (for the check that every declared column is there).
     columns: Vec<String>,
+    /// Dune's `total_row_count` of the read (ANALYZE's row count).
+    total: Option<u64>,
     cells: Prepared,
 }
 
@@ -52,6 +54,10 @@ pub struct Typed {
     columns_checked: bool,
     partial: PartialWarning,
     location: ConversionLocation,
+    /// ANALYZE: read a sample of this many rows (Dune's `sample_count`) instead of the plan.
+    sample: Option<u64>,
+    /// The row count of the result, as the first page said.
+    total: Option<u64>,
     local_limit: Option<LocalLimit>,
 }
 
@@ -68,7 +74,23 @@ impl Typed {
             columns_checked: false,
             partial: PartialWarning::default(),
             local_limit: None,
+            sample: None,
+            total: None,
         }
+    }
+
+    /// An executor that reads a sample of about `rows` rows of the table's result (Dune's
+    /// `sample_count`: one request, datapoints = the sample's cells), for ANALYZE.
+    pub fn sampling(setup: ScanSetup, rows: u64) -> Typed {
+        Typed {
+            sample: Some(rows),
+            ..Typed::new(setup)
+        }
+    }
+
+    /// The result's row count, known once the first page came.
+    pub fn total_rows(&self) -> Option<u64> {
+        self.total
     }
 
     /// What to read for these parameter values: the plan's columns, filters, sort and limit
@@ -94,6 +116,7 @@ impl Typed {
                 columns: plan.columns.clone(),
                 filters: conjunction(&filters),
                 sort_by: sort_by(&plan.sort_by),
+                sample_count: self.sample,
             },
             limit: plan.limit.filter(|_| complete),
             offset: if complete { plan.offset } else { 0 },
@@ -138,6 +161,9 @@ impl Typed {
         }
         if page.partial {
             self.partial.warn(&page.execution_id);
+        }
+        if self.total.is_none() {
+            self.total = page.total;
         }
         if let Ok(mut s) = self.started.lock()
             && s.is_none()
@@ -238,6 +264,7 @@ fn typed_page(page: dune_api::Page, targets: &[(Option<String>, Target)]) -> Typ
     TypedPage {
         partial: page.state == ExecState::CompletedPartial,
         cells: prepare(page.rows.raw_rows(), targets),
+        total: page.metadata.as_ref().and_then(|m| m.total_row_count),
         columns: page.metadata.map(|m| m.column_names).unwrap_or_default(),
         execution_id: page.execution_id,
     }
@@ -280,6 +307,30 @@ impl Executor for Typed {
         node: *mut pg_sys::ForeignScanState,
         slot: *mut pg_sys::TupleTableSlot,
     ) -> bool {
+        // SAFETY: as `fill` requires.
+        unsafe { self.advance(Some(node), slot) }
+    }
+
+    fn reset(&mut self) {
+        self.events = None; // stops the helper thread
+        self.page = None;
+        self.local_limit = None;
+        self.rows_read = 0;
+        self.columns_checked = false;
+    }
+}
+
+impl Typed {
+    /// Fills `slot` with the next row and returns true, or returns false at the end. `node`
+    /// is the scan being executed (None for ANALYZE's sample, which has no quals or limit).
+    ///
+    /// # Safety
+    /// `slot` is cleared and has the relation's descriptor; `node`, if any, is its scan.
+    pub unsafe fn advance(
+        &mut self,
+        node: Option<*mut pg_sys::ForeignScanState>,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) -> bool {
         loop {
             // a finished page is dropped here, on the backend, as a few large blocks
             if let Some(page) = self.page.take()
@@ -290,7 +341,10 @@ impl Executor for Typed {
                 // SAFETY: the caller's node and slot, as `fill` requires.
                 let keep = unsafe {
                     self.store(slot, &page, row);
-                    self.counted(node, slot)
+                    match node {
+                        Some(node) => self.counted(node, slot),
+                        None => Some(true),
+                    }
                 };
                 self.page = Some(page);
                 match keep {
@@ -317,13 +371,5 @@ impl Executor for Typed {
                 Some(Err(e)) => FdwError::from(e).raise(),
             }
         }
-    }
-
-    fn reset(&mut self) {
-        self.events = None; // stops the helper thread
-        self.page = None;
-        self.local_limit = None;
-        self.rows_read = 0;
-        self.columns_checked = false;
     }
 }
