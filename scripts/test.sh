@@ -24,6 +24,7 @@ SUITES=(
     "dump-restore:packaging dump-restore:tests/packaging/dump_restore.py"
     "docs:docs blocks:tests/docs/docs_blocks.py"
     "differential:pushdown differential:tests/pushdown/differential.py"
+    "credit-figures:credits figures:tests/credits/credits.py"
 )
 STEPS=(lint cargo structure sdk)
 REGRESS_TESTS=($(sed -n 's/^test: //p' tests/pg_regress/schedule))

@@ -45,6 +45,10 @@ COMMENT ON FUNCTION dune_results(text) IS 'The rows of a Dune execution''s resul
 COMMENT ON FUNCTION dune_results_csv(text) IS 'The result of a Dune execution as one CSV text (for small results; use dune_results for large ones)';
 COMMENT ON FUNCTION dune_cancel(text) IS 'Cancels a Dune execution; true if Dune cancelled it, false if it had already ended';
 COMMENT ON FUNCTION dune_latest(bigint, jsonb) IS 'The latest result of a saved Dune query (for these params), one jsonb object per row; runs nothing';
+COMMENT ON FUNCTION dune_latest(bigint, jsonb, interval) IS 'The latest result of a saved Dune query, unless older than max_age or missing: then the query is executed first (billed)';
+COMMENT ON FUNCTION dune_latest_csv(bigint, jsonb) IS 'The latest result of a saved Dune query as one CSV text; runs nothing';
+COMMENT ON FUNCTION dune_cache() IS 'What the result cache holds for your Dune account: execution, query, rows, bytes, the request it answered, last use';
+COMMENT ON FUNCTION dune_cache_clear() IS 'Empties the result cache of your Dune account; the number of entries removed';
 COMMENT ON FUNCTION dune_run(bigint, jsonb, text, interval) IS 'Executes a saved Dune query, waits and returns its rows as jsonb; cancels the execution on Dune if the statement gives up';
 COMMENT ON FUNCTION dune_in_flight() IS 'The Dune calls in flight in this server: backend pid, execution, state, queue position, rows read (other roles'' calls only for pg_read_all_stats)';
 COMMENT ON FUNCTION dune_fdw_handler() IS 'The foreign-data wrapper handler of dune_fdw';

@@ -64,6 +64,7 @@ fn sample_plan(table: &Table, source: ResultSource) -> ScanPlan {
         max_reads_per_scan: None,
         columns: Some(columns),
         filters: Vec::new(),
+        param_values: Vec::new(),
         sort_by: Vec::new(),
         limit: None,
         offset: 0,

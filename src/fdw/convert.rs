@@ -36,6 +36,8 @@ pub struct Attr {
     input_fn: pg_sys::Oid,
     ioparam: pg_sys::Oid,
     pub role: Option<LatestResultsRole>,
+    /// The query parameter this column returns (option `param`): not read from the result.
+    pub param: Option<String>,
 }
 
 /// How a column's values are decoded: by the type table, except that a typmod the fast path
@@ -59,6 +61,7 @@ impl Attr {
             input_fn: pg_sys::InvalidOid,
             ioparam: pg_sys::InvalidOid,
             role: None,
+            param: None,
         }
     }
 
@@ -76,12 +79,29 @@ impl Attr {
         };
         Attr {
             name: col.name.clone(),
-            remote: Some(col.remote.clone()),
+            remote: col.param.is_none().then(|| col.remote.clone()),
             target: target_for(col),
             typmod: col.typmod,
             input_fn,
             ioparam,
             role,
+            param: col.param.clone(),
+        }
+    }
+
+    /// The datum of `text` read by the column type's input function (with its typmod).
+    ///
+    /// # Safety
+    /// Backend thread, in the memory context the datum should live in.
+    pub unsafe fn datum_from_text(&self, text: &std::ffi::CStr) -> pg_sys::Datum {
+        // SAFETY: the column type's input function, given NUL-terminated text.
+        unsafe {
+            pg_sys::OidInputFunctionCall(
+                self.input_fn,
+                text.as_ptr().cast_mut(),
+                self.ioparam,
+                self.typmod,
+            )
         }
     }
 }

@@ -127,7 +127,31 @@ impl Ctx<'_> {
             {
                 return None;
             }
-            self.table.column((*var).varattno)
+            // a parameter column is not a column of the result: nothing is filtered or sorted on it
+            self.table
+                .column((*var).varattno)
+                .filter(|c| c.param.is_none())
+        }
+    }
+
+    /// The parameter column `node` reads, if it is one of the scanned relation.
+    ///
+    /// # Safety
+    /// `node` must be NULL or a valid expression node.
+    pub unsafe fn param_column(&self, node: *mut pg_sys::Node) -> Option<&Column> {
+        // SAFETY: checked to be a Var before the cast.
+        unsafe {
+            let node = strip(node);
+            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
+                return None;
+            }
+            let var = node as *mut pg_sys::Var;
+            if (*var).varno as u32 != self.varno || (*var).varlevelsup != 0 {
+                return None;
+            }
+            self.table
+                .column((*var).varattno)
+                .filter(|c| c.param.is_some())
         }
     }
 
@@ -160,6 +184,12 @@ impl Ctx<'_> {
                     (outer && family((*var).vartype) == want)
                         .then(|| self.param(node, (*var).vartype))
                 }
+                // an expression without columns whose value cannot change during the statement
+                // (`now() - interval '1 day'`, `CAST($1 AS date)`): evaluated once per scan
+                _ if stable_value(node) => {
+                    let ty = pg_sys::exprType(node);
+                    (family(ty) == want).then(|| self.param(node, ty))
+                }
                 _ => None,
             }
         }
@@ -191,6 +221,82 @@ impl Ctx<'_> {
             let elem = pg_sys::get_element_type(ty);
             (elem != pg_sys::InvalidOid && family(elem) == want).then(|| self.param(node, ty))
         }
+    }
+}
+
+/// Whether `node` is an expression with no column of any relation, no volatile function, no
+/// aggregate and no subplan: its value is the same for every row of a scan (PostgreSQL
+/// evaluates stable functions such as now() once per statement), so it may be evaluated at
+/// scan start and sent as a constant.
+///
+/// # Safety
+/// `node` must be a valid expression node.
+unsafe fn stable_value(node: *mut pg_sys::Node) -> bool {
+    // SAFETY: the planner's expression walkers over a valid node.
+    unsafe {
+        !pg_sys::contain_var_clause(node)
+            && !pg_sys::contain_volatile_functions(node)
+            && !pg_sys::contain_subplans(node)
+            && !pg_sys::contain_agg_clause(node)
+            && !pg_sys::contain_window_function(node)
+    }
+}
+
+/// `param_column = value`: the parameter's name and its value (a constant, a parameter, an
+/// outer column of a parameterized path, a stable expression).
+///
+/// # Safety
+/// `node` must be a valid expression node.
+pub unsafe fn param_equality(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<(String, PValue)> {
+    // SAFETY: an OpExpr (checked) whose args are expression nodes.
+    unsafe {
+        let node = strip(node);
+        if (*node).type_ != pg_sys::NodeTag::T_OpExpr {
+            return None;
+        }
+        let e = node as *mut pg_sys::OpExpr;
+        let args = list_nodes((*e).args);
+        if args.len() != 2 || !builtin((*e).opno) || op_name((*e).opno)? != "=" {
+            return None;
+        }
+        let (col, other) = match (ctx.param_column(args[0]), ctx.param_column(args[1])) {
+            (Some(c), None) => (c.clone(), args[1]),
+            (None, Some(c)) => (c.clone(), args[0]),
+            _ => return None,
+        };
+        let want = family(col.type_oid);
+        let value = match ctx.value(other, want) {
+            Some(v) => v,
+            // `timestamp_column = date`: PostgreSQL compares the date's midnight, which is
+            // what the parameter is given (a date value is sent with its time, 00:00:00)
+            None if matches!(want, Family::Timestamp | Family::TimestampTz) => {
+                match ctx.value(other, Family::Date)? {
+                    PValue::Lit(Literal::Text(day)) => PValue::Lit(Literal::Text(format!("{day} 00:00:00"))),
+                    param => param,
+                }
+            }
+            None => return None,
+        };
+        Some((col.param.clone()?, value))
+    }
+}
+
+/// Whether `node` reads a parameter column of the scanned relation anywhere.
+///
+/// # Safety
+/// `node` must be a valid expression node.
+pub unsafe fn reads_param_column(ctx: &Ctx, node: *mut pg_sys::Node) -> bool {
+    // SAFETY: pull_varattnos walks a valid expression tree.
+    unsafe {
+        let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        pg_sys::pull_varattnos(node, ctx.varno, &mut attrs);
+        ctx.table.live_columns_with_attno().any(|(attno, col)| {
+            col.param.is_some()
+                && pg_sys::bms_is_member(
+                    i32::from(attno) - pg_sys::FirstLowInvalidHeapAttributeNumber,
+                    attrs,
+                )
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::backend::connection;
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan::role_for;
-use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
+use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan, param_text};
 use crate::fdw::table::Table;
 use dune_api::{
     Filter, Literal, Read, ResultCache, ResultSource, columns_param, conjunction, sort_by,
@@ -112,6 +112,20 @@ fn explain_read(plan: &ScanPlan, es: *mut pg_sys::ExplainState) {
     if let Some(f) = conjunction(&filters) {
         property(c"Dune Filters", &f, es);
     }
+    if !plan.param_values.is_empty() {
+        let shown: Vec<String> = plan
+            .param_values
+            .iter()
+            .map(|(name, v)| {
+                let value = match v.shown() {
+                    Literal::Placeholder(n) => format!("${n}"),
+                    literal => format!("'{}'", param_text(&literal, false).replace('\'', "''")),
+                };
+                format!("{name} = {value}")
+            })
+            .collect();
+        property(c"Dune Parameter Values", &shown.join(", "), es);
+    }
     if let Some(s) = sort_by(&plan.sort_by) {
         property(c"Dune Sort By", &s, es);
     }
@@ -139,8 +153,9 @@ fn explain_cache(
     let Ok(config) = connection::config_for(&table.server, role_for(node), false) else {
         return;
     };
+    // with the cache off (server option cache), nothing to say
     let Some(settings) = &config.cache else {
-        return property(c"Dune Cache", "off", es);
+        return;
     };
     let cache = ResultCache::for_account(settings, &config);
     let known: Vec<Filter> = plan

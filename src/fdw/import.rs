@@ -113,6 +113,27 @@ fn columns_of(
     }
 }
 
+/// The query's parameters that become columns (key, Dune type): every single-value
+/// parameter. Reading a query's definition needs a plan that allows it (API reference §8):
+/// where Dune refuses, the table is imported without them, with a NOTICE.
+fn parameters_of(config: &ClientConfig, query: QueryId) -> Vec<(String, String)> {
+    match blocking::run(config.clone(), move |c| c.query_parameters(query)) {
+        Ok(params) => params
+            .into_iter()
+            .filter(|p| !p.multiselect)
+            .map(|p| (p.key, p.kind))
+            .collect(),
+        Err(e) => {
+            let why = match e {
+                FdwError::Api(api) => api.to_string(),
+                other => format!("{other:?}"),
+            };
+            pgrx::notice!("query {query}: its parameters could not be read ({why}); no parameter columns");
+            Vec::new()
+        }
+    }
+}
+
 fn import(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,
     server_oid: pg_sys::Oid,
@@ -129,6 +150,7 @@ fn import(
                 i64::from(query),
                 &meta.column_names,
                 &meta.column_types,
+                &parameters_of(&config, query),
                 &server.name,
                 &options,
             ));

@@ -5,7 +5,7 @@
 use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::backend::options::TableSource;
-use crate::fdw::deparse::{Ctx, clause, strip};
+use crate::fdw::deparse::{Ctx, clause, param_equality, reads_param_column, strip};
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
 use dune_api::{Filter, Literal, Read, ResultCache, ResultSource, within_bound};
@@ -25,6 +25,8 @@ const ROW_COST: f64 = 0.02;
 const DEFAULT_ROWS: f64 = 1000.0;
 /// Rows one results request returns, for costing (`fetch_size`'s default).
 const ROWS_PER_REQUEST: f64 = 32_000.0;
+/// The cost that keeps the planner from a path it must not take (PostgreSQL's disable_cost).
+const UNUSABLE_COST: f64 = 1.0e10;
 /// The first request's cost, paid before the first row.
 const STARTUP_COST: f64 = REQUEST_COST;
 
@@ -60,6 +62,8 @@ struct RelInfo {
     /// The result cache holds the whole result (these columns, unfiltered): reads cost no
     /// request, whatever their filters.
     cached: bool,
+    /// Values of parameter columns from `column = value` quals: (parameter, value).
+    param_values: Vec<(String, PValue)>,
 }
 
 /// The RelInfo that get_foreign_rel_size left on `baserel`.
@@ -294,13 +298,15 @@ unsafe fn needed_columns(baserel: *mut pg_sys::RelOptInfo, table: &Table) -> Opt
                 return None; // a whole-row reference
             }
             if let Some(c) = table.column(attno as i16)
+                && c.param.is_none()
                 && !cols.contains(&c.remote)
             {
                 cols.push(c.remote.clone());
             }
         }
         if cols.is_empty() {
-            cols.extend(table.live_columns().next().map(|c| c.remote.clone()));
+            let first = table.live_columns().find(|c| c.param.is_none());
+            cols.extend(first.map(|c| c.remote.clone()));
         }
         Some(cols)
     }
@@ -319,11 +325,19 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
     unsafe {
         let mut ctx = Ctx::new((*baserel).relid, &table);
         let (mut filters, mut all_pushed) = (Vec::new(), true);
+        let mut param_values = Vec::new();
         for ri in PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo).iter_ptr() {
             let node = (*ri).clause as *mut pg_sys::Node;
             if table.is_latest_results() {
                 all_pushed &= latest_results_qual(&mut ctx, node, &mut source);
                 continue;
+            }
+            if let Some(pair) = param_equality(&mut ctx, node) {
+                param_values.push(pair);
+                continue;
+            }
+            if reads_param_column(&ctx, node) {
+                return Err(param_qual_error(&table));
             }
             match clause(&mut ctx, node) {
                 Some(p) => {
@@ -333,6 +347,7 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
                 None => all_pushed = false,
             }
         }
+        check_param_source(&table)?;
         if let PlanSource::LatestResults { query_ids, .. } = &source
             && query_ids.is_empty()
         {
@@ -355,7 +370,34 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
             all_pushed,
             columns,
             cached: false,
+            param_values,
         })
+    }
+}
+
+/// The error for a condition on a parameter column that is not `column = value`.
+fn param_qual_error(table: &Table) -> FdwError {
+    FdwError::InvalidArgument(format!(
+        "a parameter column of foreign table \"{}\" can only be compared with = to one value",
+        table.name
+    ))
+}
+
+/// Parameter columns need a table that runs or reads a saved query (`query_id`).
+fn check_param_source(table: &Table) -> FdwResult<()> {
+    let saved = matches!(
+        table.options.source,
+        TableSource::Result(ResultSource::Latest { .. } | ResultSource::Execute { .. })
+    );
+    match table.param_columns().next() {
+        Some(c) if !saved => Err(FdwError::InvalidOption {
+            message: format!(
+                "column \"{}\" of foreign table \"{}\" has option param, but the table has no query_id",
+                c.name, table.name
+            ),
+            hint: Some("Parameters belong to saved queries: OPTIONS (query_id '...').".into()),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -399,7 +441,13 @@ pub extern "C-unwind" fn get_foreign_paths(
     unsafe {
         let info = rel_info(baserel);
         let rows = (*baserel).rows;
-        let (startup, total) = scan_cost(info, rows, (*baserel).tuples);
+        let (outers, binds_param) = join_outers(root, baserel, info);
+        let (startup, mut total) = scan_cost(info, rows, (*baserel).tuples);
+        if binds_param {
+            // a join gives a parameter column its values: a scan that ignores them would read
+            // one parameter set only, so it must not be chosen
+            total += UNUSABLE_COST;
+        }
         let ctx = Ctx::new((*baserel).relid, &info.table);
         let sorted = sort_keys(&ctx, (*root).query_pathkeys).is_some();
         let mut pathkeys_options = vec![std::ptr::null_mut()];
@@ -417,7 +465,7 @@ pub extern "C-unwind" fn get_foreign_paths(
             );
             pg_sys::add_path(baserel, path as *mut pg_sys::Path);
         }
-        for outer in join_outers(root, baserel, info) {
+        for outer in outers {
             let ppi = pg_sys::get_baserel_parampathinfo(root, baserel, outer);
             let rows = (*ppi).ppi_rows;
             let cost = scan_cost(info, rows, (*baserel).tuples);
@@ -477,7 +525,9 @@ unsafe fn pushable_join_clause(
         }
         let mut ctx = Ctx::new((*baserel).relid, &info.table);
         ctx.outer = true;
-        clause(&mut ctx, (*ri).clause as *mut pg_sys::Node).is_some() && !ctx.params.is_empty()
+        let node = (*ri).clause as *mut pg_sys::Node;
+        (param_equality(&mut ctx, node).is_some() || clause(&mut ctx, node).is_some())
+            && !ctx.params.is_empty()
     }
 }
 
@@ -504,16 +554,17 @@ unsafe extern "C-unwind" fn member_is_column(
 
 /// The sets of outer relations a parameterized path of this scan may take its filter values
 /// from: one per join clause (or equality implied by an equivalence class) that Dune can
-/// evaluate with the outer value as a constant, as postgres_fdw's parameterized paths.
+/// evaluate with the outer value as a constant, as postgres_fdw's parameterized paths; and
+/// whether a join clause gives a parameter column its value.
 unsafe fn join_outers(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     info: &RelInfo,
-) -> Vec<*mut pg_sys::Bitmapset> {
+) -> (Vec<*mut pg_sys::Bitmapset>, bool) {
     // SAFETY: the planner's structures, read and combined with its own functions.
     unsafe {
         if info.table.is_latest_results() {
-            return Vec::new();
+            return (Vec::new(), false);
         }
         let mut clauses: Vec<*mut pg_sys::RestrictInfo> =
             PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo)
@@ -533,10 +584,14 @@ unsafe fn join_outers(
             }
         }
         let mut outers: Vec<*mut pg_sys::Bitmapset> = Vec::new();
+        let mut binds_param = false;
         for ri in clauses {
             if !pushable_join_clause(baserel, info, ri) {
                 continue;
             }
+            let mut ctx = Ctx::new((*baserel).relid, &info.table);
+            ctx.outer = true;
+            binds_param |= param_equality(&mut ctx, (*ri).clause as *mut pg_sys::Node).is_some();
             let all = pg_sys::bms_union((*ri).clause_relids, (*baserel).lateral_relids);
             let outer = pg_sys::bms_difference(all, (*baserel).relids);
             if !pg_sys::bms_is_empty(outer) && !outers.iter().any(|&o| pg_sys::bms_equal(o, outer))
@@ -544,7 +599,7 @@ unsafe fn join_outers(
                 outers.push(outer);
             }
         }
-        outers
+        (outers, binds_param)
     }
 }
 
@@ -630,7 +685,11 @@ pub extern "C-unwind" fn get_foreign_plan(
                 None => (limit_of(root, info.all_pushed, sorted), 0),
             }
         };
-        let (join_filters, exprs) = join_filters(baserel, info, best_path, scan_clauses);
+        let JoinQuals {
+            filters: join_filters,
+            param_values,
+            exprs,
+        } = join_filters(baserel, info, best_path, scan_clauses);
         let mut filters = info.filters.clone();
         filters.extend(join_filters);
         let plan = ScanPlan {
@@ -642,6 +701,7 @@ pub extern "C-unwind" fn get_foreign_plan(
             max_reads_per_scan: info.table.options.max_reads_per_scan,
             columns: info.columns.clone(),
             filters,
+            param_values,
             limit,
             offset,
             final_limit: !(*best_path).fdw_private.is_null(),
@@ -669,32 +729,48 @@ pub extern "C-unwind" fn get_foreign_plan(
     }
 }
 
-/// The filters a parameterized path adds (its join clauses, the outer values as parameters),
-/// and every parameter expression of the scan, the RelInfo's first.
+/// The filters and parameter values a parameterized path adds (its join clauses, the outer
+/// values as parameters).
 unsafe fn join_filters(
     baserel: *mut pg_sys::RelOptInfo,
     info: &RelInfo,
     best_path: *mut pg_sys::ForeignPath,
     scan_clauses: *mut pg_sys::List,
-) -> (Vec<Filter<PValue>>, Vec<*mut pg_sys::Node>) {
+) -> JoinQuals {
     // SAFETY: the planner's path and clauses; scan_clauses holds RestrictInfos.
     unsafe {
         let mut ctx = Ctx::new((*baserel).relid, &info.table);
         ctx.params = info.params.clone();
         ctx.outer = true;
         let mut filters = Vec::new();
+        let mut param_values = info.param_values.clone();
         if !(*best_path).path.param_info.is_null() {
             for ri in PgList::<pg_sys::RestrictInfo>::from_pg(scan_clauses).iter_ptr() {
                 if pg_sys::list_member_ptr((*baserel).baserestrictinfo, ri as *const c_void) {
                     continue;
                 }
-                if let Some(p) = clause(&mut ctx, (*ri).clause as *mut pg_sys::Node) {
+                let node = (*ri).clause as *mut pg_sys::Node;
+                if let Some(pair) = param_equality(&mut ctx, node) {
+                    param_values.push(pair);
+                } else if let Some(p) = clause(&mut ctx, node) {
                     filters.push(p.filter);
                 }
             }
         }
-        (filters, ctx.params)
+        JoinQuals {
+            filters,
+            param_values,
+            exprs: ctx.params,
+        }
     }
+}
+
+/// What GetForeignPlan adds for a parameterized path, and every parameter expression of the
+/// scan (the RelInfo's first).
+struct JoinQuals {
+    filters: Vec<Filter<PValue>>,
+    param_values: Vec<(String, PValue)>,
+    exprs: Vec<*mut pg_sys::Node>,
 }
 
 /// The only base relation of the query, with its RelInfo. Called from our own upper-paths

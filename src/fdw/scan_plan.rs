@@ -56,6 +56,8 @@ pub struct ScanPlan {
     pub columns: Option<Vec<String>>,
     /// Pushed-down predicates, ANDed.
     pub filters: Vec<Filter<PValue>>,
+    /// Values for the query's parameters from `param_column = value`: (parameter, value).
+    pub param_values: Vec<(String, PValue)>,
     /// Pushed-down ORDER BY: (Dune column, descending).
     pub sort_by: Vec<(String, bool)>,
     /// Pushed-down LIMIT: the rows to read (plus OFFSET, unless `final_limit`).
@@ -74,5 +76,19 @@ impl ScanPlan {
 
     pub fn from_json(s: &str) -> ScanPlan {
         serde_json::from_str(s).expect("plans written by this version of dune_fdw")
+    }
+}
+
+/// A parameter value as Dune takes it: text as is, numbers in their digits, booleans as
+/// true/false, timestamps without a zero fraction (Dune's datetime parameters are
+/// `YYYY-MM-DD hh:mm:ss`, API reference §8), and a date as its midnight.
+pub fn param_text(value: &Literal, date: bool) -> String {
+    match value {
+        Literal::Text(t) if date => format!("{t} 00:00:00"),
+        Literal::Text(t) => t.strip_suffix(".000000").unwrap_or(t).to_string(),
+        Literal::Number(n) => n.clone(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Bytes(b) => format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Literal::Placeholder(n) => format!("${n}"),
     }
 }

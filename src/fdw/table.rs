@@ -18,6 +18,9 @@ pub struct Column {
     pub dune: Option<DuneKind>,
     /// Its collation compares equal only what is byte-for-byte equal.
     pub deterministic: bool,
+    /// The query parameter this column stands for (option `param`): not a result column;
+    /// `WHERE col = value` chooses the parameter's value, and the column returns it.
+    pub param: Option<String>,
 }
 
 impl Column {
@@ -75,6 +78,7 @@ impl Table {
                         dune: option("dune_type").map(|t| dune_kind(&t)),
                         deterministic: collation == pg_sys::InvalidOid
                             || pg_sys::get_collation_isdeterministic(collation),
+                        param: option("param"),
                     })
                 })
                 .collect();
@@ -100,6 +104,11 @@ impl Table {
 
     pub fn live_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().flatten()
+    }
+
+    /// The columns that stand for query parameters (option `param`).
+    pub fn param_columns(&self) -> impl Iterator<Item = &Column> {
+        self.live_columns().filter(|c| c.param.is_some())
     }
 
     /// Each live column with its attribute number (1-based).

@@ -94,6 +94,19 @@ impl Read {
     }
 }
 
+/// A parameter of a saved query (API reference §8, `Parameter`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryParameter {
+    /// Its name (`Time Period`).
+    pub key: String,
+    /// Dune's type: `text`, `number`, `datetime` or `enum`.
+    pub kind: String,
+    /// The default value, as text.
+    pub default: Option<String>,
+    /// It takes a list of values.
+    pub multiselect: bool,
+}
+
 /// A page of CSV: the text (with its header line) and the offset of the next page.
 #[derive(Debug)]
 pub(crate) struct CsvPage {
@@ -253,6 +266,33 @@ impl Client {
         let v: Value = serde_json::from_slice(&reply.body)
             .map_err(|e| Error::InvalidResponse(format!("cancel response: invalid JSON ({e})")))?;
         Ok(v.get("success").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// GET /v1/query/{id} (API reference §8): the saved query's parameters, with their Dune
+    /// types (`text`, `number`, `datetime`, `enum`) and default values. Errors: `NotFound`
+    /// (no such query), `Forbidden` (the plan or key may not read query definitions), every
+    /// request's.
+    pub fn query_parameters(&self, query: QueryId) -> Result<Vec<QueryParameter>> {
+        let url = self.http.url(&format!("/query/{query}"));
+        let reply = self
+            .http
+            .send("GET", &url, None, Idempotency::Safe, NotFound::Query)?;
+        let v: Value = serde_json::from_slice(&reply.body)
+            .map_err(|e| Error::InvalidResponse(format!("query response: invalid JSON ({e})")))?;
+        let params = v.get("parameters").and_then(Value::as_array);
+        Ok(params
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+                Some(QueryParameter {
+                    key: text("key")?,
+                    kind: text("type").unwrap_or_else(|| "text".into()),
+                    default: text("value"),
+                    multiselect: p.get("isMultiselect").and_then(Value::as_bool) == Some(true),
+                })
+            })
+            .collect())
     }
 
     /// GET /v1/queries: the ids of the account's queries (at most `max`), 100 per request.

@@ -33,7 +33,7 @@ mod time;
 pub use abandon::{AbandonGuard, any_abandoned, cancel_abandoned, cancel_armed};
 pub use cache::{CacheEntry, EntryMeta, Hit, LatestSeen, ResultCache, Serve, Writer, serves};
 pub use cancel::Cancel;
-pub use client::{Client, Read, columns_param};
+pub use client::{Client, QueryParameter, Read, columns_param};
 pub use config::{CacheSettings, ClientConfig, DEFAULT_API_URL, normalize_api_url};
 pub use error::{Error, NotFound, Result};
 pub use filters::{Filter, Literal, MAX_FILTERS_BYTES, Op, conjunction, sort_by, within_bound};

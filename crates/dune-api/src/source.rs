@@ -314,6 +314,34 @@ pub enum ResultSource {
     Execution(ExecutionId),
 }
 
+impl ResultSource {
+    /// The query parameters of a saved query's source (latest result or execution).
+    pub fn params(&self) -> Option<&Params> {
+        match self {
+            ResultSource::Latest { params, .. } | ResultSource::Execute { params, .. } => {
+                params.as_ref()
+            }
+            _ => None,
+        }
+    }
+
+    /// The same source with parameter `values` (name, value as Dune takes it: a string) set
+    /// over its own; raw SQL and executions have no parameters and are returned as they are.
+    pub fn with_params(&self, values: &[(String, String)]) -> ResultSource {
+        let mut out = self.clone();
+        if let ResultSource::Latest { params, .. } | ResultSource::Execute { params, .. } =
+            &mut out
+        {
+            let mut map = params.take().map(|p| p.0).unwrap_or_default();
+            for (name, value) in values {
+                map.insert(name.clone(), Value::String(value.clone()));
+            }
+            *params = Some(Params(map));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,17 @@ pub struct QueryDef {
     pub partial: bool,
     #[serde(default)]
     pub is_private: bool,
+    /// The rows kept for a parameter: as the query `WHERE <column> >= {{<param>}}` would keep
+    /// them (dates compared by their day).
+    #[serde(default)]
+    pub rows_since: Option<RowsSince>,
+}
+
+/// A query whose rows depend on a date parameter (`rows_since`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RowsSince {
+    pub param: String,
+    pub column: String,
 }
 
 fn yes() -> bool {
@@ -198,6 +209,28 @@ impl QueryDef {
             .collect())
     }
 
+    /// The stored rows the parameters keep (all of them, unless `rows_since`).
+    fn stored_rows(&self, params: &BTreeMap<String, String>) -> Vec<Vec<Value>> {
+        let Some(since) = &self.rows_since else {
+            return self.rows.clone();
+        };
+        let col = self.columns.iter().position(|c| c.name == since.column);
+        // `2024-03-05`, `2024-03-05 00:00:00` and ISO forms all start with the day
+        let day = |text: &str| text.get(..10).map(str::to_string);
+        let from = params.get(&since.param).and_then(|v| day(v));
+        self.rows
+            .iter()
+            .filter(|row| {
+                let cell = col.and_then(|c| row.get(c)).and_then(Value::as_str);
+                match (cell.and_then(day), &from) {
+                    (Some(d), Some(f)) => &d >= f,
+                    _ => false,
+                }
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The result of running this query with resolved parameters.
     pub fn result(&self, params: &BTreeMap<String, String>) -> Arc<ResultSet> {
         let names = self.columns.iter().map(|c| c.name.clone()).collect();
@@ -215,7 +248,7 @@ impl QueryDef {
                     .unwrap_or(default),
                 seed: self.query_id,
             },
-            None => Rows::Stored(self.rows.clone()),
+            None => Rows::Stored(self.stored_rows(params)),
         };
         Arc::new(ResultSet { names, types, rows })
     }

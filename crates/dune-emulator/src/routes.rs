@@ -843,6 +843,9 @@ fn query_json(q: &crate::catalog::QueryDef) -> Value {
             if let Some(opts) = &p.enum_options {
                 m["enumOptions"] = json!(opts);
             }
+            if p.multiselect {
+                m["isMultiselect"] = json!(true);
+            }
             m
         })
         .collect();

@@ -74,18 +74,59 @@ pub fn local_names(names: &[String]) -> Vec<String> {
     taken
 }
 
+/// The PostgreSQL type of a column standing for a query parameter of Dune type `kind` (API
+/// reference §8): numbers exact, datetimes as timestamps, text and enums as text.
+pub fn parameter_type(kind: &str) -> &'static str {
+    match kind {
+        "number" => "numeric",
+        "datetime" => "timestamp",
+        _ => "text",
+    }
+}
+
+/// One column per query parameter (key, Dune type), after the result's: named after the
+/// parameter (`param_<key>` when a result column has that name), with `OPTIONS (param
+/// '<key>')`.
+fn parameter_columns(result: &[String], parameters: &[(String, String)]) -> Vec<String> {
+    let mut taken: Vec<String> = local_names(result);
+    parameters
+        .iter()
+        .map(|(key, kind)| {
+            let mut local = truncate_name(key, NAME_MAX);
+            if taken.contains(&local) {
+                local = truncate_name(&format!("param_{key}"), NAME_MAX);
+            }
+            let mut n = 1;
+            while taken.contains(&local) {
+                n += 1;
+                let suffix = format!("_{n}");
+                local = truncate_name(&format!("param_{key}"), NAME_MAX - suffix.len()) + &suffix;
+            }
+            taken.push(local.clone());
+            format!(
+                "  {} {} OPTIONS (param {})",
+                quote_ident(&local),
+                parameter_type(kind),
+                quote_literal(key)
+            )
+        })
+        .collect()
+}
+
 /// The CREATE FOREIGN TABLE statement for one query, from its latest result's metadata: one
 /// column per Dune column, typed by [`postgres_type`], with `OPTIONS (dune_type '<Dune type>')`
 /// (what pushdown needs to know) and `column_name '<Dune name>'` where the local name had to
-/// differ; `options` are the table options passed through.
+/// differ; then one column per query parameter ([`parameter_type`], `OPTIONS (param
+/// '<key>')`); `options` are the table options passed through.
 pub fn create_foreign_table(
     query_id: i64,
     names: &[String],
     types: &[String],
+    parameters: &[(String, String)],
     server: &str,
     options: &[(String, String)],
 ) -> String {
-    let columns: Vec<String> = names
+    let mut columns: Vec<String> = names
         .iter()
         .zip(local_names(names))
         .enumerate()
@@ -107,6 +148,7 @@ pub fn create_foreign_table(
             format!("  {} {ty}{opts}", quote_ident(&local))
         })
         .collect();
+    columns.extend(parameter_columns(names, parameters));
     let mut opts = vec![format!("query_id {}", quote_literal(&query_id.to_string()))];
     opts.extend(
         options
@@ -127,6 +169,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parameters_become_columns_that_do_not_collide() {
+        let ddl = create_foreign_table(
+            9,
+            &["day".into(), "start_date".into()],
+            &["date".into(), "varchar".into()],
+            &[
+                ("start_date".into(), "datetime".into()),
+                ("Time Period".into(), "enum".into()),
+                ("n".into(), "number".into()),
+            ],
+            "dune",
+            &[],
+        );
+        assert!(ddl.contains("  \"param_start_date\" timestamp OPTIONS (param 'start_date')"), "{ddl}");
+        assert!(ddl.contains("  \"Time Period\" text OPTIONS (param 'Time Period')"), "{ddl}");
+        assert!(ddl.contains("  n numeric OPTIONS (param 'n')"), "{ddl}");
+    }
+
+    #[test]
     fn names_that_collide_once_truncated_stay_distinct() {
         let long = "a".repeat(70);
         let names = vec![
@@ -144,6 +205,7 @@ mod tests {
             1,
             &names[..2],
             &["varchar".into(), "bigint".into()],
+            &[],
             "dune",
             &[],
         );
@@ -192,6 +254,7 @@ mod tests {
             7,
             &["Total Volume".into(), "we\"ird".into()],
             &["double".into(), "uint256".into()],
+            &[],
             "dune",
             &[("params".into(), "{\"a\": \"it's\"}".into())],
         );

@@ -9,11 +9,12 @@ use crate::backend::jsonb::PAGES_AHEAD;
 use crate::backend::progress::PartialWarning;
 use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::{ConversionLocation, cell_datum};
-use crate::fdw::scan_plan::PlanSource;
+use crate::fdw::scan_plan::{PValue, PlanSource, param_text};
 use dune_api::{
-    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, Started, conjunction, read, sort_by,
-    within_bound,
+    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, ResultSource, Started,
+    conjunction, read, sort_by, within_bound,
 };
+use std::ffi::CString;
 use pg_format::{Cell, Prepared, Target, prepare};
 use pgrx::pg_sys;
 
@@ -58,6 +59,10 @@ pub struct Typed {
     sample: Option<u64>,
     /// The row count of the result, as the first page said.
     total: Option<u64>,
+    /// The source of the last read (with its parameter values).
+    read_source: Option<ResultSource>,
+    /// What each parameter column returns, by attribute (None: NULL, or not one).
+    param_texts: Vec<Option<CString>>,
     local_limit: Option<LocalLimit>,
 }
 
@@ -76,6 +81,8 @@ impl Typed {
             local_limit: None,
             sample: None,
             total: None,
+            read_source: None,
+            param_texts: Vec::new(),
         }
     }
 
@@ -95,8 +102,9 @@ impl Typed {
 
     /// What to read for these parameter values: the plan's columns, filters, sort and limit
     /// (the filters only when every parameter has a value, within the request-size bound;
-    /// the limit only when every filter is sent).
-    fn spec(&self, params: &ParamValues) -> ReadSpec {
+    /// the limit only when every filter is sent), with the query parameters that parameter
+    /// columns were given. None when a parameter column is compared with NULL (no row).
+    fn spec(&self, params: &ParamValues) -> Option<ReadSpec> {
         let plan = &self.setup.plan;
         let PlanSource::Result(source) = &plan.source else {
             unreachable!("typed tables read a result")
@@ -110,8 +118,8 @@ impl Typed {
             }
             None => (Vec::new(), false),
         };
-        ReadSpec {
-            source: source.clone(),
+        Some(ReadSpec {
+            source: self.with_param_values(source, params)?,
             read: Read {
                 columns: plan.columns.clone(),
                 filters: conjunction(&filters),
@@ -125,7 +133,45 @@ impl Typed {
                 .fetch_concurrency
                 .map_or(self.setup.config.fetch_concurrency, |n| n as usize),
             wait: DEFAULT_WAIT,
+        })
+    }
+
+    /// `source` with the values parameter columns were given (over the table's `params`);
+    /// None if one is NULL.
+    fn with_param_values(&self, source: &ResultSource, params: &ParamValues) -> Option<ResultSource> {
+        let given = &self.setup.plan.param_values;
+        if given.is_empty() {
+            return Some(source.clone());
         }
+        let mut values = Vec::new();
+        for (name, v) in given {
+            // a date (the column's type, or the value's) is sent as its midnight
+            let date = matches!(v, PValue::Param { type_oid, .. } if *type_oid == u32::from(pg_sys::DATEOID))
+                || self.setup.attrs.iter().any(|a| {
+                    a.param.as_deref() == Some(name.as_str()) && a.target == Target::Date
+                });
+            values.push((name.clone(), param_text(&params.resolve(v)?, date)));
+        }
+        Some(source.with_params(&values))
+    }
+
+    /// The text each parameter column returns: the value it was given, else the table's
+    /// `params`, else NULL (Dune's default, unknown here).
+    fn param_column_texts(&self, source: &ResultSource) -> Vec<Option<CString>> {
+        let given = source.params();
+        self.setup
+            .attrs
+            .iter()
+            .map(|a| {
+                let name = a.param.as_ref()?;
+                let v = given?.as_map().get(name)?;
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                CString::new(text).ok()
+            })
+            .collect()
     }
 
     /// Every Dune column the table reads must be in the result (checked on the first page).
@@ -188,6 +234,7 @@ impl Typed {
             let cells = &page.cells.cells[row * width..(row + 1) * width];
             let (attrs, table, rows_read) =
                 (&self.setup.attrs, &self.setup.plan.table, self.rows_read);
+            let param_texts = &self.param_texts;
             self.location.enter(|at| {
                 at.row = rows_read;
                 for (i, &cell) in cells.iter().enumerate().take(natts) {
@@ -212,6 +259,12 @@ impl Typed {
                     let datum = cell_datum(attr, &page.cells, cell);
                     nulls[i] = datum.is_none();
                     values[i] = datum.unwrap_or(pg_sys::Datum::from(0));
+                }
+                for (i, text) in param_texts.iter().enumerate().take(natts) {
+                    if let Some(text) = text {
+                        nulls[i] = false;
+                        values[i] = attrs[i].datum_from_text(text);
+                    }
                 }
             });
             pg_sys::ExecStoreVirtualTuple(slot);
@@ -272,7 +325,18 @@ fn typed_page(page: dune_api::Page, targets: &[(Option<String>, Target)]) -> Typ
 
 impl Executor for Typed {
     fn start(&mut self, params: &ParamValues) -> FdwResult<()> {
-        let spec = self.spec(params);
+        let Some(spec) = self.spec(params) else {
+            self.events = None; // a parameter column compared with NULL: no row
+            return Ok(());
+        };
+        // other parameter values: another execution, not the one read before
+        if self.read_source.as_ref() != Some(&spec.source) {
+            if let Ok(mut s) = self.started.lock() {
+                *s = None;
+            }
+            self.param_texts = self.param_column_texts(&spec.source);
+            self.read_source = Some(spec.source.clone());
+        }
         // a final path whose filters cannot all be sent applies its LIMIT and OFFSET itself
         self.local_limit = None;
         if spec.limit.is_none() {

@@ -8,8 +8,9 @@ SHOW dune_fdw.server;
 -- progress NOTICEs carry timings, which would make outputs unstable: tests/ux/progress.py
 -- checks them
 ALTER DATABASE dune_fdw_regress SET dune_fdw.progress = off;
--- tests talk to the emulator
-ALTER SERVER dune OPTIONS (SET api_url :'api_url');
+-- tests talk to the emulator; they check the requests a statement sends, so the result cache
+-- (which would answer repeated reads itself) is off here: credits.sql tests it
+ALTER SERVER dune OPTIONS (SET api_url :'api_url', ADD cache 'off');
 CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key 'emulator-key');
 -- show_error(sql): the error a statement raises, with its SQLSTATE, DETAIL, HINT and CONTEXT, and
 -- execution ids masked (but the example id of error messages) so that outputs are stable
