@@ -449,7 +449,9 @@ pub extern "C-unwind" fn get_foreign_paths(
             total += UNUSABLE_COST;
         }
         let ctx = Ctx::new((*baserel).relid, &info.table);
-        let sorted = sort_keys(&ctx, (*root).query_pathkeys).is_some();
+        // a result held whole in the cache is sorted by PostgreSQL: a read sorted by Dune could
+        // not be served from it
+        let sorted = !info.cached && sort_keys(&ctx, (*root).query_pathkeys).is_some();
         let mut pathkeys_options = vec![std::ptr::null_mut()];
         if sorted {
             pathkeys_options.push((*root).query_pathkeys);
@@ -829,7 +831,8 @@ pub extern "C-unwind" fn get_foreign_upper_paths(
         } else {
             std::ptr::null_mut()
         };
-        let sorted = ordered && sort_keys(&ctx, pathkeys).is_some();
+        // held whole in the cache: PostgreSQL sorts (see get_foreign_paths)
+        let sorted = ordered && !info.cached && sort_keys(&ctx, pathkeys).is_some();
         let Some((count, _)) = limit_parts(root, info.all_pushed, sorted) else {
             return;
         };
