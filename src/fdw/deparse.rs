@@ -271,7 +271,9 @@ pub unsafe fn param_equality(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<(
             // what the parameter is given (a date value is sent with its time, 00:00:00)
             None if matches!(want, Family::Timestamp | Family::TimestampTz) => {
                 match ctx.value(other, Family::Date)? {
-                    PValue::Lit(Literal::Text(day)) => PValue::Lit(Literal::Text(format!("{day} 00:00:00"))),
+                    PValue::Lit(Literal::Text(day)) => {
+                        PValue::Lit(Literal::Text(format!("{day} 00:00:00")))
+                    }
                     param => param,
                 }
             }

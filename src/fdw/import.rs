@@ -128,7 +128,9 @@ fn parameters_of(config: &ClientConfig, query: QueryId) -> Vec<(String, String)>
                 FdwError::Api(api) => api.to_string(),
                 other => format!("{other:?}"),
             };
-            pgrx::notice!("query {query}: its parameters could not be read ({why}); no parameter columns");
+            pgrx::notice!(
+                "query {query}: its parameters could not be read ({why}); no parameter columns"
+            );
             Vec::new()
         }
     }

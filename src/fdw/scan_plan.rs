@@ -88,7 +88,10 @@ pub fn param_text(value: &Literal, date: bool) -> String {
         Literal::Text(t) => t.strip_suffix(".000000").unwrap_or(t).to_string(),
         Literal::Number(n) => n.clone(),
         Literal::Bool(b) => b.to_string(),
-        Literal::Bytes(b) => format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Literal::Bytes(b) => format!(
+            "0x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
         Literal::Placeholder(n) => format!("${n}"),
     }
 }

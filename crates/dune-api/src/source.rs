@@ -329,8 +329,7 @@ impl ResultSource {
     /// over its own; raw SQL and executions have no parameters and are returned as they are.
     pub fn with_params(&self, values: &[(String, String)]) -> ResultSource {
         let mut out = self.clone();
-        if let ResultSource::Latest { params, .. } | ResultSource::Execute { params, .. } =
-            &mut out
+        if let ResultSource::Latest { params, .. } | ResultSource::Execute { params, .. } = &mut out
         {
             let mut map = params.take().map(|p| p.0).unwrap_or_default();
             for (name, value) in values {

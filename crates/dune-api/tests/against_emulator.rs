@@ -118,6 +118,7 @@ fn columns_filters_and_sort_are_sent_and_honoured() {
         columns: Some(vec!["project".into(), "Total Volume".into()]),
         filters: Some("\"Total Volume\" > 1e9 AND project <> 'blur'".into()),
         sort_by: Some("\"Total Volume\" asc".into()),
+        sample_count: None,
     };
     let rows = all_rows(&c, latest(1_252_207, None, read, None, 100));
     let names: Vec<&str> = rows
@@ -404,6 +405,7 @@ fn a_request_too_long_for_the_front_end_is_read_again_without_its_filters() {
             columns: Some(vec!["project".into()]),
             filters: Some(format!("project IN ({})", values.join(", "))),
             sort_by: None,
+            sample_count: None,
         },
         limit: Some(3),
         offset: 2,
@@ -660,4 +662,154 @@ fn a_row_count_larger_than_the_filtered_result_reads_nothing_twice_and_nothing_p
         requests <= pages + 4,
         "{requests} requests for {pages} pages: ranges past the end were read"
     );
+}
+
+/// A client whose reads keep and serve results in `dir` (at most `max_mb` MiB).
+fn cached_client(emu: &Emulator, dir: &std::path::Path, max_mb: u64) -> Client {
+    client_with(emu, DEFAULT_API_KEY, |c| {
+        c.cache = Some(dune_api::CacheSettings {
+            dir: dir.to_path_buf(),
+            max_bytes: max_mb << 20,
+        })
+    })
+}
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dune-api-cache-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn spec_of(source: ResultSource, read: Read, rows: (u64, Option<u64>)) -> ReadSpec {
+    ReadSpec {
+        source,
+        read,
+        limit: rows.1,
+        offset: rows.0,
+        page_size: 300,
+        concurrency: 2,
+        wait: Duration::from_secs(10),
+    }
+}
+
+#[test]
+fn the_cache_serves_a_second_read_and_narrower_ones_without_a_request() {
+    let emu = emulator();
+    let dir = scratch_dir("second");
+    let c = cached_client(&emu, &dir, 64);
+    let id = run(&c, 9100001, Some(&json!({"rows": "2000"})));
+    let whole = spec_of(
+        ResultSource::Execution(id.clone()),
+        Read::default(),
+        (0, None),
+    );
+    emu.reset_stats();
+    let (first, _) = read_with(&c, &whole, |_| true);
+    assert_eq!(first.len(), 2000);
+    assert!(
+        emu.stats().requests["results"] >= 7,
+        "2000 rows in pages of 300"
+    );
+    emu.reset_stats();
+    let (second, _) = read_with(&c, &whole, |_| true);
+    assert_eq!(second, first, "the same rows, in the same order");
+    assert_eq!(emu.stats().total_requests, 0, "no request the second time");
+    // fewer columns and a range: the same entry, no request
+    let narrow = Read {
+        columns: Some(vec!["project".into()]),
+        ..Read::default()
+    };
+    let (part, _) = read_with(
+        &c,
+        &spec_of(
+            ResultSource::Execution(id.clone()),
+            narrow,
+            (1500, Some(20)),
+        ),
+        |_| true,
+    );
+    assert_eq!(part.len(), 20);
+    assert_eq!(part[0]["project"], first[1500]["project"]);
+    assert_eq!(emu.stats().total_requests, 0);
+    // a column the entry lacks is not held: read from Dune
+    let cached = dune_api::ResultCache::for_account(c.config().cache.as_ref().unwrap(), c.config());
+    assert_eq!(cached.entries().len(), 1);
+    assert_eq!(cached.clear(), 1);
+    let (again, _) = read_with(&c, &whole, |_| true);
+    assert_eq!(again, first);
+    assert!(
+        emu.stats().requests["results"] >= 7,
+        "read again after clear"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_latest_result_is_checked_with_one_datapoint_and_a_new_one_is_read() {
+    let emu = emulator();
+    let dir = scratch_dir("latest");
+    let c = cached_client(&emu, &dir, 64);
+    let p = json!({"rows": "500"});
+    run(&c, 9100001, Some(&p));
+    let latest = ResultSource::Latest {
+        query: q(9100001),
+        params: params(Some(&p)),
+        max_age: None,
+        performance: None,
+    };
+    let spec = spec_of(latest, Read::default(), (0, None));
+    let (first, _) = read_with(&c, &spec, |_| true);
+    emu.reset_stats();
+    let (second, _) = read_with(&c, &spec, |_| true);
+    assert_eq!(second, first);
+    let s = emu.stats();
+    assert_eq!(
+        (s.total_requests, s.datapoints_served),
+        (1, 1),
+        "one check of one datapoint"
+    );
+    // a newer execution is the latest now: read, not served from the old entry
+    run(&c, 9100001, Some(&p));
+    emu.reset_stats();
+    let (third, _) = read_with(&c, &spec, |_| true);
+    assert_eq!(third.len(), 500);
+    assert!(
+        emu.stats().datapoints_served > 500,
+        "the new execution is read"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_cache_keeps_within_its_bound_and_apart_per_key() {
+    let emu = emulator();
+    let dir = scratch_dir("bound");
+    let c = cached_client(&emu, &dir, 1);
+    // about 4 MB of pages: more than the bound, so not kept
+    let id = run(&c, 9100001, Some(&json!({"rows": "20000"})));
+    let whole = spec_of(
+        ResultSource::Execution(id.clone()),
+        Read::default(),
+        (0, None),
+    );
+    read_with(&c, &whole, |_| true);
+    let cache = dune_api::ResultCache::for_account(c.config().cache.as_ref().unwrap(), c.config());
+    assert!(
+        cache.entries().is_empty(),
+        "an entry over the bound is not kept"
+    );
+    // small reads are kept; another key does not see them
+    let small = spec_of(
+        ResultSource::Execution(id.clone()),
+        Read::default(),
+        (0, Some(10)),
+    );
+    read_with(&c, &small, |_| true);
+    assert_eq!(cache.entries().len(), 1);
+    let other = cached_client(&emu, &dir, 1);
+    let mut config = other.config().clone();
+    config.api_key = ApiKey::new("another-key");
+    let theirs = dune_api::ResultCache::for_account(config.cache.as_ref().unwrap(), &config);
+    assert!(theirs.entries().is_empty(), "entries are per key");
+    let _ = std::fs::remove_dir_all(&dir);
 }

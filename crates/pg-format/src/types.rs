@@ -182,8 +182,14 @@ mod tests {
             "dune",
             &[],
         );
-        assert!(ddl.contains("  \"param_start_date\" timestamp OPTIONS (param 'start_date')"), "{ddl}");
-        assert!(ddl.contains("  \"Time Period\" text OPTIONS (param 'Time Period')"), "{ddl}");
+        assert!(
+            ddl.contains("  \"param_start_date\" timestamp OPTIONS (param 'start_date')"),
+            "{ddl}"
+        );
+        assert!(
+            ddl.contains("  \"Time Period\" text OPTIONS (param 'Time Period')"),
+            "{ddl}"
+        );
         assert!(ddl.contains("  n numeric OPTIONS (param 'n')"), "{ddl}");
     }
 

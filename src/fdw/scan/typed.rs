@@ -11,12 +11,12 @@ use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::{ConversionLocation, cell_datum};
 use crate::fdw::scan_plan::{PValue, PlanSource, param_text};
 use dune_api::{
-    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, ResultSource, Started,
-    conjunction, read, sort_by, within_bound,
+    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, ResultSource, Started, conjunction, read,
+    sort_by, within_bound,
 };
-use std::ffi::CString;
 use pg_format::{Cell, Prepared, Target, prepare};
 use pgrx::pg_sys;
+use std::ffi::CString;
 
 enum Event {
     Page(Box<TypedPage>),
@@ -138,7 +138,11 @@ impl Typed {
 
     /// `source` with the values parameter columns were given (over the table's `params`);
     /// None if one is NULL.
-    fn with_param_values(&self, source: &ResultSource, params: &ParamValues) -> Option<ResultSource> {
+    fn with_param_values(
+        &self,
+        source: &ResultSource,
+        params: &ParamValues,
+    ) -> Option<ResultSource> {
         let given = &self.setup.plan.param_values;
         if given.is_empty() {
             return Some(source.clone());
@@ -147,9 +151,11 @@ impl Typed {
         for (name, v) in given {
             // a date (the column's type, or the value's) is sent as its midnight
             let date = matches!(v, PValue::Param { type_oid, .. } if *type_oid == u32::from(pg_sys::DATEOID))
-                || self.setup.attrs.iter().any(|a| {
-                    a.param.as_deref() == Some(name.as_str()) && a.target == Target::Date
-                });
+                || self
+                    .setup
+                    .attrs
+                    .iter()
+                    .any(|a| a.param.as_deref() == Some(name.as_str()) && a.target == Target::Date);
             values.push((name.clone(), param_text(&params.resolve(v)?, date)));
         }
         Some(source.with_params(&values))
