@@ -190,7 +190,7 @@ mod tests {
             ddl.contains("  \"Time Period\" text OPTIONS (param 'Time Period')"),
             "{ddl}"
         );
-        assert!(ddl.contains("  n numeric OPTIONS (param 'n')"), "{ddl}");
+        assert!(ddl.contains("  \"n\" numeric OPTIONS (param 'n')"), "{ddl}");
     }
 
     #[test]
