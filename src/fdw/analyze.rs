@@ -18,13 +18,23 @@ use std::ffi::c_int;
 /// reference §5.1): the sample is cut to fit.
 const MAX_DATAPOINTS: u64 = 250_000;
 
-/// A table that can be sampled: a latest result or a fixed execution. A table that runs a
-/// query (`mode 'execute'`, `sql`) is not: ANALYZE would start an execution and bill it.
+/// A table that can be sampled: a latest result (as it is, never refreshed: `max_age` would
+/// run the query) or a fixed execution. A table that runs a query (`mode 'execute'`, `sql`) is
+/// not: ANALYZE would start an execution and bill it.
 fn sampled_source(table: &Table) -> Option<ResultSource> {
     match &table.options.source {
-        TableSource::Result(s @ (ResultSource::Latest { .. } | ResultSource::Execution(_))) => {
-            Some(s.clone())
-        }
+        TableSource::Result(ResultSource::Latest {
+            query,
+            params,
+            performance,
+            ..
+        }) => Some(ResultSource::Latest {
+            query: *query,
+            params: params.clone(),
+            max_age: None,
+            performance: performance.clone(),
+        }),
+        TableSource::Result(s @ ResultSource::Execution(_)) => Some(s.clone()),
         _ => None,
     }
 }
@@ -47,10 +57,11 @@ pub extern "C-unwind" fn analyze_foreign_table(
     }
 }
 
-/// The plan of a sample read: every declared column, nothing else.
+/// The plan of a sample read: every declared result column (parameter columns are not in the
+/// result), nothing else.
 fn sample_plan(table: &Table, source: ResultSource) -> ScanPlan {
     let mut columns: Vec<String> = Vec::new();
-    for c in table.live_columns() {
+    for c in table.live_columns().filter(|c| c.param.is_none()) {
         if !columns.contains(&c.remote) {
             columns.push(c.remote.clone());
         }
@@ -69,6 +80,7 @@ fn sample_plan(table: &Table, source: ResultSource) -> ScanPlan {
         limit: None,
         offset: 0,
         final_limit: false,
+        parameterized: false,
     }
 }
 
@@ -133,8 +145,8 @@ unsafe extern "C-unwind" fn acquire_sample_rows(
         *totalrows = total;
         *totaldeadrows = 0.0;
     }
-    if elevel <= pg_sys::INFO as c_int {
-        // ANALYZE VERBOSE says what was read
+    if elevel >= pg_sys::INFO as c_int {
+        // ANALYZE VERBOSE (elevel INFO; DEBUG2 otherwise) says what was read
         pgrx::info!(
             "\"{}\": sampled {kept} rows of about {total} with one Dune request",
             relation_name(relation)

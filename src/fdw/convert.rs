@@ -38,6 +38,8 @@ pub struct Attr {
     pub role: Option<LatestResultsRole>,
     /// The query parameter this column returns (option `param`): not read from the result.
     pub param: Option<String>,
+    /// The column's type.
+    pub type_oid: pg_sys::Oid,
 }
 
 /// How a column's values are decoded: by the type table, except that a typmod the fast path
@@ -62,6 +64,7 @@ impl Attr {
             ioparam: pg_sys::InvalidOid,
             role: None,
             param: None,
+            type_oid: pg_sys::InvalidOid,
         }
     }
 
@@ -86,6 +89,7 @@ impl Attr {
             ioparam,
             role,
             param: col.param.clone(),
+            type_oid: col.type_oid,
         }
     }
 

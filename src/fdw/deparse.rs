@@ -82,6 +82,9 @@ pub struct Ctx<'a> {
     /// path, whose outer columns the executor supplies on each rescan (PostgreSQL turns them
     /// into nestloop parameters in fdw_exprs).
     pub outer: bool,
+    /// Stable expressions may be sent as values (evaluated when the scan starts): not inside
+    /// an OR, where PostgreSQL might never evaluate them (`x > 5 OR y = 10 / $1`).
+    pub expressions: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -92,6 +95,7 @@ impl<'a> Ctx<'a> {
             table,
             params: Vec::new(),
             outer: false,
+            expressions: true,
         }
     }
 }
@@ -186,7 +190,7 @@ impl Ctx<'_> {
                 }
                 // an expression without columns whose value cannot change during the statement
                 // (`now() - interval '1 day'`, `CAST($1 AS date)`): evaluated once per scan
-                _ if stable_value(node) => {
+                _ if self.expressions && stable_value(node) => {
                     let ty = pg_sys::exprType(node);
                     (family(ty) == want).then(|| self.param(node, ty))
                 }
@@ -393,10 +397,11 @@ unsafe fn bool_expr(ctx: &mut Ctx, b: *mut pg_sys::BoolExpr) -> Option<Pushed> {
     // SAFETY: a BoolExpr whose args are expression nodes.
     unsafe {
         let args = list_nodes((*b).args);
-        let parts: Vec<Pushed> = args
-            .into_iter()
-            .map(|a| clause(ctx, a))
-            .collect::<Option<_>>()?;
+        let expressions = ctx.expressions;
+        ctx.expressions = false;
+        let parts: Option<Vec<Pushed>> = args.into_iter().map(|a| clause(ctx, a)).collect();
+        ctx.expressions = expressions;
+        let parts = parts?;
         let all_exact = parts.iter().all(|p| p.exact);
         let filters = parts.into_iter().map(|p| p.filter).collect();
         let filter = match (*b).boolop {

@@ -4,8 +4,9 @@
 
 use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
+use crate::backend::options;
 use crate::backend::options::TableSource;
-use crate::fdw::deparse::{Ctx, clause, param_equality, reads_param_column, strip};
+use crate::fdw::deparse::{Ctx, clause, family, param_equality, reads_param_column, strip};
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::Table;
 use dune_api::{Filter, Literal, Read, ResultCache, ResultSource, within_bound};
@@ -64,6 +65,8 @@ struct RelInfo {
     cached: bool,
     /// Values of parameter columns from `column = value` quals: (parameter, value).
     param_values: Vec<(String, PValue)>,
+    /// `max_reads_per_scan`, the table's or the server's.
+    max_reads: u64,
 }
 
 /// The RelInfo that get_foreign_rel_size left on `baserel`.
@@ -162,11 +165,13 @@ unsafe fn latest_results_qual(
             pg_sys::NodeTag::T_ScalarArrayOpExpr if query_ids.is_empty() => {
                 let mut scratch = Ctx::new(ctx.varno, ctx.table);
                 match clause(&mut scratch, node).map(|p| p.filter) {
+                    // constants only: a parameter of the scratch context would be lost
                     Some(Filter::In { column, values })
-                        if ctx
-                            .table
-                            .named("query_id")
-                            .is_some_and(|c| c.remote == column) =>
+                        if scratch.params.is_empty()
+                            && ctx
+                                .table
+                                .named("query_id")
+                                .is_some_and(|c| c.remote == column) =>
                     {
                         *query_ids = values;
                         true
@@ -348,6 +353,7 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
             }
         }
         check_param_source(&table)?;
+        check_param_joins(baserel, &table)?;
         if let PlanSource::LatestResults { query_ids, .. } = &source
             && query_ids.is_empty()
         {
@@ -362,6 +368,10 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
             needed_columns(baserel, &table)
         };
         let params = ctx.params;
+        let max_reads = match table.options.max_reads_per_scan {
+            Some(n) => n,
+            None => options::max_reads_per_scan(&table.server.options)?,
+        };
         Ok(RelInfo {
             table,
             source,
@@ -371,6 +381,7 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
             columns,
             cached: false,
             param_values,
+            max_reads,
         })
     }
 }
@@ -383,21 +394,56 @@ fn param_qual_error(table: &Table) -> FdwError {
     ))
 }
 
-/// Parameter columns need a table that runs or reads a saved query (`query_id`).
+/// Parameter columns need a table that runs or reads a saved query (`query_id`), and a type
+/// whose values can be sent as a parameter's text.
 fn check_param_source(table: &Table) -> FdwResult<()> {
     let saved = matches!(
         table.options.source,
         TableSource::Result(ResultSource::Latest { .. } | ResultSource::Execute { .. })
     );
-    match table.param_columns().next() {
-        Some(c) if !saved => Err(FdwError::InvalidOption {
-            message: format!(
-                "column \"{}\" of foreign table \"{}\" has option param, but the table has no query_id",
-                c.name, table.name
-            ),
-            hint: Some("Parameters belong to saved queries: OPTIONS (query_id '...').".into()),
-        }),
-        _ => Ok(()),
+    for c in table.param_columns() {
+        if !saved {
+            return Err(FdwError::InvalidOption {
+                message: format!(
+                    "column \"{}\" of foreign table \"{}\" has option param, but the table has no query_id",
+                    c.name, table.name
+                ),
+                hint: Some("Parameters belong to saved queries: OPTIONS (query_id '...').".into()),
+            });
+        }
+        if family(c.type_oid) == Family::Other {
+            return Err(FdwError::InvalidOption {
+                message: format!(
+                    "parameter column \"{}\" of foreign table \"{}\" must be text, a number, boolean, date or timestamp",
+                    c.name, table.name
+                ),
+                hint: Some(
+                    "Dune's parameters are text, numbers, datetimes and lists of text.".into(),
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A join clause on a parameter column must give it one value: an equality with the other
+/// relations' columns, which a parameterized path can take (anything else would be answered
+/// from another parameter set).
+unsafe fn check_param_joins(baserel: *mut pg_sys::RelOptInfo, table: &Table) -> FdwResult<()> {
+    // SAFETY: the planner's rel; its join clauses are RestrictInfos over expression nodes.
+    unsafe {
+        for ri in PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo).iter_ptr() {
+            let node = (*ri).clause as *mut pg_sys::Node;
+            let mut ctx = Ctx::new((*baserel).relid, table);
+            ctx.outer = true;
+            if reads_param_column(&ctx, node)
+                && (param_equality(&mut ctx, node).is_none()
+                    || !pg_sys::join_clause_is_movable_to(ri, baserel))
+            {
+                return Err(param_qual_error(table));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -415,9 +461,12 @@ pub extern "C-unwind" fn get_foreign_rel_size(
         let (learned, held) = cache_facts(baserel, &info);
         info.cached = held;
         // the count a read learned, else ANALYZE's (pg_class.reltuples; -1: never analyzed)
+        // never analyzed: reltuples -1 (PostgreSQL 13: 0, with no pages)
+        let analyzed = (*baserel).tuples >= 0.0
+            && !(cfg!(feature = "pg13") && (*baserel).tuples == 0.0 && (*baserel).pages == 0);
         (*baserel).tuples = match learned {
             Some(n) => n as f64,
-            None if (*baserel).tuples >= 0.0 => (*baserel).tuples,
+            None if analyzed => (*baserel).tuples,
             None => DEFAULT_ROWS,
         };
         // rows = tuples × the quals' selectivity (ANALYZE's statistics when there are some)
@@ -441,11 +490,12 @@ pub extern "C-unwind" fn get_foreign_paths(
     unsafe {
         let info = rel_info(baserel);
         let rows = (*baserel).rows;
-        let (outers, binds_param) = join_outers(root, baserel, info);
+        let joins = join_outers(root, baserel, info);
         let (startup, mut total) = scan_cost(info, rows, (*baserel).tuples);
-        if binds_param {
-            // a join gives a parameter column its values: a scan that ignores them would read
-            // one parameter set only, so it must not be chosen
+        let whole = total;
+        // a join gives a parameter column its values: a scan that ignores them would read
+        // another parameter set, so it must not be chosen
+        if joins.misses_params(std::ptr::null_mut()) {
             total += UNUSABLE_COST;
         }
         let ctx = Ctx::new((*baserel).relid, &info.table);
@@ -467,11 +517,25 @@ pub extern "C-unwind" fn get_foreign_paths(
             );
             pg_sys::add_path(baserel, path as *mut pg_sys::Path);
         }
-        for outer in outers {
+        // a read per outer key costs at least its share of reading the whole result once over
+        // max_reads_per_scan reads: a nested loop is chosen for fewer keys than the bound
+        let max_reads = info.max_reads as f64;
+        for &outer in &joins.outers {
             let ppi = pg_sys::get_baserel_parampathinfo(root, baserel, outer);
             let rows = (*ppi).ppi_rows;
-            let cost = scan_cost(info, rows, (*baserel).tuples);
-            let path = create_path(root, baserel, rows, cost, std::ptr::null_mut(), outer);
+            let (startup, mut total) = scan_cost(info, rows, (*baserel).tuples);
+            total = total.max(whole / max_reads);
+            if joins.misses_params(outer) {
+                total += UNUSABLE_COST;
+            }
+            let path = create_path(
+                root,
+                baserel,
+                rows,
+                (startup, total),
+                std::ptr::null_mut(),
+                outer,
+            );
             pg_sys::add_path(baserel, path as *mut pg_sys::Path);
         }
     }
@@ -562,11 +626,15 @@ unsafe fn join_outers(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     info: &RelInfo,
-) -> (Vec<*mut pg_sys::Bitmapset>, bool) {
+) -> JoinOuters {
     // SAFETY: the planner's structures, read and combined with its own functions.
     unsafe {
+        let mut found = JoinOuters {
+            outers: Vec::new(),
+            params_from: std::ptr::null_mut(),
+        };
         if info.table.is_latest_results() {
-            return (Vec::new(), false);
+            return found;
         }
         let mut clauses: Vec<*mut pg_sys::RestrictInfo> =
             PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo)
@@ -585,23 +653,52 @@ unsafe fn join_outers(
                 clauses.extend(PgList::<pg_sys::RestrictInfo>::from_pg(implied).iter_ptr());
             }
         }
-        let mut outers: Vec<*mut pg_sys::Bitmapset> = Vec::new();
-        let mut binds_param = false;
         for ri in clauses {
             if !pushable_join_clause(baserel, info, ri) {
                 continue;
             }
-            let mut ctx = Ctx::new((*baserel).relid, &info.table);
-            ctx.outer = true;
-            binds_param |= param_equality(&mut ctx, (*ri).clause as *mut pg_sys::Node).is_some();
             let all = pg_sys::bms_union((*ri).clause_relids, (*baserel).lateral_relids);
             let outer = pg_sys::bms_difference(all, (*baserel).relids);
-            if !pg_sys::bms_is_empty(outer) && !outers.iter().any(|&o| pg_sys::bms_equal(o, outer))
+            let mut ctx = Ctx::new((*baserel).relid, &info.table);
+            ctx.outer = true;
+            if param_equality(&mut ctx, (*ri).clause as *mut pg_sys::Node).is_some() {
+                found.params_from = pg_sys::bms_union(found.params_from, outer);
+            }
+            found.add(outer);
+        }
+        // the path that takes every parameter column's value at once
+        if !found.params_from.is_null() {
+            found.add(found.params_from);
+        }
+        found
+    }
+}
+
+/// The outer relations of the parameterized paths of a scan.
+struct JoinOuters {
+    /// One set of outer relations per path.
+    outers: Vec<*mut pg_sys::Bitmapset>,
+    /// The relations the parameter columns take their values from (NULL: none): a path that
+    /// does not have them all would read another parameter set.
+    params_from: *mut pg_sys::Bitmapset,
+}
+
+impl JoinOuters {
+    unsafe fn add(&mut self, outer: *mut pg_sys::Bitmapset) {
+        // SAFETY: planner bitmapsets.
+        unsafe {
+            if !pg_sys::bms_is_empty(outer)
+                && !self.outers.iter().any(|&o| pg_sys::bms_equal(o, outer))
             {
-                outers.push(outer);
+                self.outers.push(outer);
             }
         }
-        (outers, binds_param)
+    }
+
+    /// Whether a path with these outer relations (NULL: none) ignores a parameter column's value.
+    unsafe fn misses_params(&self, outer: *mut pg_sys::Bitmapset) -> bool {
+        // SAFETY: planner bitmapsets.
+        unsafe { !self.params_from.is_null() && !pg_sys::bms_is_subset(self.params_from, outer) }
     }
 }
 
@@ -707,6 +804,7 @@ pub extern "C-unwind" fn get_foreign_plan(
             limit,
             offset,
             final_limit: !(*best_path).fdw_private.is_null(),
+            parameterized: !(*best_path).path.param_info.is_null(),
             sort_by,
         };
         let json = CString::new(plan.to_json()).expect("JSON has no NUL");

@@ -30,12 +30,28 @@ pub struct ScanSetup {
 
 /// The values of the plan's parameters for one (re)scan, as Dune literals: one for a scalar,
 /// the elements for an array (`= ANY($1)`); None when NULL or not representable.
-pub struct ParamValues(Vec<Option<Vec<Literal>>>);
+pub struct ParamValues(Vec<Option<Vec<Literal>>>, Vec<bool>);
 
 impl ParamValues {
     /// No parameters (a read whose plan has none).
     pub fn none() -> ParamValues {
-        ParamValues(Vec::new())
+        ParamValues(Vec::new(), Vec::new())
+    }
+
+    /// Whether a top-level filter compares with a NULL parameter: no row can match (every
+    /// pushed comparison is strict), so nothing needs reading.
+    pub fn null_in_conjunct(&self, planned: &[Filter<PValue>]) -> bool {
+        let null = |v: &PValue| matches!(v, PValue::Param { index, .. } if self.1.get(*index) == Some(&true));
+        planned.iter().any(|f| match f {
+            Filter::Compare { value, .. } => null(value),
+            Filter::In { values, .. } => values.iter().any(null) && values.len() == 1,
+            _ => false,
+        })
+    }
+
+    /// A key for this set of values (a rescan with the same values reads the same rows).
+    pub fn key(&self) -> String {
+        format!("{:?}", self.0)
     }
 
     /// The literal of a planned value (a scalar parameter's only element).
@@ -124,8 +140,10 @@ pub struct ScanState {
     started: bool,
     /// Reads started in this statement (one per rescan with new parameter values).
     reads: u64,
-    /// The most reads allowed (`max_reads_per_scan`).
-    max_reads: u64,
+    /// The most reads allowed (`max_reads_per_scan`), for a parameterized scan.
+    max_reads: Option<u64>,
+    /// The parameter values read so far (a parameterized scan counts distinct ones).
+    seen: std::collections::HashSet<String>,
     param_states: Vec<*mut pg_sys::ExprState>,
     param_types: Vec<pg_sys::Oid>,
     exec: Box<dyn Executor>,
@@ -138,6 +156,7 @@ impl ScanState {
         // context is the node's own.
         unsafe {
             let econtext = (*node).ss.ps.ps_ExprContext;
+            let mut nulls = Vec::new();
             let values = self
                 .param_states
                 .iter()
@@ -145,6 +164,7 @@ impl ScanState {
                 .map(|(&state, &ty)| {
                     let mut isnull = false;
                     let d = pg_sys::ExecEvalExpr(state, econtext, &mut isnull);
+                    nulls.push(isnull);
                     if isnull {
                         return None;
                     }
@@ -159,7 +179,7 @@ impl ScanState {
                     datum_literal(d, ty).map(|l| vec![l])
                 })
                 .collect();
-            ParamValues(values)
+            ParamValues(values, nulls)
         }
     }
 }
@@ -269,8 +289,9 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
         let relid = (*(*node).ss.ss_currentRelation).rd_id;
         let table = Table::load(relid).or_raise();
         let max_reads = match plan.max_reads_per_scan {
-            Some(n) => n,
-            None => options::max_reads_per_scan(&table.server.options).or_raise(),
+            _ if !plan.parameterized => None,
+            Some(n) => Some(n),
+            None => Some(options::max_reads_per_scan(&table.server.options).or_raise()),
         };
         let setup = setup_for(&table, plan, role_for(node)).or_raise();
         let exprs = PgList::<pg_sys::Node>::from_pg((*fsplan).fdw_exprs);
@@ -283,6 +304,7 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
             started: false,
             reads: 0,
             max_reads,
+            seen: Default::default(),
             param_states,
             param_types,
             exec: executor_for(setup),
@@ -304,15 +326,19 @@ pub extern "C-unwind" fn iterate_foreign_scan(
         let state = &mut *((*node).fdw_state as *mut ScanState);
         if !state.started {
             state.started = true;
-            state.reads += 1;
-            if state.reads > state.max_reads {
-                FdwError::TooManyReads {
-                    table: plan_table(node),
-                    max: state.max_reads,
-                }
-                .raise();
-            }
             let params = state.param_values(node);
+            if let Some(max) = state.max_reads
+                && state.seen.insert(params.key())
+            {
+                state.reads += 1;
+                if state.reads > max {
+                    FdwError::TooManyReads {
+                        table: plan_table(node),
+                        max,
+                    }
+                    .raise();
+                }
+            }
             state.exec.start(&params).or_raise();
         }
         state.exec.fill(node, slot);

@@ -67,6 +67,9 @@ pub struct ScanPlan {
     /// The scan is the whole query (a final path): no Limit node runs above it, so it must
     /// itself return at most `limit` rows after skipping `offset` matching ones.
     pub final_limit: bool,
+    /// The scan is the inner side of a parameterized join: it reads once per outer key, within
+    /// `max_reads_per_scan`.
+    pub parameterized: bool,
 }
 
 impl ScanPlan {

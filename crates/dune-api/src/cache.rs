@@ -233,7 +233,10 @@ impl ResultCache {
         found.sort_by_key(|(_, e, s)| (matches!(s, Serve::Unfiltered), e.meta.bytes));
         let (meta_path, entry, serve) = found.into_iter().next()?;
         let pages = meta_path.with_extension("pages");
-        if !pages.exists() {
+        // a pages file of another length than written is damaged: never served
+        if fs::metadata(&pages).map(|m| m.len()).ok() != Some(entry.meta.bytes) {
+            let _ = fs::remove_file(&meta_path);
+            let _ = fs::remove_file(&pages);
             return None;
         }
         Some(Hit {
@@ -365,10 +368,17 @@ impl Hit {
             Serve::Unfiltered => (0, None),
         };
         let mut head = [0u8; 16];
+        let mut held = 0u64;
         while left != Some(0) {
             match file.read_exact(&mut head) {
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                other => other.map_err(bad)?,
+                // the end: every row the entry says it holds must have been there
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof && held == self.meta.rows =>
+                {
+                    break;
+                }
+                Err(e) => return Err(bad(e)),
+                Ok(()) => {}
             }
             let len = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
             let keep = u64::from_le_bytes(head[8..].try_into().expect("8 bytes"));
@@ -376,6 +386,7 @@ impl Hit {
             file.read_exact(&mut body).map_err(bad)?;
             let mut page = Page::from_json(body)?;
             page.rows.truncate(keep as usize);
+            held += page.rows.len() as u64;
             let dropped = skip.min(page.rows.len() as u64);
             page.rows.skip(dropped as usize);
             skip -= dropped;
@@ -388,6 +399,14 @@ impl Hit {
             }
         }
         Ok(())
+    }
+}
+
+impl Hit {
+    /// Removes a damaged entry.
+    pub fn discard(&self) {
+        let _ = fs::remove_file(self.pages.with_extension("meta"));
+        let _ = fs::remove_file(&self.pages);
     }
 }
 
@@ -425,7 +444,9 @@ impl Writer {
     pub fn finish(mut self) {
         let pages = self.cache.dir.join(format!("{}.pages", self.name));
         let meta = self.cache.dir.join(format!("{}.meta", self.name));
+        // the pages reach the disk before the entry says they are there
         let done = self.file.flush().is_ok()
+            && self.file.get_ref().sync_all().is_ok()
             && fs::rename(&self.tmp, &pages).is_ok()
             && serde_json::to_vec(&self.meta)
                 .ok()

@@ -233,7 +233,7 @@ pub fn read(
         }
         _ => return read_from(client, spec, started, at, emit),
     };
-    match from_cache(client, &cache, spec, &at, emit)? {
+    match from_cache(client, &cache, spec, &at, started, emit)? {
         Cached::Served => return Ok(()),
         Cached::ReadFrom(execution) => at = execution,
         Cached::Miss => {}
@@ -294,6 +294,7 @@ fn from_cache(
     cache: &ResultCache,
     spec: &ReadSpec,
     at: &Location,
+    started: &Started,
     emit: &mut dyn FnMut(ReadEvent) -> bool,
 ) -> Result<Cached> {
     let execution = match (at, &spec.source) {
@@ -307,7 +308,12 @@ fn from_cache(
                 columns: seen.column.clone().map(|c| vec![c]),
                 ..Read::default()
             };
-            let page = Pager::new(at.clone(), probe, (0, Some(1)), 1).fetch_at(client, 0, 1)?;
+            let page = match Pager::new(at.clone(), probe, (0, Some(1)), 1).fetch_at(client, 0, 1) {
+                Ok(page) => page,
+                // the column is gone (the query was edited), or no latest result: read as usual
+                Err(Error::BadRequest(_) | Error::NotFound { .. }) => return Ok(Cached::Miss),
+                Err(e) => return Err(e),
+            };
             if refresh_of(spec, Some(&page)).is_some() {
                 return Ok(Cached::Miss);
             }
@@ -328,16 +334,35 @@ fn from_cache(
         }
         _ => return Ok(Cached::Miss),
     };
+    // the statement reads this execution from now on (a rescan too, even if nothing came)
+    if let Ok(mut s) = started.lock()
+        && s.is_none()
+        && matches!(spec.source, ResultSource::Latest { .. })
+    {
+        *s = Some(execution.clone());
+    }
     let Some(hit) = cache.lookup(execution.as_str(), &spec.read, spec.offset, spec.limit) else {
         return Ok(Cached::ReadFrom(Location::Execution(execution)));
     };
-    if hit.serve == Serve::Unfiltered && spec.read.filters.is_some() {
-        emit(ReadEvent::Unfiltered);
-    }
-    match hit.serve(&mut |page| emit(ReadEvent::Page(Box::new(page)))) {
+    let mut emitted = false;
+    let served = hit.serve(&mut |page| {
+        if !emitted && hit.serve == Serve::Unfiltered && spec.read.filters.is_some() {
+            emit(ReadEvent::Unfiltered);
+        }
+        emitted = true;
+        emit(ReadEvent::Page(Box::new(page)))
+    });
+    match served {
         Ok(()) => Ok(Cached::Served),
-        // an unreadable entry: read from Dune
-        Err(_) => Ok(Cached::ReadFrom(Location::Execution(execution))),
+        // a damaged entry: dropped, and read from Dune if nothing of it was handed on
+        Err(e) => {
+            hit.discard();
+            if emitted {
+                Err(e)
+            } else {
+                Ok(Cached::ReadFrom(Location::Execution(execution)))
+            }
+        }
     }
 }
 
@@ -378,7 +403,8 @@ fn read_from(
         && started_id(started)?.is_none()
     {
         run_and_wait(client, &refresh, spec.wait, started)?;
-        return read(client, spec, started, emit);
+        let at = location(client, spec, started)?;
+        return read_from(client, spec, started, at, emit);
     }
     let (mut pager, first, first_took) = opened?;
     if let Some(refresh) = first.as_ref().and_then(|page| refresh_of(spec, Some(page)))
@@ -390,8 +416,10 @@ fn read_from(
             )));
         }
         run_and_wait(client, &refresh, spec.wait, started)?;
-        // the started execution is now the one the latest result is read from
-        return read(client, spec, started, emit);
+        // the started execution is now the one the latest result is read from (the caller's
+        // cache writer keeps its pages)
+        let at = location(client, spec, started)?;
+        return read_from(client, spec, started, at, emit);
     }
     let mut ahead = first.as_ref().and_then(|page| {
         let total = page.metadata.as_ref().and_then(|m| m.total_row_count);

@@ -109,6 +109,10 @@ impl Typed {
         let PlanSource::Result(source) = &plan.source else {
             unreachable!("typed tables read a result")
         };
+        // `x = NULL` (a NULL outer key, a NULL parameter): no row, nothing to read
+        if params.null_in_conjunct(&plan.filters) {
+            return None;
+        }
         // a parameter without a value, or filters past the request-size bound: the limit can
         // no longer be applied by Dune
         let (filters, complete) = match params.filters(&plan.filters) {
@@ -171,10 +175,14 @@ impl Typed {
             .map(|a| {
                 let name = a.param.as_ref()?;
                 let v = given?.as_map().get(name)?;
-                let text = match v {
+                let mut text = match v {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
+                // Dune's datetimes are UTC: said so, whatever the session's TimeZone
+                if a.type_oid == pg_sys::TIMESTAMPTZOID {
+                    text.push_str("+00");
+                }
                 CString::new(text).ok()
             })
             .collect()

@@ -177,4 +177,34 @@ SELECT count(*) FROM dune_latest(3493826);
 SELECT count(*) FILTER (WHERE l ->> 'query' LIKE '%ignore_max_datapoints_per_request=true%') AS lifted
 FROM jsonb_array_elements(emulator('log') -> 'log') l WHERE l ->> 'route' = 'latest';
 
+-- ANALYZE VERBOSE says what it read; a table with parameter columns is sampled without them
+ANALYZE VERBOSE synth_trades;
+SELECT emulator('reset') IS NOT NULL AS reset;
+ANALYZE credits_import.query_9000010;
+SELECT e -> 'results_requests' AS results_requests FROM emulator() e;
+SELECT p ->> 1 AS columns FROM jsonb_array_elements(emulator('log') -> 'log') l, jsonb_array_elements(l -> 'params') p
+WHERE p ->> 0 = 'columns';
+-- a NULL outer key matches nothing: nothing is read for it
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT count(*) FROM (VALUES (NULL::bigint), (18000997)) v(b) JOIN synth_trades s ON s.block_number = v.b;
+SELECT e -> 'results_requests' AS results_requests FROM emulator() e;
+-- a stable expression inside an OR is left to PostgreSQL (it might never be evaluated)
+SELECT explain_masked($$SELECT count(*) FROM recent_trades WHERE project = 'curve' OR block_time > now() - interval '1 day'$$);
+-- a join condition on a parameter column other than = is refused
+SELECT show_error($$SELECT count(*) FROM (VALUES ('2024-03-09'::timestamp)) v(d) JOIN daily_volume t ON t.start_date > v.d$$);
+-- a timestamptz parameter column, in a session that is not in UTC: sent and returned in UTC
+CREATE FOREIGN TABLE daily_volume_tz (day date, start_at timestamptz OPTIONS (param 'start_date'))
+    SERVER dune_cached OPTIONS (query_id '9000010', mode 'execute');
+SET TimeZone = 'America/New_York';
+SELECT count(*), min(start_at) FROM daily_volume_tz WHERE start_at = '2024-03-09 00:00:00+00';
+RESET TimeZone;
+-- the latest-results table takes its query ids from constants (a custom plan), and asks for
+-- them rather than read nothing when they come as an array parameter (a generic plan)
+PREPARE latest_of(bigint[]) AS SELECT count(*) FROM dune_latest_results WHERE query_id = ANY($1);
+EXECUTE latest_of('{1252207,3493826}');
+SET plan_cache_mode = force_generic_plan;
+SELECT show_error($$EXECUTE latest_of('{1252207,3493826}')$$);
+RESET plan_cache_mode;
+DEALLOCATE latest_of;
+
 RESET dune_fdw.server;
