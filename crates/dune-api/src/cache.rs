@@ -444,9 +444,9 @@ impl Writer {
     pub fn finish(mut self) {
         let pages = self.cache.dir.join(format!("{}.pages", self.name));
         let meta = self.cache.dir.join(format!("{}.meta", self.name));
-        // the pages reach the disk before the entry says they are there
+        // not synced (a read would wait for the disk): an entry left short or zeroed by a
+        // crash is caught when served (its length, its pages, its row count) and dropped
         let done = self.file.flush().is_ok()
-            && self.file.get_ref().sync_all().is_ok()
             && fs::rename(&self.tmp, &pages).is_ok()
             && serde_json::to_vec(&self.meta)
                 .ok()
