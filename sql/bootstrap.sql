@@ -49,6 +49,14 @@ COMMENT ON FUNCTION dune_latest(bigint, jsonb, interval) IS 'The latest result o
 COMMENT ON FUNCTION dune_latest_csv(bigint, jsonb) IS 'The latest result of a saved Dune query as one CSV text; runs nothing';
 COMMENT ON FUNCTION dune_cache() IS 'What the result cache holds for your Dune account: execution, query, rows, bytes, the request it answered, last use';
 COMMENT ON FUNCTION dune_cache_clear() IS 'Empties the result cache of your Dune account; the number of entries removed';
+COMMENT ON FUNCTION dune_query(bigint) IS 'A saved Dune query as Dune describes it: name, SQL, parameters, flags, owner';
+COMMENT ON FUNCTION dune_queries() IS 'The saved queries of your Dune account';
+COMMENT ON FUNCTION dune_create_query(text, text, jsonb, boolean, text) IS 'Saves a new Dune query (Read/Write key); its id';
+COMMENT ON FUNCTION dune_update_query(bigint, text, text, jsonb, text) IS 'Changes a saved Dune query; NULL leaves a field as it is (Read/Write key)';
+COMMENT ON FUNCTION dune_archive_query(bigint) IS 'Archives a saved Dune query (Read/Write key)';
+COMMENT ON FUNCTION dune_unarchive_query(bigint) IS 'Brings an archived Dune query back (Read/Write key)';
+COMMENT ON FUNCTION dune_make_private(bigint, boolean) IS 'Makes a saved Dune query private, or public with false (Read/Write key)';
+COMMENT ON FUNCTION dune_usage(date, date) IS 'The credits used and included by billing period, and the storage used and allowed';
 COMMENT ON FUNCTION dune_run(bigint, jsonb, text, interval) IS 'Executes a saved Dune query, waits and returns its rows as jsonb; cancels the execution on Dune if the statement gives up';
 COMMENT ON FUNCTION dune_in_flight() IS 'The Dune calls in flight in this server: backend pid, execution, state, queue position, rows read (other roles'' calls only for pg_read_all_stats)';
 COMMENT ON FUNCTION dune_fdw_handler() IS 'The foreign-data wrapper handler of dune_fdw';

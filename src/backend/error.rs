@@ -48,6 +48,12 @@ pub enum FdwError {
         column: String,
         available: Vec<String>,
     },
+    /// Dune refused a write (403): the key lacks the Read/Write scope, or the query is not
+    /// the account's to change.
+    WriteForbidden {
+        message: String,
+        server: String,
+    },
     /// A scan read Dune more often in one statement than `max_reads_per_scan` allows.
     TooManyReads {
         table: String,
@@ -187,6 +193,11 @@ impl FdwError {
                     None => r,
                 }
             }
+            FdwError::WriteForbidden { message, server } => report(
+                ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("Dune refused the change: {message}"),
+            )
+            .hint(format!("Changing queries needs an API key with the Read/Write scope: create one on dune.com (Settings, API), then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...'); a query owned by a team needs that team's key.")),
             FdwError::TooManyReads { table, max } => report(
                 ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
                 format!("the scan of foreign table \"{table}\" would read Dune more than {max} times in this statement"),

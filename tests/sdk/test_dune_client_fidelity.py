@@ -98,6 +98,40 @@ class Fidelity(unittest.TestCase):
         rows = self.client.run_sql("select * from query_3493826 limit 2", ping_frequency=1).get_rows()
         self.assertEqual([r["ct"] for r in rows], [1200, 880])
 
+    def test_query_management_create_get_update_archive_private(self):
+        created = self.client.create_query(
+            "fidelity", "select 1 as one", params=[QueryParameter.number_type("n", 7)], is_private=True
+        )
+        query_id = created.base.query_id
+        self.assertEqual(created.base.name, "fidelity")
+        self.assertEqual(created.sql, "select 1 as one")
+        self.assertTrue(created.meta.is_private)
+        self.assertEqual(created.base.params[0].key, "n")
+        self.assertEqual(self.client.update_query(query_id, query_sql="select 2 as one", description="d"), query_id)
+        again = self.client.get_query(query_id)
+        self.assertEqual((again.sql, again.meta.description, again.meta.version), ("select 2 as one", "d", 2))
+        self.assertTrue(self.client.archive_query(query_id))
+        self.assertFalse(self.client.unarchive_query(query_id))
+        self.client.make_public(query_id)
+        self.assertFalse(self.client.get_query(query_id).meta.is_private)
+        self.client.make_private(query_id)
+        rows = self.client.run_query(QueryBase(query_id=query_id), ping_frequency=1).get_rows()
+        self.assertEqual(rows, [{"one": 2}])
+
+    def test_a_read_key_may_not_write(self):
+        reader = DuneClient(api_key="emulator-read-key", base_url=self.base)
+        self.assertEqual(reader.get_query(1252207).base.name, "NFT marketplace volumes")
+        with self.assertRaises(Exception) as ctx:
+            reader.create_query("nope", "select 1")
+        self.assertIn("403", str(ctx.exception))
+
+    def test_get_usage(self):
+        usage = self.client.get_usage()
+        self.assertEqual(len(usage.billing_periods), 1)
+        self.assertGreaterEqual(usage.billing_periods[0].credits_used, 0)
+        self.assertGreater(usage.billing_periods[0].credits_included, 0)
+        self.assertEqual(self.client.get_usage(start_date="2001-01-01", end_date="2001-02-01").billing_periods, [])
+
     def test_rejected_key_is_a_401(self):
         bad = DuneClient(api_key="wrong", base_url=self.base)
         with self.assertRaises(Exception) as ctx:

@@ -119,7 +119,7 @@ pub(crate) struct CsvPage {
 /// and an execute is never sent twice (`http.rs`). Methods that take user input take the
 /// checked newtypes of [`crate::source`], so nothing unchecked is sent.
 pub struct Client {
-    http: Http,
+    pub(crate) http: Http,
     progress: ProgressSink,
 }
 

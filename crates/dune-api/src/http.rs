@@ -164,6 +164,12 @@ impl Http {
                 .post(url)
                 .header("X-Dune-Api-Key", key)
                 .send_empty(),
+            Some(b) if method == "PATCH" => self
+                .agent
+                .patch(url)
+                .header("X-Dune-Api-Key", key)
+                .header("Content-Type", "application/json")
+                .send(b),
             Some(b) => self
                 .agent
                 .post(url)

@@ -813,3 +813,55 @@ fn the_cache_keeps_within_its_bound_and_apart_per_key() {
     assert!(theirs.entries().is_empty(), "entries are per key");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn queries_are_created_changed_and_a_create_is_never_sent_twice() {
+    let emu = emulator();
+    let c = client(&emu);
+    let mut body = Map::new();
+    body.insert("name".into(), json!("made here"));
+    body.insert("query_sql".into(), json!("select 1 as one"));
+    let id = c.create_query(&body).unwrap();
+    let query = q(id);
+    assert_eq!(c.get_query(query).unwrap()["name"], "made here");
+    let mut changes = Map::new();
+    changes.insert("query_sql".into(), json!("select 2 as one"));
+    assert_eq!(c.update_query(query, &changes).unwrap(), id);
+    let after = c.get_query(query).unwrap();
+    assert_eq!(
+        (after["query_sql"].as_str(), after["version"].as_u64()),
+        (Some("select 2 as one"), Some(2))
+    );
+    c.query_action(query, dune_api::QueryAction::Archive)
+        .unwrap();
+    assert_eq!(c.get_query(query).unwrap()["is_archived"], true);
+    assert!(
+        c.query_objects(1000)
+            .unwrap()
+            .iter()
+            .any(|o| o["query_id"] == id)
+    );
+    assert!(c.usage(None, None).unwrap()["billing_periods"].is_array());
+    // a 502 after the create was sent: not sent again, and the error says it may have acted
+    emu.reset_stats();
+    emu.add_fault(fault(json!({"route": "create_query", "status": 502})));
+    let err = c.create_query(&body).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Server {
+                maybe_executed: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(emu.stats().requests["create_query"], 1, "sent once");
+    // a read key may not write
+    let reader = client_with(&emu, "emulator-read-key", |_| {});
+    assert!(matches!(
+        reader.create_query(&body),
+        Err(Error::Forbidden(_))
+    ));
+    assert_eq!(reader.get_query(query).unwrap()["query_id"], id);
+}

@@ -17,6 +17,7 @@ pub mod executions;
 pub mod faults;
 pub mod filter;
 pub mod http;
+pub mod manage;
 pub mod routes;
 pub mod stats;
 pub mod synth;
@@ -94,6 +95,11 @@ pub struct Inner {
     /// again without recomputing (completed results never change).
     pub pages: std::collections::VecDeque<(String, CachedPage)>,
     pub pages_bytes: usize,
+    /// Queries created or edited through the management endpoints, by id.
+    pub queries: std::collections::BTreeMap<u64, manage::ManagedQuery>,
+    /// What this account was billed for (`POST /v1/usage`; not cleared by a stats reset).
+    pub billed_executions: u64,
+    pub billed_datapoints: u64,
 }
 
 /// A results page kept for the next identical request.
@@ -128,6 +134,9 @@ impl State {
                 views: Vec::new(),
                 pages: Default::default(),
                 pages_bytes: 0,
+                queries: Default::default(),
+                billed_executions: 0,
+                billed_datapoints: 0,
             }),
         };
         state.seed_latest();

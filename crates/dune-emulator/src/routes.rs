@@ -9,7 +9,7 @@ use crate::http::{Misbehave, Network, Request, Response, url_encode};
 use crate::stats::{LogEntry, Stats};
 use crate::time::now_ms;
 use crate::ulid::{is_well_formed, new_ulid};
-use crate::{CachedPage, State, canonical};
+use crate::{CachedPage, State, canonical, manage};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +27,10 @@ enum Route<'a> {
     Latest(&'a str, bool),
     Query(&'a str),
     Queries,
+    CreateQuery,
+    UpdateQuery(&'a str),
+    QueryFlag(&'a str, &'a str),
+    Usage,
     Unknown,
 }
 
@@ -43,6 +47,10 @@ impl Route<'_> {
             Route::Latest(_, true) => "latest_csv",
             Route::Query(_) => "query",
             Route::Queries => "queries",
+            Route::CreateQuery => "create_query",
+            Route::UpdateQuery(_) => "update_query",
+            Route::QueryFlag(..) => "query_flag",
+            Route::Usage => "usage",
             Route::Unknown => "unknown",
         }
     }
@@ -64,6 +72,17 @@ fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
         ("GET", ["query", id, "results", "csv"]) => Route::Latest(id, true),
         ("GET", ["query", id]) => Route::Query(id),
         ("GET", ["queries"]) => Route::Queries,
+        ("POST", ["query"]) => Route::CreateQuery,
+        ("PATCH", ["query", id]) => Route::UpdateQuery(id),
+        (
+            "POST",
+            [
+                "query",
+                id,
+                action @ ("archive" | "unarchive" | "private" | "unprivate"),
+            ],
+        ) => Route::QueryFlag(id, action),
+        ("POST", ["usage"]) => Route::Usage,
         _ => Route::Unknown,
     }
 }
@@ -139,13 +158,27 @@ fn redact_query(raw: &str) -> String {
         .join("&")
 }
 
-fn authorized(state: &State, req: &Request) -> bool {
-    let key = req
-        .header("x-dune-api-key")
+fn key_of(req: &Request) -> &str {
+    req.header("x-dune-api-key")
         .or_else(|| req.param("api_key"))
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+fn authorized(state: &State, req: &Request) -> bool {
+    let key = key_of(req);
     let inner = state.lock();
-    !key.is_empty() && (inner.settings.any_key || inner.settings.api_keys.iter().any(|k| k == key))
+    !key.is_empty()
+        && (inner.settings.any_key
+            || manage::read_only(key)
+            || inner.settings.api_keys.iter().any(|k| k == key))
+}
+
+/// Routes that change the account (API reference §16: they need the Read/Write scope).
+fn writes(route: &Route) -> bool {
+    matches!(
+        route,
+        Route::CreateQuery | Route::UpdateQuery(_) | Route::QueryFlag(..)
+    )
 }
 
 fn serve(state: &State, req: &Request, route: &Route) -> Response {
@@ -154,6 +187,9 @@ fn serve(state: &State, req: &Request, route: &Route) -> Response {
     }
     if !authorized(state, req) {
         return Response::error(401, "invalid API Key");
+    }
+    if writes(route) && manage::read_only(key_of(req)) {
+        return Response::error(403, manage::READ_SCOPE_MESSAGE);
     }
     let host = req.header("host").unwrap_or("127.0.0.1");
     let base = format!("http://{host}/api");
@@ -168,6 +204,10 @@ fn serve(state: &State, req: &Request, route: &Route) -> Response {
         Route::Latest(id, csv) => latest(state, req, id, csv, &base),
         Route::Query(id) => read_query(state, id),
         Route::Queries => list_queries(state, req),
+        Route::CreateQuery => manage::create(state, req),
+        Route::UpdateQuery(id) => manage::update(state, req, id),
+        Route::QueryFlag(id, action) => manage::flag(state, id, action),
+        Route::Usage => manage::usage(state, req, &state.catalog),
         Route::Unknown => unreachable!(),
     }
 }
@@ -242,6 +282,7 @@ fn create_execution(
     let state_name = execution.phase(now).state();
     inner.executions.insert(id.clone(), execution);
     inner.stats.executions_created += 1;
+    inner.billed_executions += 1;
     Response::json(
         200,
         json!({ "execution_id": id, "state": state_name }).to_string(),
@@ -253,7 +294,21 @@ fn execute_query(state: &State, req: &Request, id: &str) -> Response {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let Some(query) = id.parse::<u64>().ok().and_then(|q| state.catalog.get(q)) else {
+    let query_id = id.parse::<u64>().unwrap_or(0);
+    if manage::archived(state, query_id) {
+        return Response::error(403, "Query is archived");
+    }
+    if let Some(sql) = manage::created_sql(state, query_id) {
+        if let Err(r) = performance(req, &body) {
+            return r;
+        }
+        let outcome = match plan_sql(&state.catalog, &sql) {
+            Ok(r) => Outcome::Rows(r),
+            Err(msg) => Outcome::Failed(msg),
+        };
+        return create_execution(state, query_id, BTreeMap::new(), outcome, (None, None));
+    }
+    let Some(query) = state.catalog.get(query_id) else {
         return Response::error(404, "Query not found");
     };
     if let Err(r) = performance(req, &body) {
@@ -722,6 +777,7 @@ fn json_page(p: &PageOut, envelope: Map<String, Value>, snap: &Snapshot, total: 
 fn remember_page(state: &State, cache_key: String, page: &CachedPage) {
     let mut inner = state.lock();
     count_page(&mut inner.stats, page);
+    inner.billed_datapoints += page.datapoints;
     let size = page.response.body.len();
     if size <= inner.settings.page_cache_bytes {
         while inner.pages_bytes + size > inner.settings.page_cache_bytes {
@@ -831,43 +887,13 @@ fn cached_page(state: &State, key: &str) -> Option<Response> {
         .find(|(k, _)| k == key)
         .map(|(_, p)| p.clone())?;
     count_page(&mut inner.stats, &page);
+    inner.billed_datapoints += page.datapoints;
     Some(page.response)
 }
 
-fn query_json(q: &crate::catalog::QueryDef) -> Value {
-    let params: Vec<Value> = q
-        .parameters
-        .iter()
-        .map(|p| {
-            let mut m = json!({"key": p.key, "type": p.kind, "value": p.value});
-            if let Some(opts) = &p.enum_options {
-                m["enumOptions"] = json!(opts);
-            }
-            if p.multiselect {
-                m["isMultiselect"] = json!(true);
-            }
-            m
-        })
-        .collect();
-    json!({
-        "query_id": q.query_id,
-        "name": q.name,
-        "description": q.description,
-        "tags": [],
-        "version": 1,
-        "parameters": params,
-        "query_engine": "v2 Dune SQL",
-        "query_sql": format!("-- served by the dune_fdw emulator\nselect * from query_{}", q.query_id),
-        "is_private": q.is_private,
-        "is_archived": false,
-        "is_unsaved": false,
-        "owner": "dune_fdw_emulator",
-    })
-}
-
 fn read_query(state: &State, id: &str) -> Response {
-    match id.parse::<u64>().ok().and_then(|q| state.catalog.get(q)) {
-        Some(q) => Response::json(200, query_json(q).to_string()),
+    match id.parse::<u64>().ok().and_then(|q| manage::query(state, q)) {
+        Some(q) => Response::json(200, q.to_json().to_string()),
         None => Response::error(404, "Query not found"),
     }
 }
@@ -881,12 +907,12 @@ fn list_queries(state: &State, req: &Request) -> Response {
         .param("offset")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
-    let all = &state.catalog.queries;
+    let all = manage::all_queries(state);
     let page: Vec<Value> = all
         .iter()
         .skip(offset)
         .take(limit)
-        .map(query_json)
+        .map(manage::ManagedQuery::to_json)
         .collect();
     Response::json(
         200,
