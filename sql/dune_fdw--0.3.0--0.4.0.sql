@@ -13,7 +13,7 @@ CREATE  FUNCTION "dune_create_query"(
 	"name" TEXT, /* Option < & str > */
 	"sql" TEXT, /* Option < & str > */
 	"parameters" jsonb DEFAULT NULL, /* Option < JsonB > */
-	"is_private" bool DEFAULT true, /* bool */
+	"is_private" bool DEFAULT true, /* Option < bool > */
 	"description" TEXT DEFAULT NULL /* Option < & str > */
 ) RETURNS bigint /* i64 */
 VOLATILE PARALLEL UNSAFE
@@ -32,11 +32,10 @@ CREATE  FUNCTION "dune_queries"() RETURNS TABLE (
 	"query_id" bigint,  /* i64 */
 	"name" TEXT,  /* Option < String > */
 	"owner" TEXT,  /* Option < String > */
-	"is_private" bool,  /* Option < bool > */
-	"is_archived" bool,  /* Option < bool > */
-	"version" bigint,  /* Option < i64 > */
-	"parameters" jsonb,  /* Option < JsonB > */
-	"query_sql" TEXT  /* Option < String > */
+	"description" TEXT,  /* Option < String > */
+	"tags" jsonb,  /* Option < JsonB > */
+	"created_at" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"updated_at" timestamp with time zone  /* Option < TimestampWithTimeZone > */
 )
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */

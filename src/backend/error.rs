@@ -54,6 +54,8 @@ pub enum FdwError {
         message: String,
         server: String,
     },
+    /// A create of a query failed after it may have reached Dune: it was not sent again.
+    MaybeCreated(ApiError),
     /// A scan read Dune more often in one statement than `max_reads_per_scan` allows.
     TooManyReads {
         table: String,
@@ -197,7 +199,13 @@ impl FdwError {
                 ERRCODE_INSUFFICIENT_PRIVILEGE,
                 format!("Dune refused the change: {message}"),
             )
-            .hint(format!("Changing queries needs an API key with the Read/Write scope: create one on dune.com (Settings, API), then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...'); a query owned by a team needs that team's key.")),
+            .hint(format!("Changing a query needs a key with the Read/Write scope (create one on dune.com, Settings, API, then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...')) of the query's owner (a team's query needs the team's key); an archived query must be brought back first (dune_unarchive_query).")),
+            FdwError::MaybeCreated(e) => {
+                let r = api_report(e);
+                let mut r = report(r.code, r.message);
+                r.detail = Some("The create may have reached Dune, so it was not sent again: the query may already be saved.".into());
+                r.hint("Check dune_queries() for it before creating it again.")
+            }
             FdwError::TooManyReads { table, max } => report(
                 ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
                 format!("the scan of foreign table \"{table}\" would read Dune more than {max} times in this statement"),

@@ -26,6 +26,8 @@ pub struct Tracker {
     execution_id: Option<String>,
     query_id: Option<u64>,
     state: Option<(String, Option<u64>)>,
+    /// What the execution cost, once Dune said.
+    cost_credits: Option<f64>,
     announced: Option<(String, Option<u64>)>,
     rows: u64,
     pages: u64,
@@ -44,6 +46,7 @@ impl Tracker {
             execution_id: None,
             query_id: None,
             state: None,
+            cost_credits: None,
             announced: None,
             rows: 0,
             pages: 0,
@@ -94,7 +97,9 @@ impl Tracker {
                 execution_id,
                 state,
                 queue_position,
+                cost_credits,
             } => {
+                self.cost_credits = cost_credits.or(self.cost_credits);
                 let now = (state, queue_position);
                 if self.state.as_ref() == Some(&now) {
                     return;
@@ -131,7 +136,11 @@ impl Tracker {
                 ("PENDING", None) => format!("{what} is queued ({waited:.1} s)"),
                 ("EXECUTING", _) => format!("{what} is running ({waited:.1} s)"),
                 ("COMPLETED" | "COMPLETED_PARTIAL", _) => {
-                    format!("{what} finished; reading its result ({waited:.1} s)")
+                    let cost = self
+                        .cost_credits
+                        .map(|c| format!("; it cost {c} credits"))
+                        .unwrap_or_default();
+                    format!("{what} finished; reading its result ({waited:.1} s){cost}")
                 }
                 _ => String::new(), // failures and cancellations are told by their ERROR
             };

@@ -1,12 +1,21 @@
 use crate::backend::blocking;
 use crate::backend::connection;
-use crate::backend::error::{FdwResult, OrRaise};
+use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use pgrx::datum::Date;
 use pgrx::prelude::*;
 use serde_json::Value;
 
-fn iso(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+/// A date argument as Dune's `YYYY-MM-DD`; 22023 for infinity or a year outside 1 to 9999.
+fn iso(d: Date, what: &str) -> FdwResult<String> {
+    let bad = || {
+        FdwError::InvalidArgument(format!(
+            "{what} must be a date from 0001-01-01 to 9999-12-31"
+        ))
+    };
+    if d.is_infinity() || d.is_neg_infinity() || !(1..=9999).contains(&d.year()) {
+        return Err(bad());
+    }
+    Ok(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
 }
 
 /// A `YYYY-MM-DD` text as a date (None if Dune sent something else).
@@ -37,8 +46,16 @@ fn dune_usage(
         name!(bytes_allowed, Option<i64>),
     ),
 > {
-    let (start, end) = (start_date.map(iso), end_date.map(iso));
     let run = || -> FdwResult<Value> {
+        let start = start_date.map(|d| iso(d, "start_date")).transpose()?;
+        let end = end_date.map(|d| iso(d, "end_date")).transpose()?;
+        if let (Some(s), Some(e)) = (&start, &end)
+            && s > e
+        {
+            return Err(FdwError::InvalidArgument(format!(
+                "start_date ({s}) is after end_date ({e})"
+            )));
+        }
         let config = connection::for_functions()?;
         blocking::run(config, move |c| c.usage(start.as_deref(), end.as_deref()))
     };

@@ -64,6 +64,8 @@ def main():
     t.check(len(queued) >= 1, "a NOTICE with the queue position and the time waited", str(notes))
     t.check(any(re.search(r"finished; reading its result \(\d+\.\d s\)", n) for n in notes),
             "a NOTICE when it finishes", str(notes))
+    t.check(any(re.search(r"finished; reading its result \(\d+\.\d s\); it cost 10 credits$", n) for n in notes),
+            "the NOTICE says what the execution cost (execution_cost_credits)", str(notes))
     t.check(all(re.search(r"\((\d+\.\d) s\)", n) and float(re.search(r"\((\d+\.\d) s\)", n)[1]) >= 1.0 for n in notes),
             "nothing said in the first second", str(notes))
     rows = [r for s in seen if isinstance(s, list) for r in s]

@@ -252,6 +252,10 @@ impl Client {
             execution_id: status.execution_id.clone(),
             state: status.state.as_str().to_string(),
             queue_position: status.queue_position,
+            cost_credits: status
+                .raw
+                .get("execution_cost_credits")
+                .and_then(Value::as_f64),
         });
         Ok(status)
     }
@@ -315,7 +319,12 @@ impl Client {
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
-                        .filter_map(|q| q.get("query_id").and_then(Value::as_i64))
+                        // Dune's list items carry `id` (ResolvedQueryOverview); `query_id` too
+                        .filter_map(|q| {
+                            q.get("id")
+                                .or_else(|| q.get("query_id"))
+                                .and_then(Value::as_i64)
+                        })
                         .collect()
                 })
                 .unwrap_or_default();

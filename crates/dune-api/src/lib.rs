@@ -46,3 +46,4 @@ pub use read::{ReadEvent, ReadSpec, Started, read};
 pub use rows::Rows;
 pub use secret::ApiKey;
 pub use source::{ExecutionId, PERFORMANCE_TIERS, Params, Performance, QueryId, ResultSource, Sql};
+pub use time::parse_rfc3339_ms;

@@ -22,6 +22,9 @@ pub enum Progress {
         state: String,
         /// Its queue position while pending.
         queue_position: Option<u64>,
+        /// What the execution cost, once Dune says (`execution_cost_credits`, API reference
+        /// §16).
+        cost_credits: Option<f64>,
     },
     /// A results page arrived with this many rows.
     Page {

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time with an offset (`Z` or `±hh:mm`);
 /// None for anything else.
-pub(crate) fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     s.trim()
         .parse::<jiff::Timestamp>()
         .ok()

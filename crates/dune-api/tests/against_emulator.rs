@@ -835,12 +835,7 @@ fn queries_are_created_changed_and_a_create_is_never_sent_twice() {
     c.query_action(query, dune_api::QueryAction::Archive)
         .unwrap();
     assert_eq!(c.get_query(query).unwrap()["is_archived"], true);
-    assert!(
-        c.query_objects(1000)
-            .unwrap()
-            .iter()
-            .any(|o| o["query_id"] == id)
-    );
+    assert!(c.query_objects(1000).unwrap().iter().any(|o| o["id"] == id));
     assert!(c.usage(None, None).unwrap()["billing_periods"].is_array());
     // a 502 after the create was sent: not sent again, and the error says it may have acted
     emu.reset_stats();

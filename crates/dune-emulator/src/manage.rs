@@ -68,6 +68,21 @@ impl ManagedQuery {
         }
     }
 
+    /// An item of `GET /v1/queries` (Dune's `ResolvedQueryOverview`: `id`, name, description,
+    /// owner, tags, created_at, updated_at).
+    pub fn overview(&self) -> Value {
+        let at = crate::time::rfc3339(crate::SEEDED_AT_MS);
+        json!({
+            "id": self.query_id,
+            "name": self.name,
+            "description": self.description,
+            "owner": "dune_fdw_emulator",
+            "tags": self.tags,
+            "created_at": at,
+            "updated_at": at,
+        })
+    }
+
     /// The query object of `GET /v1/query/{id}`.
     pub fn to_json(&self) -> Value {
         json!({
@@ -200,10 +215,14 @@ pub fn create(state: &State, req: &Request) -> Response {
 }
 
 /// Applies `f` to query `id` (kept as edited) and answers `{"query_id": id}`.
-fn edit(state: &State, id: &str, f: impl FnOnce(&mut ManagedQuery)) -> Response {
+fn edit(state: &State, id: &str, unarchive: bool, f: impl FnOnce(&mut ManagedQuery)) -> Response {
     let Some(mut q) = id.parse::<u64>().ok().and_then(|id| query(state, id)) else {
         return Response::error(404, "Query not found");
     };
+    // archiving "makes it uneditable and unexecutable" until it is unarchived
+    if q.is_archived && !unarchive {
+        return Response::error(403, "Query is archived");
+    }
     f(&mut q);
     let query_id = q.query_id;
     state.lock().queries.insert(query_id, q);
@@ -229,7 +248,7 @@ pub fn update(state: &State, req: &Request, id: &str) -> Response {
     if text("name").is_some_and(|n| n.trim().is_empty()) {
         return Response::error(400, "Invalid request body payload: name");
     }
-    edit(state, id, |q| {
+    edit(state, id, false, |q| {
         q.name = text("name").unwrap_or(q.name.clone());
         q.description = text("description").unwrap_or(q.description.clone());
         q.query_sql = text("query_sql").unwrap_or(q.query_sql.clone());
@@ -241,12 +260,17 @@ pub fn update(state: &State, req: &Request, id: &str) -> Response {
 
 /// `POST /v1/query/{id}/{archive|unarchive|private|unprivate}`.
 pub fn flag(state: &State, id: &str, action: &str) -> Response {
-    edit(state, id, |q| match action {
-        "archive" => q.is_archived = true,
-        "unarchive" => q.is_archived = false,
-        "private" => q.is_private = true,
-        _ => q.is_private = false,
-    })
+    edit(
+        state,
+        id,
+        action == "unarchive" || action == "archive",
+        |q| match action {
+            "archive" => q.is_archived = true,
+            "unarchive" => q.is_archived = false,
+            "private" => q.is_private = true,
+            _ => q.is_private = false,
+        },
+    )
 }
 
 /// The executable definition of a created query: its SQL, run as raw SQL is.
@@ -259,6 +283,18 @@ pub fn created_sql(state: &State, id: u64) -> Option<String> {
 /// Whether query `id` was archived (executing it is refused, as Dune refuses it).
 pub fn archived(state: &State, id: u64) -> bool {
     state.lock().queries.get(&id).is_some_and(|q| q.is_archived)
+}
+
+/// A `YYYY-MM-DD` day of the calendar (month 1 to 12, day 1 to 31).
+fn calendar_day(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
+    s.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && num(0..4).is_some()
+        && num(5..7).is_some_and(|m| (1..=12).contains(&m))
+        && num(8..10).is_some_and(|d| (1..=31).contains(&d))
 }
 
 fn day(ms: u64) -> String {
@@ -280,11 +316,7 @@ pub fn usage(state: &State, req: &Request, catalog: &Catalog) -> Response {
     let date = |k: &str| -> Result<Option<String>, Response> {
         match b.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s))
-                if s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' =>
-            {
-                Ok(Some(s.clone()))
-            }
+            Some(Value::String(s)) if calendar_day(s) => Ok(Some(s.clone())),
             _ => Err(Response::error(
                 400,
                 &format!("Invalid request body payload: {k} must be YYYY-MM-DD"),
@@ -302,18 +334,27 @@ pub fn usage(state: &State, req: &Request, catalog: &Catalog) -> Response {
             today[..4].parse::<i64>().unwrap_or(2026),
             today[5..7].parse::<u32>().unwrap_or(1),
         );
-        let next = if m == 12 {
+        if m == 12 {
             format!("{}-01-01", y + 1)
         } else {
             format!("{y:04}-{:02}-01", m + 1)
-        };
-        next
+        }
     };
     let overlaps =
         from.as_ref().is_none_or(|f| *f < end) && to.as_ref().is_none_or(|t| *t >= start);
     let inner = state.lock();
     let credits = inner.billed_executions as f64 * 10.0 + inner.billed_datapoints as f64 / 1000.0;
-    let private_queries = catalog.queries.iter().filter(|q| q.is_private).count()
+    let private_queries = catalog
+        .queries
+        .iter()
+        .map(|q| {
+            inner
+                .queries
+                .get(&q.query_id)
+                .map_or(q.is_private, |m| m.is_private)
+        })
+        .filter(|&p| p)
+        .count()
         + inner
             .queries
             .values()

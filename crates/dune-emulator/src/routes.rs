@@ -169,8 +169,10 @@ fn authorized(state: &State, req: &Request) -> bool {
     let inner = state.lock();
     !key.is_empty()
         && (inner.settings.any_key
-            || manage::read_only(key)
-            || inner.settings.api_keys.iter().any(|k| k == key))
+            || inner.settings.api_keys.iter().any(|k| k == key)
+            // the Read-scope key goes with the default key (not with a list given at start)
+            || (manage::read_only(key)
+                && inner.settings.api_keys.iter().any(|k| k == crate::DEFAULT_API_KEY)))
 }
 
 /// Routes that change the account (API reference §16: they need the Read/Write scope).
@@ -376,9 +378,11 @@ fn cancel(state: &State, id: &str) -> Response {
 /// Resolves `params.<name>` entries against the query's parameters. Partial sets take the
 /// defaults for the rest; none at all means "any parameter set".
 fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Response {
-    let Some(query) = id.parse::<u64>().ok().and_then(|q| state.catalog.get(q)) else {
+    let query_id = id.parse::<u64>().unwrap_or(0);
+    let query = state.catalog.get(query_id);
+    if query.is_none() && manage::created_sql(state, query_id).is_none() {
         return Response::error(404, "Query not found");
-    };
+    }
     // a multi-select value travels as the same name repeated: it becomes a list
     let mut given: BTreeMap<String, Value> = BTreeMap::new();
     for (k, v) in &req.query {
@@ -396,9 +400,9 @@ fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Resp
     let wanted = if given.is_empty() {
         None
     } else {
-        match query.resolve_params(&given) {
-            Ok(p) => Some(canonical(&p)),
-            Err(_) => {
+        match query.map(|q| q.resolve_params(&given)) {
+            Some(Ok(p)) => Some(canonical(&p)),
+            _ => {
                 return Response::error(404, "No results found for this query and parameters");
             }
         }
@@ -408,7 +412,7 @@ fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Resp
         let inner = state.lock();
         let mut best: Option<(u64, String)> = None;
         for e in inner.executions.values() {
-            if e.query_id != query.query_id || !e.phase(now).has_result() {
+            if e.query_id != query_id || !e.phase(now).has_result() {
                 continue;
             }
             if wanted.as_ref().is_some_and(|w| *w != canonical(&e.params)) {
@@ -420,7 +424,7 @@ fn latest(state: &State, req: &Request, id: &str, csv: bool, base: &str) -> Resp
             }
         }
         best.map(|(_, id)| id).or_else(|| {
-            let key = (query.query_id, wanted.clone()?);
+            let key = (query_id, wanted.clone()?);
             inner.latest.get(&key).cloned()
         })
     };
@@ -899,10 +903,11 @@ fn read_query(state: &State, id: &str) -> Response {
 }
 
 fn list_queries(state: &State, req: &Request) -> Response {
+    // Dune's default page is 20 queries; each item is an overview (`id`, not `query_id`)
     let limit = req
         .param("limit")
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(100);
+        .unwrap_or(20);
     let offset = req
         .param("offset")
         .and_then(|v| v.parse::<usize>().ok())
@@ -912,7 +917,7 @@ fn list_queries(state: &State, req: &Request) -> Response {
         .iter()
         .skip(offset)
         .take(limit)
-        .map(manage::ManagedQuery::to_json)
+        .map(manage::ManagedQuery::overview)
         .collect();
     Response::json(
         200,

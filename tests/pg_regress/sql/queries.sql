@@ -30,9 +30,13 @@ SELECT dune_make_private(:qid, false) AS done, dune_query(:qid) -> 'is_private' 
 SELECT dune_archive_query(:qid) AS done, dune_query(:qid) -> 'is_archived' AS archived;
 SELECT show_error(format('SELECT dune_execute(%s)', :qid));
 SELECT dune_unarchive_query(:qid) AS done, dune_query(:qid) -> 'is_archived' AS archived;
-SELECT query_id = :qid AS ours, name, owner, is_private, is_archived, version, query_sql
+SELECT query_id = :qid AS ours, name, owner, description, tags, created_at IS NOT NULL AS dated
 FROM dune_queries() WHERE query_id = :qid;
 SELECT count(*) >= 14 AS listed FROM dune_queries();
+-- an archived query can be neither run nor changed until it is brought back
+SELECT dune_archive_query(:qid) AS done;
+SELECT show_error(format($$SELECT dune_update_query(%s, name => 'renamed')$$, :qid));
+SELECT dune_unarchive_query(:qid) AS done;
 
 -- bad input is refused before anything is sent
 SELECT emulator('reset') IS NOT NULL AS reset;
@@ -65,3 +69,17 @@ SELECT count(*) AS periods, bool_and(credits_used > 0) AS billed, bool_and(credi
 FROM dune_usage();
 SELECT count(*) AS periods FROM dune_usage('2001-01-01', '2001-01-31');
 SELECT count(*) AS periods FROM dune_usage(current_date);
+SELECT show_error($$SELECT * FROM dune_usage('infinity')$$);
+SELECT show_error($$SELECT * FROM dune_usage('2024-03-02', '2024-03-01')$$);
+-- a create that fails after it may have reached Dune is not sent again, and says so
+CREATE FUNCTION emulator_fault(rule text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE root text := (SELECT regexp_replace(api_url, '/api$', '') FROM emulator_config);
+BEGIN
+    PERFORM emulator('stats');
+    EXECUTE format('COPY emulator_out FROM PROGRAM %L WITH (FORMAT csv, QUOTE %L, DELIMITER %L)',
+                   format('curl -s -X POST -d ''%s'' %s/_emulator/faults', rule, root), E'\x01', E'\x02');
+END $$;
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT emulator_fault('{"route": "create_query", "status": 502}');
+SELECT show_error($$SELECT dune_create_query('maybe', 'select 1')$$);
+SELECT e -> 'requests' -> 'create_query' AS creates FROM emulator() e;
