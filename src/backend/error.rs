@@ -161,6 +161,36 @@ fn api_report(e: &ApiError) -> Report {
 }
 
 impl FdwError {
+    /// The report of a refused change, a create that may have happened, or a scan over its
+    /// bound of reads.
+    fn writes_and_reads_report(&self) -> Report {
+        use PgSqlErrorCode::*;
+        match self {
+            FdwError::WriteForbidden { message, server } => report(
+                ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("Dune refused the change: {message}"),
+            )
+            .hint(format!("Changing a query needs a key with the Read/Write scope (create one on dune.com, Settings, API, then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...')) of the query's owner (a team's query needs the team's key); an archived query must be brought back first (dune_unarchive_query).")),
+            FdwError::MaybeCreated(e) => {
+                let r = api_report(e);
+                let mut r = report(r.code, r.message);
+                r.detail = Some("The create may have reached Dune, so it was not sent again: the query may already be saved.".into());
+                r.hint("Check dune_queries() for it before creating it again.")
+            }
+            FdwError::TooManyReads { table, max } => report(
+                ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+                format!("the scan of foreign table \"{table}\" would read Dune more than {max} times in this statement"),
+            )
+            .detail("A nested loop reads the table once for each outer key or parameter value.")
+            .hint(format!(
+                "Raise the limit (ALTER FOREIGN TABLE {table} OPTIONS (ADD max_reads_per_scan '1000')), give fewer keys, or read the whole result once (SET enable_nestloop = off)."
+            )),
+            _ => unreachable!("called for the three kinds above"),
+        }
+    }
+}
+
+impl FdwError {
     fn to_report(&self) -> Report {
         use PgSqlErrorCode::*;
         match self {
@@ -195,25 +225,9 @@ impl FdwError {
                     None => r,
                 }
             }
-            FdwError::WriteForbidden { message, server } => report(
-                ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("Dune refused the change: {message}"),
-            )
-            .hint(format!("Changing a query needs a key with the Read/Write scope (create one on dune.com, Settings, API, then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...')) of the query's owner (a team's query needs the team's key); an archived query must be brought back first (dune_unarchive_query).")),
-            FdwError::MaybeCreated(e) => {
-                let r = api_report(e);
-                let mut r = report(r.code, r.message);
-                r.detail = Some("The create may have reached Dune, so it was not sent again: the query may already be saved.".into());
-                r.hint("Check dune_queries() for it before creating it again.")
-            }
-            FdwError::TooManyReads { table, max } => report(
-                ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
-                format!("the scan of foreign table \"{table}\" would read Dune more than {max} times in this statement"),
-            )
-            .detail("A nested loop reads the table once for each outer key or parameter value.")
-            .hint(format!(
-                "Raise the limit (ALTER FOREIGN TABLE {table} OPTIONS (ADD max_reads_per_scan '1000')), give fewer keys, or read the whole result once (SET enable_nestloop = off)."
-            )),
+            FdwError::WriteForbidden { .. }
+            | FdwError::MaybeCreated(_)
+            | FdwError::TooManyReads { .. } => self.writes_and_reads_report(),
             FdwError::MissingQueryId(table) => report(
                 ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
                 format!("{table} needs the query: WHERE query_id = <id>"),

@@ -299,43 +299,18 @@ impl Client {
             .collect())
     }
 
-    /// GET /v1/queries: the ids of the account's queries (at most `max`), 100 per request.
+    /// GET /v1/queries: the ids of the account's queries (at most `max`), 100 per request
+    /// (Dune's list items carry `id`, its `ResolvedQueryOverview`; `query_id` is read too).
     pub fn list_queries(&self, max: usize) -> Result<Vec<i64>> {
-        let mut ids = Vec::new();
-        loop {
-            let query = vec![
-                ("limit".to_string(), "100".to_string()),
-                ("offset".to_string(), ids.len().to_string()),
-            ];
-            let url = with_query(&self.http.url("/queries"), &query);
-            let reply = self
-                .http
-                .send("GET", &url, None, Idempotency::Safe, NotFound::Query)?;
-            let v: Value = serde_json::from_slice(&reply.body).map_err(|e| {
-                Error::InvalidResponse(format!("queries response: invalid JSON ({e})"))
-            })?;
-            let page: Vec<i64> = v
-                .get("queries")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        // Dune's list items carry `id` (ResolvedQueryOverview); `query_id` too
-                        .filter_map(|q| {
-                            q.get("id")
-                                .or_else(|| q.get("query_id"))
-                                .and_then(Value::as_i64)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let total = v.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
-            let done = page.is_empty();
-            ids.extend(page);
-            if done || ids.len() >= total.min(max) {
-                ids.truncate(max);
-                return Ok(ids);
-            }
-        }
+        Ok(self
+            .query_objects(max)?
+            .iter()
+            .filter_map(|q| {
+                q.get("id")
+                    .or_else(|| q.get("query_id"))
+                    .and_then(Value::as_i64)
+            })
+            .collect())
     }
 
     fn results_url(
