@@ -47,6 +47,10 @@ pub struct EntryMeta {
     pub total_row_count: Option<u64>,
     /// Bytes of the pages file.
     pub bytes: u64,
+    /// The first column of the result, to ask which execution is the latest with one
+    /// datapoint.
+    #[serde(default)]
+    pub first_column: Option<String>,
 }
 
 /// An entry as `dune_cache()` lists it.
@@ -275,6 +279,16 @@ impl ResultCache {
             .join(format!("{query}-{}.json", digest(&refs, 16)))
     }
 
+    /// A column of a result this cache holds of `query` (any parameter set), to ask which
+    /// execution is the latest with one datapoint (Some(None): no column name known); None
+    /// when no entry of the query is held.
+    pub fn holds_query(&self, query: QueryId) -> Option<Option<String>> {
+        self.metas()
+            .into_iter()
+            .find(|(_, e)| e.meta.query_id == Some(query.get()))
+            .map(|(_, e)| e.meta.first_column)
+    }
+
     /// The latest execution last seen for `query` with `params`.
     pub fn latest_seen(&self, query: QueryId, params: Option<&Params>) -> Option<LatestSeen> {
         serde_json::from_slice(&fs::read(self.latest_path(query, params)).ok()?).ok()
@@ -315,6 +329,10 @@ impl ResultCache {
                 complete: false,
                 total_row_count: first.metadata.as_ref().and_then(|m| m.total_row_count),
                 bytes: 0,
+                first_column: first
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.column_names.first().cloned()),
             },
         })
     }
@@ -485,6 +503,7 @@ mod tests {
             complete,
             total_row_count: Some(rows),
             bytes: 100,
+            first_column: None,
         }
     }
 

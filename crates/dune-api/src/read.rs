@@ -11,7 +11,7 @@ use crate::error::{Error, NotFound, Result};
 use crate::models::Page;
 use crate::pages::Pager;
 use crate::poll::{require_finished, require_result};
-use crate::source::{ExecutionId, ResultSource};
+use crate::source::{ExecutionId, Params, QueryId, ResultSource};
 use crate::time::{now_ms, parse_rfc3339_ms};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -300,37 +300,10 @@ fn from_cache(
     let execution = match (at, &spec.source) {
         (Location::Execution(id), _) => id.clone(),
         (Location::Latest { .. }, ResultSource::Latest { query, params, .. }) => {
-            let Some(seen) = cache.latest_seen(*query, params.as_ref()) else {
-                return Ok(Cached::Miss);
-            };
-            let probe_column = seen.column.clone();
-            let probe = Read {
-                columns: seen.column.clone().map(|c| vec![c]),
-                ..Read::default()
-            };
-            let page = match Pager::new(at.clone(), probe, (0, Some(1)), 1).fetch_at(client, 0, 1) {
-                Ok(page) => page,
-                // the column is gone (the query was edited), or no latest result: read as usual
-                Err(Error::BadRequest(_) | Error::NotFound { .. }) => return Ok(Cached::Miss),
-                Err(e) => return Err(e),
-            };
-            if refresh_of(spec, Some(&page)).is_some() {
-                return Ok(Cached::Miss);
+            match latest_execution(client, cache, spec, at, (*query, params.as_ref()))? {
+                Some(id) => id,
+                None => return Ok(Cached::Miss),
             }
-            let Ok(id) = ExecutionId::try_from(page.execution_id.as_str()) else {
-                return Ok(Cached::Miss);
-            };
-            // the probe asks for no filter: its total is the whole result's
-            let total = page.metadata.as_ref().and_then(|m| m.total_row_count);
-            if seen.execution_id != page.execution_id || seen.total_row_count != total {
-                let seen = LatestSeen {
-                    execution_id: page.execution_id.clone(),
-                    column: probe_column,
-                    total_row_count: total,
-                };
-                cache.remember_latest(*query, params.as_ref(), &seen);
-            }
-            id
         }
         _ => return Ok(Cached::Miss),
     };
@@ -364,6 +337,60 @@ fn from_cache(
             }
         }
     }
+}
+
+/// Which execution is a query's latest result, asked with one row of one column, when the
+/// cache may hold it (the latest execution of these parameters was seen, or an execution of
+/// the query is held); None to read as usual (nothing held, a stale result under `max_age`,
+/// or Dune cannot answer the question: the column is gone, no latest result).
+fn latest_execution(
+    client: &Client,
+    cache: &ResultCache,
+    spec: &ReadSpec,
+    at: &Location,
+    (query, params): (QueryId, Option<&Params>),
+) -> Result<Option<ExecutionId>> {
+    // not seen with these parameters, but an execution of the query is held (another
+    // parameter set may name the same execution): worth one datapoint to ask
+    let seen = match cache.latest_seen(query, params) {
+        Some(seen) => seen,
+        None => match cache.holds_query(query) {
+            Some(column) => LatestSeen {
+                execution_id: String::new(),
+                column,
+                total_row_count: None,
+            },
+            None => return Ok(None),
+        },
+    };
+    let probe_column = seen.column.clone();
+    let probe = Read {
+        columns: seen.column.clone().map(|c| vec![c]),
+        ..Read::default()
+    };
+    let page = match Pager::new(at.clone(), probe, (0, Some(1)), 1).fetch_at(client, 0, 1) {
+        Ok(page) => page,
+        // the column is gone (the query was edited), or no latest result: read as usual
+        Err(Error::BadRequest(_) | Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if refresh_of(spec, Some(&page)).is_some() {
+        return Ok(None);
+    }
+    let Ok(id) = ExecutionId::try_from(page.execution_id.as_str()) else {
+        return Ok(None);
+    };
+    // the probe asks for no filter: its total is the whole result's
+    let total = page.metadata.as_ref().and_then(|m| m.total_row_count);
+    if seen.execution_id != page.execution_id || seen.total_row_count != total {
+        let seen = LatestSeen {
+            execution_id: page.execution_id.clone(),
+            column: probe_column,
+            total_row_count: total,
+        };
+        cache.remember_latest(query, params, &seen);
+    }
+    Ok(Some(id))
 }
 
 /// Remembers the execution a latest-result read is reading, with a column to ask it for
@@ -402,6 +429,11 @@ fn read_from(
     ) = (&opened, refresh_of(spec, None))
         && started_id(started)?.is_none()
     {
+        if let ResultSource::Execute { query, .. } = &refresh {
+            emit(ReadEvent::Notice(format!(
+                "query {query} has no latest result for these parameters; running it (max_age)"
+            )));
+        }
         run_and_wait(client, &refresh, spec.wait, started)?;
         let at = location(client, spec, started)?;
         return read_from(client, spec, started, at, emit);

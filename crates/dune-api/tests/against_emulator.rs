@@ -860,3 +860,40 @@ fn queries_are_created_changed_and_a_create_is_never_sent_twice() {
     ));
     assert_eq!(reader.get_query(query).unwrap()["query_id"], id);
 }
+
+#[test]
+fn the_same_execution_through_another_parameter_set_is_served_after_one_datapoint() {
+    let emu = emulator();
+    let dir = scratch_dir("params");
+    let c = cached_client(&emu, &dir, 64);
+    let latest = |p: Option<Value>| ResultSource::Latest {
+        query: q(9000010),
+        params: params(p.as_ref()),
+        max_age: None,
+        performance: None,
+    };
+    // the query's default start_date, named: the same latest execution as no parameters
+    let named = spec_of(
+        latest(Some(json!({"start_date": "2024-03-01 00:00:00"}))),
+        Read::default(),
+        (0, None),
+    );
+    let (first, _) = read_with(&c, &named, |_| true);
+    assert_eq!(first.len(), 30);
+    emu.reset_stats();
+    let (second, _) = read_with(
+        &c,
+        &spec_of(latest(None), Read::default(), (0, None)),
+        |_| true,
+    );
+    assert_eq!(second, first);
+    let s = emu.stats();
+    assert_eq!(
+        (s.total_requests, s.datapoints_served),
+        (1, 1),
+        "one check of one datapoint"
+    );
+    let cache = dune_api::ResultCache::for_account(c.config().cache.as_ref().unwrap(), c.config());
+    assert_eq!(cache.entries().len(), 1, "one entry for one execution");
+    let _ = std::fs::remove_dir_all(&dir);
+}
