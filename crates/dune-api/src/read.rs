@@ -419,33 +419,32 @@ fn read_from(
     emit: &mut dyn FnMut(ReadEvent) -> bool,
 ) -> Result<()> {
     let opened = open_finished(client, spec, at, emit);
-    // no latest result at all is as stale as can be: with max_age, run the query
-    if let (
+    // a latest result older than max_age, or none at all (as stale as can be): run the query
+    let missing = matches!(
+        &opened,
         Err(Error::NotFound {
             what: NotFound::LatestResult,
             ..
-        }),
-        Some(refresh),
-    ) = (&opened, refresh_of(spec, None))
+        })
+    );
+    let refresh = match &opened {
+        _ if missing => refresh_of(spec, None),
+        Ok((_, Some(page), _)) => refresh_of(spec, Some(page)),
+        _ => None,
+    };
+    if let Some(refresh) = refresh
         && started_id(started)?.is_none()
     {
         if let ResultSource::Execute { query, .. } = &refresh {
-            emit(ReadEvent::Notice(format!(
-                "query {query} has no latest result for these parameters; running it (max_age)"
-            )));
-        }
-        run_and_wait(client, &refresh, spec.wait, started)?;
-        let at = location(client, spec, started)?;
-        return read_from(client, spec, started, at, emit);
-    }
-    let (mut pager, first, first_took) = opened?;
-    if let Some(refresh) = first.as_ref().and_then(|page| refresh_of(spec, Some(page)))
-        && started_id(started)?.is_none()
-    {
-        if let ResultSource::Execute { query, .. } = &refresh {
-            emit(ReadEvent::Notice(format!(
-                "the latest result of query {query} is older than max_age; running the query again"
-            )));
+            emit(ReadEvent::Notice(if missing {
+                format!(
+                    "query {query} has no latest result for these parameters; running it (max_age)"
+                )
+            } else {
+                format!(
+                    "the latest result of query {query} is older than max_age; running the query again"
+                )
+            }));
         }
         run_and_wait(client, &refresh, spec.wait, started)?;
         // the started execution is now the one the latest result is read from (the caller's
@@ -453,6 +452,7 @@ fn read_from(
         let at = location(client, spec, started)?;
         return read_from(client, spec, started, at, emit);
     }
+    let (mut pager, first, first_took) = opened?;
     let mut ahead = first.as_ref().and_then(|page| {
         let total = page.metadata.as_ref().and_then(|m| m.total_row_count);
         ahead::plan(pager.position(), page, total, spec.concurrency, first_took)
