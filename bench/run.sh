@@ -7,6 +7,8 @@
 #   bench/run.sh                 A, B, C and D at 1M, 3M and 10M rows × 0, 50 and 150 ms
 #   SIZES=200000,600000 LATENCIES=0,150 RUNS=1 bench/run.sh     a quicker run
 #   PAGE_CACHE_MB=8192 (default) what the emulator keeps of the pages it served
+#   PARTS=writes                 only the writes (bench/writes.py: INSERT into a Dune table vs
+#                                dune-client's insert_data, WRITE_ROWS=1000000, LATENCIES=0,150)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 setup
@@ -25,4 +27,6 @@ start_cluster "$TMP/pg"
 MALLOC_ARENA_MAX=1 EMULATOR_PROFILE=release start_emulator --pending-ms 20 --execution-ms 100 \
   --page-cache-mb "${PAGE_CACHE_MB:-8192}"
 export BENCH_TMP="$TMP"
-"$VENV/bin/python" "$ROOT/bench/bench.py"
+PARTS="${PARTS:-reads,writes}"
+if [[ ",$PARTS," == *",reads,"* ]]; then "$VENV/bin/python" "$ROOT/bench/bench.py"; fi
+if [[ ",$PARTS," == *",writes,"* ]]; then "$VENV/bin/python" "$ROOT/bench/writes.py"; fi

@@ -18,6 +18,7 @@ SUITES=(
     "load:load:tests/load/load.py"
     "faults:reliability faults:tests/reliability/faults.py"
     "interrupts:reliability interrupts:tests/reliability/interrupts.py"
+    "insert-faults:reliability insert faults:tests/reliability/insert_faults.py"
     "secrets:reliability secrets:tests/reliability/secrets.py"
     "progress:ux progress:tests/ux/progress.py"
     "upgrade:packaging upgrade:tests/packaging/upgrade.py"

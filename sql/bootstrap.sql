@@ -56,6 +56,12 @@ COMMENT ON FUNCTION dune_update_query(bigint, text, text, jsonb, text) IS 'Chang
 COMMENT ON FUNCTION dune_archive_query(bigint) IS 'Archives a saved Dune query (Read/Write key)';
 COMMENT ON FUNCTION dune_unarchive_query(bigint) IS 'Brings an archived Dune query back (Read/Write key)';
 COMMENT ON FUNCTION dune_make_private(bigint, boolean) IS 'Makes a saved Dune query private, or public with false (Read/Write key)';
+COMMENT ON FUNCTION dune_create_table(text, text, jsonb, boolean, text) IS 'Creates an empty Dune table from a JSON schema (Read/Write key); Dune''s answer';
+COMMENT ON FUNCTION dune_create_table(text, text, regclass, boolean, text) IS 'Creates an empty Dune table with the columns of a local table, view or foreign table (Read/Write key)';
+COMMENT ON FUNCTION dune_upload_csv(text, text, boolean) IS 'Creates or replaces the Dune table dataset_<table_name> from a CSV text with a header row (Read/Write key)';
+COMMENT ON FUNCTION dune_clear_table(text, text) IS 'Deletes every row of a Dune table, keeping the table; cannot be rolled back (Read/Write key)';
+COMMENT ON FUNCTION dune_drop_table(text, text) IS 'Deletes a Dune table and its rows; cannot be rolled back (Read/Write key)';
+COMMENT ON FUNCTION dune_tables() IS 'The account''s uploaded Dune tables: full name, privacy, size in bytes, times, columns';
 COMMENT ON FUNCTION dune_usage(date, date) IS 'The credits used and included by billing period, and the storage used and allowed';
 COMMENT ON FUNCTION dune_run(bigint, jsonb, text, interval) IS 'Executes a saved Dune query, waits and returns its rows as jsonb; cancels the execution on Dune if the statement gives up';
 COMMENT ON FUNCTION dune_in_flight() IS 'The Dune calls in flight in this server: backend pid, execution, state, queue position, rows read (other roles'' calls only for pg_read_all_stats)';

@@ -56,12 +56,52 @@ pub enum FdwError {
     },
     /// A create of a query failed after it may have reached Dune: it was not sent again.
     MaybeCreated(ApiError),
+    /// An insert into a Dune table stopped at a batch: `written` rows of the statement were
+    /// written before it; the batch of `rows` rows from row `first` (1-based, in the order
+    /// the statement gave them) failed, and may have been written if `error.maybe_executed()`.
+    Insert(Box<InsertFailure>),
+    /// A value that the Dune column cannot hold, found before anything of its batch was sent.
+    BadUpload(Box<BadUpload>),
+    /// What a Dune table cannot do (UPDATE, DELETE, ON CONFLICT) or a column it cannot take.
+    Unsupported {
+        message: String,
+        hint: String,
+    },
     /// A scan read Dune more often in one statement than `max_reads_per_scan` allows.
     TooManyReads {
         table: String,
         max: u64,
     },
     Internal(String),
+}
+
+/// An insert stopped at a batch (see [`FdwError::Insert`]).
+#[derive(Debug)]
+pub struct InsertFailure {
+    /// The local foreign table.
+    pub table: String,
+    /// `dune.<namespace>.<table>`.
+    pub target: String,
+    /// Rows of the statement Dune acknowledged before the batch.
+    pub written: u64,
+    /// The batch's first row (1-based, in the statement's order) and its row count.
+    pub first: u64,
+    pub rows: u64,
+    pub error: ApiError,
+}
+
+/// A value a Dune column cannot hold (see [`FdwError::BadUpload`]).
+#[derive(Debug)]
+pub struct BadUpload {
+    pub table: String,
+    pub column: String,
+    /// 1-based, in the statement's order.
+    pub row: u64,
+    pub dune_type: String,
+    pub value: String,
+    pub problem: String,
+    /// Rows of the statement written before.
+    pub written: u64,
 }
 
 impl From<ApiError> for FdwError {
@@ -71,6 +111,18 @@ impl From<ApiError> for FdwError {
 }
 
 pub type FdwResult<T> = Result<T, FdwError>;
+
+/// A write's result, with Dune's 403 said as what it means for a write: the key needs the
+/// Read/Write scope (API reference §16).
+pub fn writes<T>(r: FdwResult<T>) -> FdwResult<T> {
+    match r {
+        Err(FdwError::Api(dune_api::Error::Forbidden(message))) => Err(FdwError::WriteForbidden {
+            message,
+            server: crate::backend::gucs::server_name(),
+        }),
+        other => other,
+    }
+}
 
 struct Report {
     code: PgSqlErrorCode,
@@ -128,6 +180,8 @@ fn api_report(e: &ApiError) -> Report {
             .hint("Check the query id; a private query is visible only to its owner's keys."),
         ApiError::NotFound { what: NotFound::Execution, .. } => report(ERRCODE_UNDEFINED_OBJECT, message)
             .hint("Execution ids come from dune_execute() or dune_execute_sql(); results are kept about 90 days."),
+        ApiError::NotFound { what: NotFound::Table, .. } => report(ERRCODE_UNDEFINED_TABLE, message)
+            .hint("dune_tables() lists the account's uploaded tables; dune_create_table() makes one."),
         ApiError::NotFound { what: NotFound::LatestResult, .. } => report(ERRCODE_NO_DATA_FOUND, message).hint(
             "This query has no result for these parameters yet: run it once with dune_run(query_id, params).",
         ),
@@ -170,7 +224,7 @@ impl FdwError {
                 ERRCODE_INSUFFICIENT_PRIVILEGE,
                 format!("Dune refused the change: {message}"),
             )
-            .hint(format!("Changing a query needs a key with the Read/Write scope (create one on dune.com, Settings, API, then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...')) of the query's owner (a team's query needs the team's key); an archived query must be brought back first (dune_unarchive_query).")),
+            .hint(format!("Writes to Dune (saving or changing queries, uploaded tables) need a key with the Read/Write scope (create one on dune.com, Settings, API, then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...')) of the owner (a team's query or table needs the team's key); an archived query must be brought back first (dune_unarchive_query).")),
             FdwError::MaybeCreated(e) => {
                 let r = api_report(e);
                 let mut r = report(r.code, r.message);
@@ -185,12 +239,76 @@ impl FdwError {
             .hint(format!(
                 "Raise the limit (ALTER FOREIGN TABLE {table} OPTIONS (ADD max_reads_per_scan '1000')), give fewer keys, or read the whole result once (SET enable_nestloop = off)."
             )),
-            _ => unreachable!("called for the three kinds above"),
+            FdwError::Insert(_) => self.insert_report(),
+            FdwError::BadUpload(b) => {
+                let BadUpload { table, column, row, dune_type, value, problem, written } = b.as_ref();
+                let code = if problem.contains("range") || problem.contains("negative") {
+                    ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
+                } else {
+                    ERRCODE_DATA_EXCEPTION
+                };
+                report(code, format!("row {row} of the insert into foreign table \"{table}\": column \"{column}\" {problem}: {value}"))
+                    .detail(format!("The Dune column is {dune_type}. {written} rows of this statement were written before; nothing of this row's batch was sent."))
+                    .hint("Rows before this row's batch stay written; fix or filter the value (a CASE, a cast) and insert the rest.")
+            }
+            FdwError::Unsupported { message, hint } => {
+                report(ERRCODE_FEATURE_NOT_SUPPORTED, message.clone()).hint(hint.clone())
+            }
+            _ => unreachable!("called for the kinds above"),
         }
     }
 }
 
 impl FdwError {
+    /// The report of an insert stopped at a batch: Dune's error, how many rows were written
+    /// before, and whether the failed batch may be in the table.
+    fn insert_report(&self) -> Report {
+        let FdwError::Insert(failure) = self else {
+            unreachable!("called for Insert")
+        };
+        let InsertFailure {
+            table,
+            target,
+            written,
+            first,
+            rows,
+            error,
+        } = failure.as_ref();
+        let last = first + rows - 1;
+        let inner = match error {
+            ApiError::Forbidden(message) => FdwError::WriteForbidden {
+                message: message.clone(),
+                server: crate::backend::gucs::server_name(),
+            }
+            .writes_and_reads_report(),
+            e => api_report(e),
+        };
+        let mut r = report(
+            inner.code,
+            format!(
+                "insert into {target} (foreign table \"{table}\") stopped: {}",
+                inner.message
+            ),
+        );
+        let before = format!("{written} rows of this statement were written to Dune before it");
+        r.detail = Some(if error.maybe_executed() {
+            format!(
+                "{before}. Rows {first} to {last} ({rows} rows) were sent and may have been written: Dune writes a request's rows all or none, and a request whose outcome is unknown is not sent again, so that no row is written twice. No row after them was sent."
+            )
+        } else {
+            format!(
+                "{before}. Rows {first} to {last} ({rows} rows) were not written, nor any row after them."
+            )
+        });
+        let check = format!(
+            "Rows written stay written even if the transaction rolls back; SELECT count(*) FROM {table} shows what the Dune table holds."
+        );
+        r.hint(match inner.hint {
+            Some(h) => format!("{h} {check}"),
+            None => check,
+        })
+    }
+
     fn to_report(&self) -> Report {
         use PgSqlErrorCode::*;
         match self {
@@ -227,6 +345,9 @@ impl FdwError {
             }
             FdwError::WriteForbidden { .. }
             | FdwError::MaybeCreated(_)
+            | FdwError::Insert(_)
+            | FdwError::BadUpload(_)
+            | FdwError::Unsupported { .. }
             | FdwError::TooManyReads { .. } => self.writes_and_reads_report(),
             FdwError::MissingQueryId(table) => report(
                 ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,

@@ -8,7 +8,7 @@ use crate::backend::error::{FdwError, FdwResult};
 use crate::backend::waits::max_age_of;
 use dune_api::{
     ApiKey, CacheSettings, ClientConfig, DEFAULT_API_URL, ExecutionId, Params, Performance,
-    QueryId, ResultSource, Sql, normalize_api_url,
+    QueryId, ResultSource, Sql, TableName, normalize_api_url,
 };
 use std::time::Duration;
 
@@ -58,6 +58,8 @@ enum Kind {
     Bool,
     /// A query parameter's name (`param`).
     ParamName,
+    /// A Dune table, `namespace.table` or `dune.namespace.table`.
+    DuneTable,
 }
 
 use Kind::*;
@@ -83,10 +85,16 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
     ("cache", &[Server], Bool),
     ("cache_max_mb", &[Server], Integer(1, 1 << 30)),
     ("max_reads_per_scan", &[Server], Integer(1, 1_000_000)),
+    (
+        "insert_batch_bytes",
+        &[Server],
+        Integer(1024, MAX_INSERT_BATCH_BYTES),
+    ),
     ("api_key", &[UserMapping], Key),
     ("query_id", &[Table], QueryId),
     ("sql", &[Table], Sql),
     ("execution_id", &[Table], ExecutionId),
+    ("dune_table", &[Table], DuneTable),
     ("view", &[Table], View),
     ("params", &[Table], Params),
     ("mode", &[Table], Mode),
@@ -100,6 +108,11 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
     ),
     ("ignore_max_datapoints_per_request", &[Table], Bool),
     ("max_reads_per_scan", &[Table], Integer(1, 1_000_000)),
+    (
+        "insert_batch_bytes",
+        &[Table],
+        Integer(1024, MAX_INSERT_BATCH_BYTES),
+    ),
     ("column_name", &[Column], ColumnName),
     ("param", &[Column], ParamName),
     ("dune_type", &[Column], DuneType),
@@ -110,7 +123,14 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
 pub const MAX_FETCH_CONCURRENCY: u64 = 16;
 
 /// The table options that say where a table's rows come from: exactly one per table.
-pub const SOURCE_OPTIONS: [&str; 4] = ["query_id", "sql", "execution_id", "view"];
+pub const SOURCE_OPTIONS: [&str; 5] = ["query_id", "sql", "execution_id", "dune_table", "view"];
+
+/// `insert_batch_bytes`' default: the NDJSON bytes of one insert request (8 MiB; two batches
+/// are held at once, one being sent and one being filled).
+pub const DEFAULT_INSERT_BATCH_BYTES: u64 = 8 << 20;
+
+/// `insert_batch_bytes`' bound: 1 GiB, below Dune's 1.2 GB per insert request (§9).
+pub const MAX_INSERT_BATCH_BYTES: u64 = 1 << 30;
 
 fn names_for(object: Object) -> Vec<&'static str> {
     OPTIONS
@@ -189,6 +209,7 @@ fn check_value(name: &str, value: &str, kind: Kind) -> FdwResult<()> {
         ColumnName if value.is_empty() => refuse("column_name must not be empty".into()),
         ParamName if value.is_empty() => refuse("param must name a parameter of the query".into()),
         Bool => boolean(name, value).map(drop),
+        DuneTable => TableName::parse(value).map(drop).map_err(FdwError::from),
         DuneType if value.trim().is_empty() => refuse(
             "dune_type must be a DuneSQL type name such as varchar, bigint or timestamp(3) with time zone".into(),
         ),
@@ -292,6 +313,14 @@ pub fn max_reads_per_scan(options: &[(String, String)]) -> FdwResult<u64> {
     }
 }
 
+/// The server's `insert_batch_bytes`.
+pub fn insert_batch_bytes(options: &[(String, String)]) -> FdwResult<u64> {
+    match option(options, "insert_batch_bytes") {
+        Some(v) => integer("insert_batch_bytes", v, 1024, MAX_INSERT_BATCH_BYTES),
+        None => Ok(DEFAULT_INSERT_BATCH_BYTES),
+    }
+}
+
 /// Where a foreign table's rows come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableSource {
@@ -313,6 +342,11 @@ pub struct TableOptions {
     pub ignore_max_datapoints: Option<bool>,
     /// The most reads one scan makes in a statement, over the server's `max_reads_per_scan`.
     pub max_reads_per_scan: Option<u64>,
+    /// The Dune table (option `dune_table`): read with `SELECT * FROM dune.<ns>.<table>`,
+    /// written by INSERT and COPY, cleared by TRUNCATE.
+    pub dune_table: Option<TableName>,
+    /// NDJSON bytes per insert request, over the server's `insert_batch_bytes`.
+    pub insert_batch_bytes: Option<u64>,
 }
 
 /// The value of option `name`, if given.
@@ -326,14 +360,14 @@ fn option<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn source_count_error(sources: &[&str]) -> FdwError {
     FdwError::InvalidOption {
         message: format!(
-            "a dune_fdw foreign table needs exactly one of the options query_id, sql, execution_id (it has {})",
+            "a dune_fdw foreign table needs exactly one of the options query_id, sql, execution_id, dune_table (it has {})",
             if sources.is_empty() {
                 "none".to_string()
             } else {
                 sources.join(", ")
             }
         ),
-        hint: Some("For example: OPTIONS (query_id '1258228')".into()),
+        hint: Some("For example: OPTIONS (query_id '1258228') for a query's result, or OPTIONS (dune_table 'my_team.labels') for a Dune table.".into()),
     }
 }
 
@@ -354,7 +388,7 @@ impl TableOptions {
         {
             return Err(FdwError::InvalidOption {
                 message: format!("option {bad} applies only to a table with query_id"),
-                hint: Some("A table with sql always executes it; a table with execution_id reads that execution.".into()),
+                hint: Some("A table with sql or dune_table executes its SQL at each scan; a table with execution_id reads that execution.".into()),
             });
         }
         let fetch_size = match get("fetch_size") {
@@ -371,6 +405,16 @@ impl TableOptions {
         let max_reads_per_scan = get("max_reads_per_scan")
             .map(|v| integer("max_reads_per_scan", v, 1, 1_000_000))
             .transpose()?;
+        let insert_batch_bytes = get("insert_batch_bytes")
+            .map(|v| integer("insert_batch_bytes", v, 1024, MAX_INSERT_BATCH_BYTES))
+            .transpose()?;
+        let dune_table = get("dune_table").map(TableName::parse).transpose()?;
+        if dune_table.is_some() && get("params").is_some() {
+            return Err(FdwError::InvalidOption {
+                message: "option params applies only to a table with query_id".into(),
+                hint: Some("A Dune table has no parameters.".into()),
+            });
+        }
         let source = Self::source(table, sources[0], options)?;
         Ok(TableOptions {
             source,
@@ -378,6 +422,8 @@ impl TableOptions {
             fetch_concurrency,
             ignore_max_datapoints,
             max_reads_per_scan,
+            dune_table,
+            insert_batch_bytes,
         })
     }
 
@@ -403,6 +449,10 @@ impl TableOptions {
                 performance,
             },
             "execution_id" => ResultSource::Execution(ExecutionId::try_from(text)?),
+            "dune_table" => ResultSource::Sql {
+                sql: Sql::try_from(TableName::parse(text)?.select_all().as_str())?,
+                performance,
+            },
             _ => {
                 let id = integer("query_id", text, 1, i64::MAX as u64)?;
                 let query = QueryId::try_from(id as i64)?;

@@ -1,7 +1,7 @@
 //! `dune_fdw_handler`: the FdwRoutine of the wrapper, pointing at the callbacks in plan.rs,
-//! scan.rs, explain.rs and import.rs.
+//! scan.rs, explain.rs, import.rs, analyze.rs and modify.rs.
 
-use crate::fdw::{analyze, explain, import, plan, scan};
+use crate::fdw::{analyze, explain, import, modify, plan, scan};
 use pgrx::prelude::*;
 use pgrx::{AllocatedByRust, PgBox, pg_sys};
 
@@ -24,6 +24,17 @@ fn dune_fdw_handler() -> PgBox<pg_sys::FdwRoutine, AllocatedByRust> {
         r.ExplainForeignScan = Some(explain::explain_foreign_scan);
         r.ImportForeignSchema = Some(import::import_foreign_schema);
         r.AnalyzeForeignTable = Some(analyze::analyze_foreign_table);
+        r.IsForeignRelUpdatable = Some(modify::is_foreign_rel_updatable);
+        r.PlanForeignModify = Some(modify::plan_foreign_modify);
+        r.BeginForeignModify = Some(modify::begin_foreign_modify);
+        r.ExecForeignInsert = Some(modify::exec_foreign_insert);
+        r.EndForeignModify = Some(modify::end_foreign_modify);
+        r.BeginForeignInsert = Some(modify::begin_foreign_insert);
+        r.EndForeignInsert = Some(modify::end_foreign_modify);
+        #[cfg(not(feature = "pg13"))]
+        {
+            r.ExecForeignTruncate = Some(modify::exec_foreign_truncate);
+        }
         r
     }
 }

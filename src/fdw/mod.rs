@@ -6,6 +6,7 @@ pub mod deparse;
 pub mod explain;
 pub mod handler;
 pub mod import;
+pub mod modify;
 pub mod plan;
 pub mod scan;
 pub mod scan_plan;

@@ -16,6 +16,8 @@ pub struct Column {
     pub typmod: i32,
     /// Dune's type of the column (option `dune_type`, which IMPORT sets), if known.
     pub dune: Option<DuneKind>,
+    /// The `dune_type` option as written.
+    pub dune_name: Option<String>,
     /// Its collation compares equal only what is byte-for-byte equal.
     pub deterministic: bool,
     /// The query parameter this column stands for (option `param`): not a result column;
@@ -76,6 +78,7 @@ impl Table {
                         type_oid: att.type_oid().value(),
                         typmod: att.type_mod(),
                         dune: option("dune_type").map(|t| dune_kind(&t)),
+                        dune_name: option("dune_type"),
                         deterministic: collation == pg_sys::InvalidOid
                             || pg_sys::get_collation_isdeterministic(collation),
                         param: option("param"),

@@ -5,7 +5,10 @@
 pub mod dune_archive_query;
 pub mod dune_cache;
 pub mod dune_cancel;
+pub mod dune_clear_table;
 pub mod dune_create_query;
+pub mod dune_create_table;
+pub mod dune_drop_table;
 pub mod dune_execute;
 pub mod dune_execute_sql;
 pub mod dune_in_flight;
@@ -18,12 +21,15 @@ pub mod dune_results;
 pub mod dune_results_csv;
 pub mod dune_run;
 pub mod dune_status;
+pub mod dune_tables;
 pub mod dune_unarchive_query;
 pub mod dune_update_query;
+pub mod dune_upload_csv;
 pub mod dune_usage;
 pub mod dune_wait;
 pub mod jsonb_rows;
 
+pub use crate::backend::error::writes;
 use crate::backend::error::{FdwError, FdwResult};
 use dune_api::Params;
 use pg_format::PG_EPOCH_UNIX_SECS;
@@ -64,18 +70,6 @@ pub fn parameters_arg(v: Option<JsonB>) -> FdwResult<Option<Value>> {
         }
     }
     Ok(Some(v))
-}
-
-/// A write's result, with Dune's 403 said as what it means for a write: the key needs the
-/// Read/Write scope (API reference §16).
-pub fn writes<T>(r: FdwResult<T>) -> FdwResult<T> {
-    match r {
-        Err(FdwError::Api(dune_api::Error::Forbidden(message))) => Err(FdwError::WriteForbidden {
-            message,
-            server: crate::backend::gucs::server_name(),
-        }),
-        other => other,
-    }
 }
 
 /// A jsonb `params` argument as checked parameters (SQL NULL and JSON null: none).

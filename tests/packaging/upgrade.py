@@ -60,7 +60,7 @@ def main():
 
     db.execute("ALTER EXTENSION dune_fdw UPDATE")
     version = db.execute("SELECT extversion FROM pg_extension WHERE extname = 'dune_fdw'").fetchone()[0]
-    t.check(version == "0.4.0", "ALTER EXTENSION dune_fdw UPDATE reaches 0.4.0 (through 0.2.0 and 0.3.0)", version)
+    t.check(version == "0.5.0", "ALTER EXTENSION dune_fdw UPDATE reaches 0.5.0 (through 0.2.0, 0.3.0 and 0.4.0)", version)
     db.execute("REFRESH MATERIALIZED VIEW latest_tables")
     after = {k: db.execute(q).fetchone()[0] for k, q in READS.items()}
     for k in READS:
@@ -70,6 +70,7 @@ def main():
     t.check(db.execute("SELECT dune_cache_clear() >= 0").fetchone()[0], "0.3.0's functions work")
     t.check(db.execute("SELECT dune_query(1252207) ->> 'name'").fetchone()[0] == "NFT marketplace volumes",
             "0.4.0's functions work")
+    t.check(db.execute("SELECT count(*) FROM dune_tables()").fetchone()[0] >= 0, "0.5.0's functions work")
     upgraded = db.execute(CATALOG).fetchall()
     db.close()
 

@@ -15,6 +15,9 @@ from dune_client.query import QueryBase
 from dune_client.types import QueryParameter
 
 KEY = "emulator-key"
+# The emulator account's handle: its namespace for uploads.
+NS = "dune_fdw_emulator"
+MAX_UINT256 = str(2**256 - 1)
 
 
 class Fidelity(unittest.TestCase):
@@ -137,6 +140,76 @@ class Fidelity(unittest.TestCase):
         with self.assertRaises(Exception) as ctx:
             bad.get_execution_status("01HKZJ2683PHF9Q9PHHQ8FW4Q1")
         self.assertIn("401", str(ctx.exception))
+
+    # --- table uploads (API reference §9), through the SDK's UploadsAPI unchanged ---
+
+    def test_uploads_create_insert_csv_and_ndjson_then_read_back_clear_and_delete(self):
+        name = "fidelity_trades"
+        full = f"dune.{NS}.{name}"
+        schema = [
+            {"name": "id", "type": "integer", "nullable": False},
+            {"name": "trader", "type": "varbinary"},
+            {"name": "amount", "type": "uint256"},
+            {"name": "at", "type": "timestamp"},
+        ]
+        created = self.client.create_table(NS, name, schema, description="fidelity", is_private=True)
+        self.assertEqual((created.namespace, created.table_name, created.full_name), (NS, name, full))
+        self.assertEqual(created.example_query, f"select * from {full} limit 10")
+        csv_body = io.BytesIO(b"id,trader,amount,at\n1,0xAB01,1000,2024-01-01T00:00:00Z\n")
+        written = self.client.insert_data(NS, name, csv_body, content_type="text/csv")
+        self.assertEqual((written.rows_written, written.name), (1, full))
+        line = f'{{"id": 2, "trader": "qwE=", "amount": {MAX_UINT256}, "at": "2024-01-02 03:04:05.678"}}\n'
+        written = self.client.insert_data(NS, name, io.BytesIO(line.encode()), content_type="application/x-ndjson")
+        self.assertEqual(written.rows_written, 1)
+        result = self.client.run_sql(f"select * from {full}", ping_frequency=1)
+        self.assertEqual(result.result.metadata.column_types, ["integer", "varbinary", "uint256", "timestamp"])
+        self.assertEqual(
+            result.get_rows(),
+            [
+                {"amount": "1000", "at": "2024-01-01 00:00:00.000", "id": 1, "trader": "0xab01"},
+                {"amount": MAX_UINT256, "at": "2024-01-02 03:04:05.678", "id": 2, "trader": "0xab01"},
+            ],
+        )
+        listed = self.client.list_uploads(limit=100)
+        table = next(t for t in listed.tables if t.full_name == full)
+        self.assertTrue(table.is_private)
+        self.assertEqual([(c.name, c.type, c.nullable) for c in table.columns][:2], [("id", "integer", False), ("trader", "varbinary", True)])
+        self.assertGreater(int(table.table_size_bytes), 0)
+        self.assertEqual(self.client.clear_table(NS, name).message, f"Table {full} successfully cleared")
+        self.assertEqual(self.client.run_sql(f"select id from {full}", ping_frequency=1).get_rows(), [])
+        self.assertEqual(self.client.delete_table(NS, name).message, f"Table {NS}.{name} successfully deleted")
+        with self.assertRaises(Exception) as ctx:
+            self.client.delete_table(NS, name)
+        self.assertIn("404", str(ctx.exception))
+
+    def test_uploads_insert_with_a_bad_row_is_refused_whole(self):
+        name = "fidelity_atomic"
+        self.client.create_table(NS, name, [{"name": "n", "type": "bigint", "nullable": False}])
+        with self.assertRaises(Exception) as ctx:
+            self.client.insert_data(NS, name, io.BytesIO(b"n\n1\n2.5\n"), content_type="text/csv")
+        self.assertIn("400", str(ctx.exception))
+        self.assertIn("line 3: column 'n' (bigint)", ctx.exception.response.json()["error"])
+        self.assertEqual(self.client.run_sql(f"select * from dune.{NS}.{name}", ping_frequency=1).get_rows(), [])
+        with self.assertRaises(Exception) as ctx:
+            self.client.create_table(NS, name, [{"name": "n", "type": "bigint"}])
+        self.assertIn("409", str(ctx.exception))
+        self.client.delete_table(NS, name)
+
+    def test_upload_csv_makes_a_dataset_table_with_inferred_types(self):
+        data = "id,name,value\n1,Alice,10.5\n2,Bob,20.3\n3,Charlie,15.7\n"
+        uploaded = self.client.upload_csv("fidelity_people", data, description="people", is_private=False)
+        self.assertEqual(uploaded.table_name, "fidelity_people")
+        result = self.client.run_sql(f"select name, value from dune.{NS}.dataset_fidelity_people", ping_frequency=1)
+        self.assertEqual(result.result.metadata.column_types, ["varchar", "double"])
+        self.assertEqual([r["value"] for r in result.get_rows()], [10.5, 20.3, 15.7])
+        self.client.delete_table(NS, "dataset_fidelity_people")
+
+    def test_a_read_key_may_list_tables_but_not_create_them(self):
+        reader = DuneClient(api_key="emulator-read-key", base_url=self.base)
+        self.assertIsInstance(reader.list_uploads().tables, list)
+        with self.assertRaises(Exception) as ctx:
+            reader.create_table(NS, "fidelity_nope", [{"name": "n", "type": "bigint"}])
+        self.assertIn("403", str(ctx.exception))
 
 
 if __name__ == "__main__":

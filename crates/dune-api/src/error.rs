@@ -103,14 +103,21 @@ pub enum NotFound {
     LatestResult,
     /// The execution does not exist (or expired).
     Execution,
+    /// The uploaded table does not exist (or the key cannot see it).
+    Table,
 }
 
 impl Error {
-    /// Whether the error may have left an execution running or billed on Dune.
+    /// Whether a request that is never sent twice (an execute, a create, an insert) may have
+    /// reached Dune and been acted on: a 5xx answer, a timeout or a connection broken after the
+    /// request was sent. Such a request is not sent again.
     pub fn maybe_executed(&self) -> bool {
         matches!(
             self,
-            Error::Timeout {
+            Error::Server {
+                maybe_executed: true,
+                ..
+            } | Error::Timeout {
                 maybe_executed: true,
                 ..
             } | Error::Connection {

@@ -53,6 +53,13 @@ pub fn with_query(base: &str, query: &[(String, String)]) -> String {
     format!("{base}?{}", qs.join("&"))
 }
 
+/// A request body and its `Content-Type`.
+#[derive(Clone, Copy)]
+pub struct Body<'a> {
+    pub bytes: &'a [u8],
+    pub content_type: &'a str,
+}
+
 enum Failure {
     /// No connection was made: nothing reached Dune.
     NotConnected(String),
@@ -154,28 +161,29 @@ impl Http {
         &self,
         method: &str,
         url: &str,
-        body: Option<&str>,
+        body: Option<Body<'_>>,
     ) -> std::result::Result<Reply, Failure> {
         let key = self.config.api_key.expose();
-        let result = match body {
-            None if method == "GET" => self.agent.get(url).header("X-Dune-Api-Key", key).call(),
-            None => self
+        let result = match (method, body) {
+            ("GET", None) => self.agent.get(url).header("X-Dune-Api-Key", key).call(),
+            ("DELETE", None) => self.agent.delete(url).header("X-Dune-Api-Key", key).call(),
+            (_, None) => self
                 .agent
                 .post(url)
                 .header("X-Dune-Api-Key", key)
                 .send_empty(),
-            Some(b) if method == "PATCH" => self
+            ("PATCH", Some(b)) => self
                 .agent
                 .patch(url)
                 .header("X-Dune-Api-Key", key)
-                .header("Content-Type", "application/json")
-                .send(b),
-            Some(b) => self
+                .header("Content-Type", b.content_type)
+                .send(b.bytes),
+            (_, Some(b)) => self
                 .agent
                 .post(url)
                 .header("X-Dune-Api-Key", key)
-                .header("Content-Type", "application/json")
-                .send(b),
+                .header("Content-Type", b.content_type)
+                .send(b.bytes),
         };
         let mut resp = result.map_err(|e| classify(e, true))?;
         let status = resp.status().as_u16();
@@ -216,13 +224,30 @@ impl Http {
         }
     }
 
-    /// Sends a request, trying again on 429/500/502/503/504 and network failures (for an execute:
-    /// only where Dune certainly did not act on it). `what` says what a 404 means.
+    /// Sends a request with a JSON body (or none), trying again on 429/500/502/503/504 and
+    /// network failures (for an execute: only where Dune certainly did not act on it). `what`
+    /// says what a 404 means.
     pub fn send(
         &self,
         method: &str,
         url: &str,
         body: Option<&str>,
+        idem: Idempotency,
+        what: NotFound,
+    ) -> Result<Reply> {
+        let body = body.map(|b| Body {
+            bytes: b.as_bytes(),
+            content_type: "application/json",
+        });
+        self.send_body(method, url, body, idem, what)
+    }
+
+    /// [`Http::send`] with a body of any content type (an upload's CSV or NDJSON rows).
+    pub fn send_body(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<Body<'_>>,
         idem: Idempotency,
         what: NotFound,
     ) -> Result<Reply> {
@@ -300,7 +325,9 @@ fn status_error(
     what: NotFound,
 ) -> Error {
     match status {
-        400 => Error::BadRequest(message),
+        // 409: a conflict with what exists (a table created twice, §10.1): the request itself
+        // was refused, as after a 400
+        400 | 409 => Error::BadRequest(message),
         // the front end's "URI Too Long" / "Request Header Fields Too Large": the request
         // (pushed filters) was too large; read as after a 400
         414 | 431 => Error::BadRequest(format!("HTTP {status}: the request is too large")),

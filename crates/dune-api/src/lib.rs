@@ -30,6 +30,7 @@ mod rows;
 mod secret;
 mod source;
 mod time;
+mod uploads;
 
 pub use abandon::{AbandonGuard, any_abandoned, cancel_abandoned, cancel_armed};
 pub use cache::{CacheEntry, EntryMeta, Hit, LatestSeen, ResultCache, Serve, Writer, serves};
@@ -47,3 +48,7 @@ pub use rows::Rows;
 pub use secret::ApiKey;
 pub use source::{ExecutionId, PERFORMANCE_TIERS, Params, Performance, QueryId, ResultSource, Sql};
 pub use time::parse_rfc3339_ms;
+pub use uploads::{
+    InsertFormat, Inserted, MAX_NAME_LEN, TableName, UPLOAD_TYPES, UploadColumn, check_name,
+    check_namespace,
+};

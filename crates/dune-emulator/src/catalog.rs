@@ -98,6 +98,8 @@ pub enum Rows {
         count: u64,
         seed: u64,
     },
+    /// An uploaded table as an execution saw it.
+    Upload(crate::tables::Snapshot),
 }
 
 /// One result: its columns (names, Dune types) and its rows.
@@ -113,6 +115,7 @@ impl ResultSet {
         match &self.rows {
             Rows::Stored(r) => r.len() as u64,
             Rows::Synthetic { count, .. } => *count,
+            Rows::Upload(s) => s.len(),
         }
     }
 
@@ -127,6 +130,7 @@ impl ResultSet {
             Rows::Synthetic {
                 generators, seed, ..
             } => synth::cell(generators[col], *seed, col, row),
+            Rows::Upload(s) => s.cell(row, col),
         }
     }
 

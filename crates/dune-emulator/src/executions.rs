@@ -3,6 +3,7 @@
 //! background.
 
 use crate::catalog::{Catalog, ResultSet, Rows};
+use crate::tables::Table;
 use crate::time::rfc3339;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -237,10 +238,124 @@ fn split_select_list(s: &str) -> Vec<String> {
     out
 }
 
+/// Finds an uploaded table by (namespace, name).
+pub type TableLookup<'a> = &'a dyn Fn(&str, &str) -> Option<Arc<Table>>;
+
+/// The words of `text` with their byte offsets.
+fn words_at(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push((s, &text[s..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `line L:C` of byte `at` of `sql`, as Trino places its errors.
+fn place(sql: &str, at: usize) -> String {
+    let before = &sql[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+    format!("line {line}:{col}")
+}
+
+const UPLOAD_SQL: &str = "the Dune API emulator only runs SELECT * | <columns> FROM \
+                          dune.<namespace>.<table> [LIMIT n] on uploaded tables";
+
+/// The columns a select list names (`*`, or names separated by commas, quoted or not,
+/// matched in any case), by position in `table`; `at` is the list's offset in `sql`.
+fn select_list(sql: &str, at: usize, list: &str, table: &Table) -> Result<Vec<usize>, String> {
+    if list.trim() == "*" {
+        return Ok((0..table.columns.len()).collect());
+    }
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for item in list.split(',') {
+        let name = item.trim().trim_matches('"');
+        let lead = item.len() - item.trim_start().len();
+        let col = table
+            .columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                let here = place(sql, at + offset + lead);
+                format!(
+                    "{here}: Column '{}' cannot be resolved",
+                    name.to_ascii_lowercase()
+                )
+            })?;
+        out.push(col);
+        offset += item.len() + 1;
+    }
+    Ok(out)
+}
+
+/// `SELECT <list> FROM dune.<namespace>.<table> [LIMIT n]` on an uploaded table; `None` when
+/// the query reads no `dune.` table. The rows are those of the table now (a snapshot).
+fn plan_upload(sql: &str, tables: TableLookup) -> Option<Result<Arc<ResultSet>, String>> {
+    let text = sql.trim_end().trim_end_matches(';').trim_end();
+    let words = words_at(text);
+    let from = words
+        .iter()
+        .position(|w| w.1.eq_ignore_ascii_case("from"))?;
+    let (table_at, reference) = *words.get(from + 1)?;
+    let name = reference.replace('"', "").to_ascii_lowercase();
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts.first() != Some(&"dune") {
+        return None;
+    }
+    let Some(table) = (parts.len() == 3)
+        .then(|| tables(parts[1], parts[2]))
+        .flatten()
+    else {
+        let here = place(sql, table_at);
+        return Some(Err(format!("{here}: Table '{name}' does not exist")));
+    };
+    let tail: Vec<String> = words[from + 2..]
+        .iter()
+        .map(|w| w.1.to_ascii_lowercase())
+        .collect();
+    let limit = match tail.as_slice() {
+        [] => None,
+        [l, n] if l == "limit" => match n.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => return Some(Err(format!("line 1:1: invalid LIMIT '{n}'"))),
+        },
+        _ => return Some(Err(format!("line 1:1: {UPLOAD_SQL}"))),
+    };
+    let list_at = words.get(1).map_or(0, |w| w.0);
+    let list = &text[list_at..words[from].0];
+    Some(select_list(sql, list_at, list, &table).map(|columns| {
+        Arc::new(ResultSet {
+            names: columns
+                .iter()
+                .map(|&c| table.columns[c].name.clone())
+                .collect(),
+            types: columns
+                .iter()
+                .map(|&c| table.columns[c].kind.name().to_string())
+                .collect(),
+            rows: Rows::Upload(table.snapshot(columns, limit)),
+        })
+    }))
+}
+
 /// What the emulator can "run" as raw DuneSQL: `SELECT * FROM query_<id> [LIMIT n]` (a saved
-/// query's result, as DuneSQL's query views give) and `SELECT <constants> [AS name], ...`.
-/// Anything else fails the way a Trino error would.
-pub fn plan_sql(catalog: &Catalog, sql: &str) -> Result<Arc<ResultSet>, String> {
+/// query's result, as DuneSQL's query views give), `SELECT * | <columns> FROM
+/// dune.<namespace>.<table> [LIMIT n]` (an uploaded table, found by `tables`) and `SELECT
+/// <constants> [AS name], ...`. Anything else fails the way a Trino error would.
+pub fn plan_sql(
+    catalog: &Catalog,
+    tables: TableLookup,
+    sql: &str,
+) -> Result<Arc<ResultSet>, String> {
     let text = sql.trim().trim_end_matches(';').trim();
     let words: Vec<&str> = text.split_whitespace().collect();
     let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
@@ -249,6 +364,9 @@ pub fn plan_sql(catalog: &Catalog, sql: &str) -> Result<Arc<ResultSet>, String> 
         return Err(format!(
             "line 1:1: mismatched input '{first}'. Expecting: 'SELECT', 'WITH', <query>"
         ));
+    }
+    if let Some(planned) = plan_upload(sql, tables) {
+        return planned;
     }
     if lower.len() >= 4 && lower[1] == "*" && lower[2] == "from" {
         let Some(id) = lower[3]
@@ -313,6 +431,8 @@ mod tests {
     #[test]
     fn runs_the_sql_it_understands() {
         let c = Catalog::parse(DEFAULT_DATA).unwrap();
+        let none = |_: &str, _: &str| -> Option<Arc<Table>> { None };
+        let plan_sql = |c: &Catalog, sql: &str| plan_sql(c, &none, sql);
         let r = plan_sql(&c, "select 1 as one, 'it''s' as s, 2.5, true").unwrap();
         assert_eq!(r.names, vec!["one", "s", "_col2", "_col3"]);
         assert_eq!(r.cell(0, 1), json!("it's"));

@@ -11,7 +11,9 @@ use std::thread;
 use std::time::Duration;
 
 const MAX_HEAD: usize = 64 * 1024;
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The largest request body read (a CSV upload may be up to 200 MB; inserts are sent in
+/// batches); past it the connection is closed.
+const MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// One parsed request.
 #[derive(Debug, Clone)]
@@ -325,6 +327,40 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+fn too_large() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "request body too large")
+}
+
+/// A body sent with `Transfer-Encoding: chunked` (as a client streaming an upload sends it).
+fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.by_ref().take(1024).read_line(&mut line)?;
+        let size = line.trim().split(';').next().unwrap_or("");
+        let size = usize::from_str_radix(size, 16)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+        if size == 0 {
+            // trailers, up to the blank line
+            loop {
+                line.clear();
+                reader.by_ref().take(MAX_HEAD as u64).read_line(&mut line)?;
+                if line.trim().is_empty() {
+                    return Ok(body);
+                }
+            }
+        }
+        if body.len() + size > MAX_BODY {
+            return Err(too_large());
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0u8; 2];
+        reader.read_exact(&mut crlf)?;
+    }
+}
+
 fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>> {
     let mut head = Vec::new();
     loop {
@@ -366,19 +402,25 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (target.clone(), String::new()),
     };
-    let length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    if length > MAX_BODY {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "request body too large",
-        ));
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        read_chunked(reader)?
+    } else {
+        let length = header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        if length > MAX_BODY {
+            return Err(too_large());
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        body
+    };
     Ok(Some(Request {
         method,
         path: url_decode(&path.replace('+', "%2B")),
@@ -530,5 +572,14 @@ mod tests {
             "block_time+%3E+%272024-03-01%27"
         );
         assert_eq!(url_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn reads_chunked_bodies() {
+        let mut wire: &[u8] = b"4\r\nid,n\r\n6;ext=1\r\n\n1,two\r\n0\r\nX-Trailer: y\r\n\r\nnext";
+        assert_eq!(read_chunked(&mut wire).unwrap(), b"id,n\n1,two");
+        assert_eq!(wire, b"next");
+        let mut bad: &[u8] = b"zz\r\n";
+        assert!(read_chunked(&mut bad).is_err());
     }
 }

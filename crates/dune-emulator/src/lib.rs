@@ -10,19 +10,44 @@
 //! Dune behaves differently from what the client assumes, the emulator behaves like Dune.
 //!
 //! Start it in-process with [`Emulator::start`] or as the `dune-emulator` binary.
+//!
+//! Table uploads (§9: create, list, CSV upload, insert, clear, delete; see [`uploads`]) are
+//! kept in memory, by column, and read back with raw SQL: `POST /v1/sql/execute` with
+//! `SELECT * | <columns> FROM dune.<namespace>.<table> [LIMIT n]` runs on the rows as they are
+//! when the execution is created.
+//!
+//! Control routes, for tests (no API key needed):
+//! - `GET /_emulator/health`; `GET /_emulator/stats[?brief]` (requests, pages and rows served,
+//!   faults injected, a log of requests); `POST /_emulator/reset` (stats and faults);
+//! - `POST /_emulator/faults` (one rule or a list, see [`faults::FaultRule`]; rules match a
+//!   route name: `execute`, `sql_execute`, `status`, `results`, `results_csv`, `cancel`,
+//!   `latest`, `latest_csv`, `query`, `queries`, `create_query`, `update_query`,
+//!   `query_flag`, `usage`, `uploads_create`, `uploads_list`, `uploads_csv`,
+//!   `uploads_insert`, `uploads_clear`, `uploads_delete`, or `*`); `DELETE /_emulator/faults`;
+//! - `POST /_emulator/refuse?ms=N` (refuse connections for a while);
+//!   `POST /_emulator/settings` (timings, caps, network, `add_api_key`);
+//! - `GET /_emulator/uploads/<namespace>/<table>[?limit=&offset=]`: an uploaded table's
+//!   `row_count`, `digest` (an order-free hash of every row: the same rows inserted in any
+//!   order give the same digest, a row lost or doubled changes it), `table_size_bytes`,
+//!   `column_names`, `column_types` and `rows` (arrays in column order, values in Dune's
+//!   results encoding, 1,000 from `offset` by default); 404 for an unknown table.
 
 pub mod catalog;
+pub mod cells;
 pub mod encode;
 pub mod executions;
 pub mod faults;
 pub mod filter;
 pub mod http;
+pub mod ingest;
 pub mod manage;
 pub mod routes;
 pub mod stats;
 pub mod synth;
+pub mod tables;
 pub mod time;
 pub mod ulid;
+pub mod uploads;
 
 use catalog::Catalog;
 use executions::{Execution, Outcome};
@@ -100,6 +125,8 @@ pub struct Inner {
     /// What this account was billed for (`POST /v1/usage`; not cleared by a stats reset).
     pub billed_executions: u64,
     pub billed_datapoints: u64,
+    /// Uploaded tables, by (namespace, table name).
+    pub uploads: BTreeMap<(String, String), Arc<tables::Table>>,
 }
 
 /// A results page kept for the next identical request.
@@ -137,6 +164,7 @@ impl State {
                 queries: Default::default(),
                 billed_executions: 0,
                 billed_datapoints: 0,
+                uploads: BTreeMap::new(),
             }),
         };
         state.seed_latest();

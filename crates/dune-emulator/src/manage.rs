@@ -15,6 +15,9 @@ use serde_json::{Map, Value, json};
 /// The first id given to a created query.
 pub const FIRST_CREATED_ID: u64 = 50_000_000;
 
+/// The account's handle: the owner of its queries and the namespace of its uploads.
+pub const OWNER_HANDLE: &str = "dune_fdw_emulator";
+
 /// A key that may read but not write (`Read` scope).
 pub const READ_ONLY_KEY: &str = "emulator-read-key";
 
@@ -76,7 +79,7 @@ impl ManagedQuery {
             "id": self.query_id,
             "name": self.name,
             "description": self.description,
-            "owner": "dune_fdw_emulator",
+            "owner": OWNER_HANDLE,
             "tags": self.tags,
             "created_at": at,
             "updated_at": at,
@@ -97,7 +100,7 @@ impl ManagedQuery {
             "is_private": self.is_private,
             "is_archived": self.is_archived,
             "is_unsaved": false,
-            "owner": "dune_fdw_emulator",
+            "owner": OWNER_HANDLE,
         })
     }
 }
@@ -340,6 +343,7 @@ pub fn usage(state: &State, req: &Request, catalog: &Catalog) -> Response {
             format!("{y:04}-{:02}-01", m + 1)
         }
     };
+    let uploaded = crate::uploads::bytes_used(state);
     let overlaps =
         from.as_ref().is_none_or(|f| *f < end) && to.as_ref().is_none_or(|t| *t >= start);
     let inner = state.lock();
@@ -371,7 +375,7 @@ pub fn usage(state: &State, req: &Request, catalog: &Catalog) -> Response {
         200,
         json!({
             "billing_periods": periods,
-            "bytes_used": 0,
+            "bytes_used": uploaded,
             "bytes_allowed": 1_000_000_000u64,
             "private_queries": private_queries,
             "private_dashboards": 0,

@@ -9,7 +9,7 @@ use crate::http::{Misbehave, Network, Request, Response, url_encode};
 use crate::stats::{LogEntry, Stats};
 use crate::time::now_ms;
 use crate::ulid::{is_well_formed, new_ulid};
-use crate::{CachedPage, State, canonical, manage};
+use crate::{CachedPage, State, canonical, manage, uploads};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +31,12 @@ enum Route<'a> {
     UpdateQuery(&'a str),
     QueryFlag(&'a str, &'a str),
     Usage,
+    UploadsCreate,
+    UploadsList,
+    UploadsCsv,
+    UploadsInsert(&'a str, &'a str),
+    UploadsClear(&'a str, &'a str),
+    UploadsDelete(&'a str, &'a str),
     Unknown,
 }
 
@@ -51,6 +57,12 @@ impl Route<'_> {
             Route::UpdateQuery(_) => "update_query",
             Route::QueryFlag(..) => "query_flag",
             Route::Usage => "usage",
+            Route::UploadsCreate => "uploads_create",
+            Route::UploadsList => "uploads_list",
+            Route::UploadsCsv => "uploads_csv",
+            Route::UploadsInsert(..) => "uploads_insert",
+            Route::UploadsClear(..) => "uploads_clear",
+            Route::UploadsDelete(..) => "uploads_delete",
             Route::Unknown => "unknown",
         }
     }
@@ -83,6 +95,19 @@ fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
             ],
         ) => Route::QueryFlag(id, action),
         ("POST", ["usage"]) => Route::Usage,
+        _ => classify_uploads(method, &segs),
+    }
+}
+
+/// The table upload routes (API reference §9), new paths and the deprecated `/v1/table/*` ones.
+fn classify_uploads<'a>(method: &str, segs: &[&'a str]) -> Route<'a> {
+    match (method, segs) {
+        ("POST", ["uploads"] | ["table", "create"]) => Route::UploadsCreate,
+        ("GET", ["uploads"] | ["tables"]) => Route::UploadsList,
+        ("POST", ["uploads", "csv"] | ["table", "upload", "csv"]) => Route::UploadsCsv,
+        ("POST", ["uploads" | "table", ns, t, "insert"]) => Route::UploadsInsert(ns, t),
+        ("POST", ["uploads" | "table", ns, t, "clear"]) => Route::UploadsClear(ns, t),
+        ("DELETE", ["uploads" | "table", ns, t]) => Route::UploadsDelete(ns, t),
         _ => Route::Unknown,
     }
 }
@@ -95,6 +120,11 @@ pub const MAX_REQUEST_TARGET: usize = 8192;
 pub fn handle(state: &State, req: &Request) -> Response {
     if req.path.len() + req.raw_query.len() + 1 > MAX_REQUEST_TARGET {
         return Response::error(414, "URI Too Long");
+    }
+    if let Some(what) = req.path.strip_prefix("/_emulator/uploads/")
+        && req.method == "GET"
+    {
+        return crate::uploads::control(state, req, what);
     }
     if let Some(what) = req.path.strip_prefix("/_emulator/") {
         return control(state, req, what);
@@ -179,7 +209,14 @@ fn authorized(state: &State, req: &Request) -> bool {
 fn writes(route: &Route) -> bool {
     matches!(
         route,
-        Route::CreateQuery | Route::UpdateQuery(_) | Route::QueryFlag(..)
+        Route::CreateQuery
+            | Route::UpdateQuery(_)
+            | Route::QueryFlag(..)
+            | Route::UploadsCreate
+            | Route::UploadsCsv
+            | Route::UploadsInsert(..)
+            | Route::UploadsClear(..)
+            | Route::UploadsDelete(..)
     )
 }
 
@@ -210,6 +247,12 @@ fn serve(state: &State, req: &Request, route: &Route) -> Response {
         Route::UpdateQuery(id) => manage::update(state, req, id),
         Route::QueryFlag(id, action) => manage::flag(state, id, action),
         Route::Usage => manage::usage(state, req, &state.catalog),
+        Route::UploadsCreate => uploads::create(state, req),
+        Route::UploadsList => uploads::list(state, req),
+        Route::UploadsCsv => uploads::upload_csv(state, req),
+        Route::UploadsInsert(ns, t) => uploads::insert(state, req, ns, t),
+        Route::UploadsClear(ns, t) => uploads::clear(state, ns, t),
+        Route::UploadsDelete(ns, t) => uploads::delete(state, ns, t),
         Route::Unknown => unreachable!(),
     }
 }
@@ -304,7 +347,7 @@ fn execute_query(state: &State, req: &Request, id: &str) -> Response {
         if let Err(r) = performance(req, &body) {
             return r;
         }
-        let outcome = match plan_sql(&state.catalog, &sql) {
+        let outcome = match plan_sql(&state.catalog, &|ns, t| uploads::find(state, ns, t), &sql) {
             Ok(r) => Outcome::Rows(r),
             Err(msg) => Outcome::Failed(msg),
         };
@@ -350,7 +393,7 @@ fn execute_sql(state: &State, req: &Request) -> Response {
     if let Err(r) = performance(req, &body) {
         return r;
     }
-    let outcome = match plan_sql(&state.catalog, sql) {
+    let outcome = match plan_sql(&state.catalog, &|ns, t| uploads::find(state, ns, t), sql) {
         Ok(r) => Outcome::Rows(r),
         Err(msg) => Outcome::Failed(msg),
     };

@@ -47,6 +47,33 @@ pub fn dune_timestamp(ms: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03} UTC")
 }
 
+/// Dune's `timestamp` (without time zone) value encoding: `2022-05-04 00:00:00.000`.
+pub fn dune_timestamp_plain(ms: i64) -> String {
+    let (y, mo, d, h, mi, s, milli) = split(ms);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03}")
+}
+
+/// Days since 1970-01-01 of a (year, month 1 to 12, day) of the proleptic Gregorian calendar.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The number of days of a month (1 to 12) of a year.
+pub fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// Dune's `date` value encoding: `2024-09-28`.
 pub fn dune_date(ms: i64) -> String {
     let (y, mo, d, ..) = split(ms);
@@ -68,5 +95,16 @@ mod tests {
         assert!(rfc3339(1_709_671_859_123).starts_with("2024-03-05T20:50:59.123"));
         assert_eq!(dune_timestamp(0), "1970-01-01 00:00:00.000 UTC");
         assert_eq!(dune_date(951_782_400_000), "2000-02-29");
+        assert_eq!(
+            dune_timestamp_plain(1_651_622_400_000),
+            "2022-05-04 00:00:00.000"
+        );
+        assert_eq!(days_from_civil(2000, 2, 29) * 86_400_000, 951_782_400_000);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        for days in [-800_000, -1, 0, 19_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!((days_in_month(2024, 2), days_in_month(1900, 2)), (29, 28));
     }
 }

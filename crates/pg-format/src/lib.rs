@@ -14,6 +14,7 @@ mod pushdown;
 mod time;
 mod type_table;
 mod types;
+mod upload;
 mod values;
 
 pub use prepare::{Cell, Prepared, Target, prepare, prepare_objects};
@@ -23,4 +24,5 @@ pub use pushdown::{
 pub use time::{PG_EPOCH_UNIX_SECS, date_text, timestamp_text};
 pub use type_table::{Family, TypeRule, oid, type_rule};
 pub use types::{create_foreign_table, local_names, postgres_type};
+pub use upload::{NdjsonBatch, RowWriter, UploadType, accepts, upload_type_for};
 pub use values::shorten;
