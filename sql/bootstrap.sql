@@ -64,6 +64,6 @@ COMMENT ON FUNCTION dune_drop_table(text, text) IS 'Deletes a Dune table and its
 COMMENT ON FUNCTION dune_tables() IS 'The account''s uploaded Dune tables: full name, privacy, size in bytes, times, columns';
 COMMENT ON FUNCTION dune_usage(date, date) IS 'The credits used and included by billing period, and the storage used and allowed';
 COMMENT ON FUNCTION dune_run(bigint, jsonb, text, interval) IS 'Executes a saved Dune query, waits and returns its rows as jsonb; cancels the execution on Dune if the statement gives up';
-COMMENT ON FUNCTION dune_in_flight() IS 'The Dune calls in flight in this server: backend pid, execution, state, queue position, rows read (other roles'' calls only for pg_read_all_stats)';
+COMMENT ON FUNCTION dune_in_flight() IS 'The Dune calls in flight in this server: backend pid, execution, state, queue position, rows read, what the execution cost (other roles'' calls only for pg_read_all_stats)';
 COMMENT ON FUNCTION dune_fdw_handler() IS 'The foreign-data wrapper handler of dune_fdw';
 COMMENT ON FUNCTION dune_fdw_validator(text[], oid) IS 'Checks the options of dune_fdw servers, user mappings, foreign tables and columns';

@@ -68,3 +68,24 @@ COMMENT ON FUNCTION dune_upload_csv(text, text, boolean) IS 'Creates or replaces
 COMMENT ON FUNCTION dune_clear_table(text, text) IS 'Deletes every row of a Dune table, keeping the table; cannot be rolled back (Read/Write key)';
 COMMENT ON FUNCTION dune_drop_table(text, text) IS 'Deletes a Dune table and its rows; cannot be rolled back (Read/Write key)';
 COMMENT ON FUNCTION dune_tables() IS 'The account''s uploaded Dune tables: full name, privacy, size in bytes, times, columns';
+
+-- Changed: dune_in_flight() shows what an execution cost (execution_cost_credits); a new
+-- column changes the return type, so the function is made again.
+DROP FUNCTION dune_in_flight();
+CREATE  FUNCTION "dune_in_flight"() RETURNS TABLE (
+	"pid" INT,  /* i32 */
+	"usename" TEXT,  /* Option < String > */
+	"execution_id" TEXT,  /* Option < String > */
+	"query_id" bigint,  /* Option < i64 > */
+	"state" TEXT,  /* Option < String > */
+	"queue_position" bigint,  /* Option < i64 > */
+	"started_at" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"state_since" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"rows_read" bigint,  /* i64 */
+	"pages_read" bigint,  /* i64 */
+	"execution_cost_credits" double precision  /* Option < f64 > */
+)
+STRICT VOLATILE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'dune_in_flight_wrapper';
+COMMENT ON FUNCTION dune_in_flight() IS 'The Dune calls in flight in this server: backend pid, execution, state, queue position, rows read, what the execution cost (other roles'' calls only for pg_read_all_stats)';

@@ -25,6 +25,9 @@ pub struct Call {
     pub state_since: u64,
     pub rows_read: u64,
     pub pages_read: u64,
+    /// What the execution cost, once Dune says (`execution_cost_credits`).
+    #[serde(default)]
+    pub cost_credits: Option<f64>,
 }
 
 /// The file's content.

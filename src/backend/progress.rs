@@ -80,6 +80,7 @@ impl Tracker {
             state_since: self.state_since,
             rows_read: self.rows,
             pages_read: self.pages,
+            cost_credits: self.cost_credits,
         }
     }
 
@@ -99,7 +100,10 @@ impl Tracker {
                 queue_position,
                 cost_credits,
             } => {
-                self.cost_credits = cost_credits.or(self.cost_credits);
+                if cost_credits.is_some() && cost_credits != self.cost_credits {
+                    self.cost_credits = cost_credits;
+                    self.changed = Some(true);
+                }
                 let now = (state, queue_position);
                 if self.state.as_ref() == Some(&now) {
                     return;

@@ -114,15 +114,28 @@ fn columns_of(
 }
 
 /// The query's parameters that become columns (key, Dune type): every single-value
-/// parameter. Reading a query's definition needs a plan that allows it (API reference §8):
-/// where Dune refuses, the table is imported without them, with a NOTICE.
-fn parameters_of(config: &ClientConfig, query: QueryId) -> Vec<(String, String)> {
+/// parameter; and all of them, with their types and defaults, as the JSON of the table option
+/// `query_parameters` (for the user to read: `\det+`). Reading a query's definition needs a
+/// plan that allows it (API reference §8): where Dune refuses, the table is imported without
+/// them, with a NOTICE.
+fn parameters_of(config: &ClientConfig, query: QueryId) -> (Vec<(String, String)>, Option<String>) {
     match blocking::run(config.clone(), move |c| c.query_parameters(query)) {
-        Ok(params) => params
-            .into_iter()
-            .filter(|p| !p.multiselect)
-            .map(|p| (p.key, p.kind))
-            .collect(),
+        Ok(params) => {
+            let doc: Vec<serde_json::Value> = params
+                .iter()
+                .map(|p| {
+                    serde_json::json!({"key": p.key, "type": p.kind, "default": p.default,
+                        "multiselect": p.multiselect})
+                })
+                .collect();
+            let columns = params
+                .into_iter()
+                .filter(|p| !p.multiselect)
+                .map(|p| (p.key, p.kind))
+                .collect();
+            let doc = (!doc.is_empty()).then(|| serde_json::Value::from(doc).to_string());
+            (columns, doc)
+        }
         Err(e) => {
             let why = match e {
                 FdwError::Api(api) => api.to_string(),
@@ -131,7 +144,7 @@ fn parameters_of(config: &ClientConfig, query: QueryId) -> Vec<(String, String)>
             pgrx::notice!(
                 "query {query}: its parameters could not be read ({why}); no parameter columns"
             );
-            Vec::new()
+            (Vec::new(), None)
         }
     }
 }
@@ -148,13 +161,16 @@ fn import(
     let mut statements = Vec::new();
     for query in queries(&config, explicit, &names)? {
         if let Some(meta) = columns_of(&config, query, params.as_ref(), explicit)? {
+            let (columns, doc) = parameters_of(&config, query);
+            let mut table_options = options.clone();
+            table_options.extend(doc.map(|d| ("query_parameters".to_string(), d)));
             statements.push(create_foreign_table(
                 i64::from(query),
                 &meta.column_names,
                 &meta.column_types,
-                &parameters_of(&config, query),
+                &columns,
                 &server.name,
-                &options,
+                &table_options,
             ));
         }
     }

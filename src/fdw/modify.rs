@@ -12,7 +12,6 @@
 use crate::backend::blocking::Stream;
 use crate::backend::connection;
 use crate::backend::error::{BadUpload, FdwError, FdwResult, InsertFailure, OrRaise};
-use crate::backend::options::DEFAULT_INSERT_BATCH_BYTES;
 use crate::fdw::table::Table;
 use dune_api::{ClientConfig, InsertFormat, Inserted, TableName};
 use pg_format::{NdjsonBatch, RowWriter, UploadType, accepts, oid, upload_type_for};
@@ -20,6 +19,9 @@ use pgrx::prelude::*;
 use pgrx::{FromDatum, PgList, PgMemoryContexts, pg_sys};
 use std::ffi::{CStr, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The most NDJSON bytes of a statement's first insert request (1 MiB).
+const FIRST_BATCH_BYTES: usize = 1 << 20;
 
 /// How a column's datums are read.
 #[derive(Debug, Clone, Copy)]
@@ -195,9 +197,7 @@ impl Inserter {
             target,
             config,
             columns,
-            batch: NdjsonBatch::with_capacity(
-                batch_bytes.min(DEFAULT_INSERT_BATCH_BYTES as usize) + 4096,
-            ),
+            batch: NdjsonBatch::with_capacity(batch_bytes.min(FIRST_BATCH_BYTES) + 4096),
             batch_bytes,
             in_flight: None,
             written: 0,
@@ -242,7 +242,14 @@ impl Inserter {
                 written: self.written,
             })));
         }
-        if self.batch.len() >= self.batch_bytes {
+        // the first batch is small, so that what Dune refuses (a missing column, a read-only
+        // key) is known before many rows are encoded
+        let limit = if self.written == 0 && self.in_flight.is_none() {
+            self.batch_bytes.min(FIRST_BATCH_BYTES)
+        } else {
+            self.batch_bytes
+        };
+        if self.batch.len() >= limit {
             self.send()?;
         }
         Ok(())

@@ -6,7 +6,8 @@ use pgrx::prelude::*;
 
 /// The Dune calls in flight in this PostgreSQL server, one row per execution followed or result
 /// being read: which backend (join pg_stat_activity on pid for the statement), the execution,
-/// its state and queue position, and the rows read so far. Other roles' calls are shown to
+/// its state and queue position, the rows read so far, and what the execution cost once Dune
+/// says (`execution_cost_credits`, API reference §16). Other roles' calls are shown to
 /// superusers and members of pg_read_all_stats only.
 // The row type must be spelled out here for pgrx to name the SQL columns.
 #[allow(clippy::type_complexity)]
@@ -24,6 +25,7 @@ fn dune_in_flight() -> TableIterator<
         name!(state_since, Option<TimestampWithTimeZone>),
         name!(rows_read, i64),
         name!(pages_read, i64),
+        name!(execution_cost_credits, Option<f64>),
     ),
 > {
     // SAFETY: catalog and privilege lookups on the backend thread, inside a transaction.
@@ -51,6 +53,7 @@ fn dune_in_flight() -> TableIterator<
             timestamp(c.state_since),
             c.rows_read as i64,
             c.pages_read as i64,
+            c.cost_credits,
         )
     }))
 }

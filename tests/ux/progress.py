@@ -89,8 +89,18 @@ def main():
     # a long download reports rows and pages
     admin.execute("""CREATE FOREIGN TABLE IF NOT EXISTS progress_big (c03_block bigint)
                      SERVER dune OPTIONS (query_id '9100002', mode 'execute', params '{"rows": "50000000"}')""")
+    costs = []
+
+    def watch_cost():
+        time.sleep(4)
+        costs.extend(admin.execute("SELECT state, execution_cost_credits FROM dune_in_flight()").fetchall())
+    w = threading.Thread(target=watch_cost)
+    w.start()
     notes = notices_of(session(), "SELECT count(*) FROM progress_big", ["SET statement_timeout = '8s'"])
+    w.join()
     print("  notices:", notes)
+    t.check(any(state == "QUERY_STATE_COMPLETED" and cost is not None and cost > 0 for state, cost in costs),
+            "dune_in_flight() shows what the execution being read cost (execution_cost_credits)", str(costs))
     reads = [n for n in notes if re.fullmatch(r"read \d+ rows in \d+ pages from Dune \(\d+\.\d s\)", n)]
     t.check(len(reads) >= 1 and notes[-1] == "ERROR 57014", "a long download reports rows read every 5 s", str(notes))
     admin.execute("DROP FOREIGN TABLE progress_big")
