@@ -216,6 +216,18 @@ impl<T: Send + 'static> Stream<T> {
         result
     }
 
+    /// The next item if it has come, without waiting; None if not yet (or at the end).
+    pub fn try_next(&mut self) -> Option<Result<T, Error>> {
+        if self.finished {
+            return None;
+        }
+        match self.rx.try_recv() {
+            Ok(msg) => self.take(msg),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => self.take_disconnected(),
+        }
+    }
+
     fn take(&mut self, msg: Msg<T>) -> Option<Result<T, Error>> {
         match msg {
             Msg::Item(item) => Some(Ok(item)),

@@ -82,6 +82,8 @@ pub struct InsertFailure {
     pub table: String,
     /// `dune.<namespace>.<table>`.
     pub target: String,
+    /// The table's server (for the hint of a 403).
+    pub server: String,
     /// Rows of the statement Dune acknowledged before the batch.
     pub written: u64,
     /// The batch's first row (1-based, in the statement's order) and its row count.
@@ -269,6 +271,7 @@ impl FdwError {
         let InsertFailure {
             table,
             target,
+            server,
             written,
             first,
             rows,
@@ -278,7 +281,7 @@ impl FdwError {
         let inner = match error {
             ApiError::Forbidden(message) => FdwError::WriteForbidden {
                 message: message.clone(),
-                server: crate::backend::gucs::server_name(),
+                server: server.clone(),
             }
             .writes_and_reads_report(),
             e => api_report(e),
@@ -291,14 +294,19 @@ impl FdwError {
             ),
         );
         let before = format!("{written} rows of this statement were written to Dune before it");
-        r.detail = Some(if error.maybe_executed() {
+        // an I/O thread that failed without an answer: the request may have gone out
+        let unknown = error.maybe_executed() || matches!(error, ApiError::InvalidResponse(_));
+        let batch = if *rows == 1 {
+            format!("Row {first}")
+        } else {
+            format!("Rows {first} to {last} ({rows} rows)")
+        };
+        r.detail = Some(if unknown {
             format!(
-                "{before}. Rows {first} to {last} ({rows} rows) were sent and may have been written: Dune writes a request's rows all or none, and a request whose outcome is unknown is not sent again, so that no row is written twice. No row after them was sent."
+                "{before}. {batch} sent in one request may have been written: Dune writes a request's rows all or none, and a request whose outcome is unknown is not sent again, so that no row is written twice. No row after them was sent."
             )
         } else {
-            format!(
-                "{before}. Rows {first} to {last} ({rows} rows) were not written, nor any row after them."
-            )
+            format!("{before}. {batch} and the rows after were not written.")
         });
         let check = format!(
             "Rows written stay written even if the transaction rolls back; SELECT count(*) FROM {table} shows what the Dune table holds."

@@ -9,7 +9,7 @@
 //! written before. An insert is never sent twice once it may have reached Dune
 //! (`dune_api::Client::insert_rows`).
 
-use crate::backend::blocking::Stream;
+use crate::backend::blocking::{self, Stream};
 use crate::backend::connection;
 use crate::backend::error::{BadUpload, FdwError, FdwResult, InsertFailure, OrRaise};
 use crate::fdw::table::Table;
@@ -57,9 +57,16 @@ struct InFlight {
     rows: u64,
 }
 
-/// The state of one INSERT or COPY into a Dune table.
+/// The state of one INSERT or COPY into a Dune table. Dropped with the query's memory; when
+/// the statement did not reach its end (another error, a cancel) after rows were sent, a
+/// WARNING says how many were written and which may still be.
 pub struct Inserter {
     table: String,
+    /// The table's server (named in the hint of a 403).
+    server: String,
+    /// What was written is accounted for: the statement's end was reached, or an error of
+    /// this inserter said it.
+    finished: bool,
     target: TableName,
     config: ClientConfig,
     columns: Vec<Target>,
@@ -104,28 +111,43 @@ fn type_name(type_oid: pg_sys::Oid) -> String {
     }
 }
 
-/// The column's Dune type: its `dune_type` option, else the type map of `upload_type_for`;
-/// an error names a column whose values Dune cannot take.
-fn target_of(table: &Table, attno: usize, c: &crate::fdw::table::Column) -> FdwResult<Target> {
-    // SAFETY: getBaseType reads the syscache for an existing type.
-    let base = unsafe { pg_sys::getBaseType(c.type_oid) };
+/// The column's Dune type: its `dune_type` option, else the type Dune's table declares for it
+/// (`dune_columns`), else the type map of `upload_type_for`; an error names a column whose
+/// values Dune cannot take, or that the Dune table does not have.
+fn target_of(
+    table: &Table,
+    attno: usize,
+    c: &crate::fdw::table::Column,
+    dune_columns: Option<&[(String, String)]>,
+) -> FdwResult<Target> {
+    let (mut base, mut typmod) = (c.type_oid, c.typmod);
+    // SAFETY: getBaseTypeAndTypmod reads the syscache for an existing type (a domain's base
+    // type and its typmod).
+    unsafe { base = pg_sys::getBaseTypeAndTypmod(base, &mut typmod) };
+    let remote_type = match dune_columns {
+        Some(cols) => match cols.iter().find(|(n, _)| *n == c.remote) {
+            Some((_, t)) => UploadType::parse(t),
+            None => return Err(not_in_dune(table, c, cols)),
+        },
+        None => None,
+    };
     let declared = c.dune_name.as_deref().and_then(UploadType::parse);
-    let dune = match declared.or_else(|| upload_type_for(base.to_u32(), c.typmod)) {
-        Some(d) => d,
-        None => {
-            return Err(FdwError::Unsupported {
-                message: format!(
-                    "column \"{}\" of foreign table \"{}\" has type {}, which has no counterpart in Dune's uploaded tables",
-                    c.name,
-                    table.name,
-                    type_name(c.type_oid)
-                ),
-                hint: format!(
-                    "Dune's upload types are {}. Cast the column in a view or in the INSERT's SELECT, and declare the foreign table column with a type that maps (text, bytea, numeric, timestamptz, ...).",
-                    dune_api::UPLOAD_TYPES.join(", ")
-                ),
-            });
-        }
+    let Some(dune) = declared
+        .or(remote_type)
+        .or_else(|| upload_type_for(base.to_u32(), typmod))
+    else {
+        return Err(FdwError::Unsupported {
+            message: format!(
+                "column \"{}\" of foreign table \"{}\" has type {}, which has no counterpart in Dune's uploaded tables",
+                c.name,
+                table.name,
+                type_name(c.type_oid)
+            ),
+            hint: format!(
+                "Dune's upload types are {}. Cast the column in a view or in the INSERT's SELECT, and declare the foreign table column with a type that maps (text, bytea, numeric, timestamptz, ...).",
+                dune_api::UPLOAD_TYPES.join(", ")
+            ),
+        });
     };
     if !accepts(dune, base.to_u32()) {
         return Err(FdwError::Unsupported {
@@ -148,6 +170,44 @@ fn target_of(table: &Table, attno: usize, c: &crate::fdw::table::Column) -> FdwR
     })
 }
 
+fn not_in_dune(
+    table: &Table,
+    c: &crate::fdw::table::Column,
+    cols: &[(String, String)],
+) -> FdwError {
+    let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+    FdwError::Unsupported {
+        message: format!(
+            "column \"{}\" of foreign table \"{}\" is not a column of the Dune table (its columns are {})",
+            c.remote,
+            table.name,
+            names.join(", ")
+        ),
+        hint: "Drop the column from the foreign table, or map it to a Dune column: ALTER FOREIGN TABLE ... ALTER COLUMN ... OPTIONS (ADD column_name '...').".into(),
+    }
+}
+
+/// The Dune table's columns and types as `GET /v1/uploads` lists them (one request), or None
+/// when the list does not have it (a team's table the list leaves out) or cannot be read: the
+/// types then come from `dune_type` and the type map.
+fn dune_columns(config: &ClientConfig, target: &TableName) -> Option<Vec<(String, String)>> {
+    let full = target.to_string();
+    let tables = blocking::run(config.clone(), |c| c.list_tables(100_000)).ok()?;
+    let t = tables
+        .iter()
+        .find(|t| t.get("full_name").and_then(|n| n.as_str()) == Some(full.as_str()))?;
+    let cols = t.get("columns")?.as_array()?;
+    Some(
+        cols.iter()
+            .filter_map(|c| {
+                let name = c.get("name")?.as_str()?.to_string();
+                let kind = c.get("type")?.as_str()?.to_string();
+                Some((name, kind))
+            })
+            .collect(),
+    )
+}
+
 /// Whether this transaction block was told that rows written to Dune stay written.
 static WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -160,11 +220,12 @@ pub fn warn_once_per_transaction(target: &str, what: &str) {
     for event in [
         pgrx::PgXactCallbackEvent::Commit,
         pgrx::PgXactCallbackEvent::Abort,
+        pgrx::PgXactCallbackEvent::Prepare,
     ] {
         pgrx::register_xact_callback(event, || WARNED.store(false, Ordering::Relaxed));
     }
     pgrx::warning!(
-        "{what} {target} is done on Dune as the statement runs: a ROLLBACK, or an error caught by a savepoint or an EXCEPTION block, will not undo it"
+        "{what} {target} happens on Dune as the statement runs: a ROLLBACK, or an error caught by a savepoint or an EXCEPTION block, will not undo it"
     );
 }
 
@@ -173,6 +234,17 @@ impl Inserter {
     /// `dune_table`, parameter columns, and columns Dune cannot take.
     pub fn new(table: &Table, role: pg_sys::Oid) -> FdwResult<Inserter> {
         let target = writable(table)?;
+        // SAFETY: plain getter.
+        if unsafe { pg_sys::GetDatabaseEncoding() } != pg_sys::pg_enc::PG_UTF8 as i32 {
+            return Err(FdwError::Unsupported {
+                message: format!(
+                    "writing to {target} needs a database in UTF8: Dune's uploads are UTF-8 text"
+                ),
+                hint: "Create the database WITH ENCODING 'UTF8' (or insert from one).".into(),
+            });
+        }
+        let config = connection::config_for(&table.server, role, false)?;
+        let remote = dune_columns(&config, &target);
         let mut columns = Vec::new();
         for (i, c) in table.columns.iter().enumerate() {
             let Some(c) = c else { continue };
@@ -185,15 +257,16 @@ impl Inserter {
                     hint: "Drop the column's param option.".into(),
                 });
             }
-            columns.push(target_of(table, i, c)?);
+            columns.push(target_of(table, i, c, remote.as_deref())?);
         }
-        let config = connection::config_for(&table.server, role, false)?;
         let batch_bytes = match table.options.insert_batch_bytes {
             Some(n) => n,
             None => crate::backend::options::insert_batch_bytes(&table.server.options)?,
         } as usize;
         Ok(Inserter {
             table: table.name.clone(),
+            server: table.server.name.clone(),
+            finished: false,
             target,
             config,
             columns,
@@ -232,6 +305,7 @@ impl Inserter {
         if let Err((c, problem, value)) = refused {
             let (local, dune) = (c.local.clone(), c.dune.name().to_string());
             self.wait()?; // the rows written so far are then known exactly
+            self.finished = true;
             return Err(FdwError::BadUpload(Box::new(BadUpload {
                 table: self.table.clone(),
                 column: local,
@@ -251,6 +325,8 @@ impl Inserter {
         };
         if self.batch.len() >= limit {
             self.send()?;
+        } else {
+            self.poll()?;
         }
         Ok(())
     }
@@ -278,30 +354,67 @@ impl Inserter {
 
     /// Waits for the batch in flight, if any, and counts its rows as written.
     fn wait(&mut self) -> FdwResult<()> {
-        let Some(mut f) = self.in_flight.take() else {
+        // the batch stays in_flight while waiting: if an interrupt raises here, the WARNING
+        // of Drop names it
+        let Some(f) = self.in_flight.as_mut() else {
             return Ok(());
         };
-        let error = match f.stream.next() {
+        let answer = f.stream.next();
+        let f = self.in_flight.take().expect("checked above");
+        self.settle(f, answer)
+    }
+
+    /// Takes the answer of the batch in flight if it has come (without waiting): a refusal
+    /// stops the statement at the next row rather than at the next batch.
+    fn poll(&mut self) -> FdwResult<()> {
+        let Some(f) = self.in_flight.as_mut() else {
+            return Ok(());
+        };
+        match f.stream.try_next() {
+            None => Ok(()),
+            answer => {
+                let f = self.in_flight.take().expect("checked above");
+                self.settle(f, answer)
+            }
+        }
+    }
+
+    /// Counts an answered batch, or makes its error.
+    fn settle(
+        &mut self,
+        f: InFlight,
+        answer: Option<Result<Inserted, dune_api::Error>>,
+    ) -> FdwResult<()> {
+        let error = match answer {
             Some(Ok(inserted)) => {
-                if inserted.rows != f.rows {
-                    pgrx::warning!(
-                        "Dune reports {} rows written for a batch of {} rows into {}",
-                        inserted.rows,
+                match inserted.rows {
+                    Some(n) if n != f.rows => pgrx::warning!(
+                        "Dune reports {n} rows written for a batch of {} rows into {}",
                         f.rows,
                         self.target
-                    );
+                    ),
+                    None => pgrx::warning!(
+                        "Dune accepted a batch of {} rows into {} without saying how many it wrote; they are counted as written",
+                        f.rows,
+                        self.target
+                    ),
+                    _ => {}
                 }
                 self.written += f.rows;
                 return Ok(());
             }
             Some(Err(e)) => e,
-            None => {
-                dune_api::Error::InvalidResponse("the insert thread ended without an answer".into())
-            }
+            None => dune_api::Error::Connection {
+                message: "the insert thread ended without an answer".into(),
+                attempts: 1,
+                maybe_executed: true,
+            },
         };
+        self.finished = true;
         Err(FdwError::Insert(Box::new(InsertFailure {
             table: self.table.clone(),
             target: self.target.to_string(),
+            server: self.server.clone(),
             written: self.written,
             first: f.first,
             rows: f.rows,
@@ -312,7 +425,31 @@ impl Inserter {
     /// Sends what is left and waits for every batch: the end of the statement.
     fn finish(&mut self) -> FdwResult<()> {
         self.send()?;
-        self.wait()
+        self.wait()?;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for Inserter {
+    fn drop(&mut self) {
+        if self.finished || (self.written == 0 && self.in_flight.is_none()) {
+            return;
+        }
+        let doubt = match &self.in_flight {
+            Some(f) => format!(
+                "; rows {} to {} were being sent and may be written",
+                f.first,
+                f.first + f.rows - 1
+            ),
+            None => String::new(),
+        };
+        pgrx::warning!(
+            "the statement writing to {} (foreign table \"{}\") stopped after {} rows were written to Dune{doubt}: a rollback does not undo them",
+            self.target,
+            self.table,
+            self.written
+        );
     }
 }
 
@@ -322,6 +459,15 @@ pub fn writable(table: &Table) -> FdwResult<TableName> {
         message: format!("foreign table \"{}\" reads a Dune query result, which cannot be written", table.name),
         hint: "Only a foreign table with the option dune_table (an uploaded Dune table) takes INSERT, COPY and TRUNCATE: CREATE FOREIGN TABLE ... SERVER dune OPTIONS (dune_table 'my_team.labels').".into(),
     })
+}
+
+/// How a time Dune cannot hold is shown: `infinity`, `-infinity`, or its era.
+fn out_of_range_text(infinity: bool, minus_infinity: bool) -> String {
+    match (infinity, minus_infinity) {
+        (true, _) => "infinity".into(),
+        (_, true) => "-infinity".into(),
+        _ => "a time outside the years 1 to 9999".into(),
+    }
 }
 
 /// Writes one non-null datum of column `c`; Err((problem, value text)) when Dune's type
@@ -368,21 +514,13 @@ unsafe fn write_value(
             }
             Read::Timestamp => {
                 let v = datum.value() as i64;
-                w.timestamp(key, v).map_err(|p| {
-                    (
-                        p,
-                        pg_format::timestamp_text(v).unwrap_or_else(|| "infinity".into()),
-                    )
-                })
+                w.timestamp(key, v)
+                    .map_err(|p| (p, out_of_range_text(v == i64::MAX, v == i64::MIN)))
             }
             Read::Date => {
                 let v = datum.value() as i32;
-                w.date(key, v, c.dune).map_err(|p| {
-                    (
-                        p,
-                        pg_format::date_text(v).unwrap_or_else(|| "infinity".into()),
-                    )
-                })
+                w.date(key, v, c.dune)
+                    .map_err(|p| (p, out_of_range_text(v == i32::MAX, v == i32::MIN)))
             }
             Read::Text => {
                 let text = <&str>::from_datum(datum, false).unwrap_or_default();
@@ -464,8 +602,24 @@ fn role_of(rinfo: *mut pg_sys::ResultRelInfo, estate: *mut pg_sys::EState) -> pg
     let role = unsafe { pg_sys::ExecGetResultRelCheckAsUser(rinfo, estate) };
     #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
     let role = {
+        // SAFETY: a partition that rows are routed to has no range table entry of its own
+        // (index 0 from PostgreSQL 14 on): its root's entry says whose rights apply.
+        let index = unsafe {
+            let own = (*rinfo).ri_RangeTableIndex;
+            #[cfg(not(feature = "pg13"))]
+            let own = if own == 0 && !(*rinfo).ri_RootResultRelInfo.is_null() {
+                (*(*rinfo).ri_RootResultRelInfo).ri_RangeTableIndex
+            } else {
+                own
+            };
+            own
+        };
+        if index == 0 {
+            // SAFETY: plain getter.
+            return unsafe { pg_sys::GetUserId() };
+        }
         // SAFETY: the result relation's range table index is valid in this estate.
-        let rte = unsafe { pg_sys::exec_rt_fetch((*rinfo).ri_RangeTableIndex, estate) };
+        let rte = unsafe { pg_sys::exec_rt_fetch(index, estate) };
         // SAFETY: a range table entry of the running statement.
         unsafe { (*rte).checkAsUser }
     };
@@ -486,7 +640,7 @@ unsafe fn begin(rinfo: *mut pg_sys::ResultRelInfo, estate: *mut pg_sys::EState) 
         let relid = (*(*rinfo).ri_RelationDesc).rd_id;
         let table = Table::load(relid).or_raise();
         let inserter = Inserter::new(&table, role_of(rinfo, estate)).or_raise();
-        warn_once_per_transaction(&inserter.target.to_string(), "INSERT into");
+        warn_once_per_transaction(&inserter.target.to_string(), "writing rows to");
         let ptr = PgMemoryContexts::For((*estate).es_query_cxt).leak_and_drop_on_delete(inserter);
         (*rinfo).ri_FdwState = ptr as *mut c_void;
     }
@@ -508,14 +662,27 @@ pub extern "C-unwind" fn begin_foreign_modify(
     unsafe { begin(rinfo, (*mtstate).ps.state) }
 }
 
-/// BeginForeignInsert: COPY FROM and rows routed to a foreign partition.
+/// BeginForeignInsert: COPY FROM and rows routed to a foreign partition (an INSERT ... ON
+/// CONFLICT routed there is refused: PlanForeignModify never sees it).
 #[pg_guard]
 pub extern "C-unwind" fn begin_foreign_insert(
     mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
 ) {
-    // SAFETY: the ModifyTableState of the running statement (COPY makes one too).
-    unsafe { begin(rinfo, (*mtstate).ps.state) }
+    // SAFETY: the ModifyTableState of the running statement (COPY makes one too, without a
+    // plan).
+    unsafe {
+        let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
+        if !plan.is_null() && (*plan).onConflictAction != pg_sys::OnConflictAction::ONCONFLICT_NONE
+        {
+            FdwError::Unsupported {
+                message: "INSERT ... ON CONFLICT is not possible into a Dune table (here a partition the rows are routed to): a Dune table has no unique keys".into(),
+                hint: "Insert only the new rows (WHERE NOT EXISTS), or TRUNCATE and insert everything.".into(),
+            }
+            .raise()
+        }
+        begin(rinfo, (*mtstate).ps.state)
+    }
 }
 
 /// ExecForeignInsert: adds the row to the batch; returns the slot (RETURNING sees the row as
@@ -583,15 +750,33 @@ pub extern "C-unwind" fn exec_foreign_truncate(
         })
         .collect::<FdwResult<_>>()
         .or_raise();
+    let mut cleared: Vec<String> = Vec::new();
     for (table, target) in tables {
         // SAFETY: plain getter.
         let role = unsafe { pg_sys::GetUserId() };
-        let config = connection::config_for(&table.server, role, false).or_raise();
-        warn_once_per_transaction(&target.to_string(), "TRUNCATE of");
+        warn_once_per_transaction(&target.to_string(), "clearing");
         let name = target.clone();
-        crate::backend::error::writes(crate::backend::blocking::run(config, move |c| {
-            c.clear_table(&name)
-        }))
-        .or_raise();
+        let done =
+            connection::config_for(&table.server, role, false).and_then(
+                |config| match blocking::run(config, move |c| c.clear_table(&name)) {
+                    Err(FdwError::Api(dune_api::Error::Forbidden(message))) => {
+                        Err(FdwError::WriteForbidden {
+                            message,
+                            server: table.server.name.clone(),
+                        })
+                    }
+                    other => other,
+                },
+            );
+        if let Err(e) = done {
+            if !cleared.is_empty() {
+                pgrx::warning!(
+                    "TRUNCATE cleared {} on Dune before it failed on {target}",
+                    cleared.join(", ")
+                );
+            }
+            e.raise()
+        }
+        cleared.push(target.to_string());
     }
 }

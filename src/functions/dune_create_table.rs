@@ -42,27 +42,33 @@ fn columns_of_json(v: &Value) -> FdwResult<Vec<UploadColumn>> {
 }
 
 /// The columns of a relation (a table, view or foreign table) by the type map of
-/// `pg_format::upload_type_for`, or a column's `dune_type` option; NOT NULL columns are not
+/// `pg_format::upload_type_for`, or a column's `dune_type` option; a foreign table's columns
+/// keep their `column_name` and leave out parameter columns; NOT NULL columns are not
 /// nullable. A NOTICE names the numeric columns that become double.
 fn columns_of_relation(rel: &PgRelation) -> FdwResult<Vec<UploadColumn>> {
     let mut out = Vec::new();
     let mut rounded = Vec::new();
     for att in rel.tuple_desc().iter().filter(|a| !a.is_dropped()) {
-        let name = att.name();
         // SAFETY: the relation is open and locked; its column options and base types are
-        // read from the catalogs.
-        let (declared, base) = unsafe {
+        // read from the catalogs (a domain's base type with its typmod).
+        let (opts, base, typmod) = unsafe {
             let opts = def_elems(pg_sys::GetForeignColumnOptions(rel.oid(), att.num()));
-            let declared = opts
-                .into_iter()
-                .find(|(k, _)| k == "dune_type")
-                .map(|(_, v)| v);
-            (declared, pg_sys::getBaseType(att.type_oid().value()))
+            let mut typmod = att.type_mod();
+            let base = pg_sys::getBaseTypeAndTypmod(att.type_oid().value(), &mut typmod);
+            (opts, base, typmod)
         };
+        let option = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        if option("param").is_some() {
+            continue; // a query parameter of a foreign table, not a column of its rows
+        }
+        // a foreign table's column named otherwise on Dune keeps Dune's name
+        let name = option("column_name").unwrap_or_else(|| att.name().to_string());
+        let name = name.as_str();
+        let declared = option("dune_type");
         let dune = declared
             .as_deref()
             .and_then(UploadType::parse)
-            .or_else(|| upload_type_for(base.to_u32(), att.type_mod()))
+            .or_else(|| upload_type_for(base.to_u32(), typmod))
             .ok_or_else(|| FdwError::Unsupported {
                 message: format!("column \"{name}\" of \"{}\" has a type with no counterpart in Dune's uploaded tables", rel.name()),
                 hint: format!("Dune's upload types are {}; create the table from a view that casts the column, or give the columns as jsonb.", dune_api::UPLOAD_TYPES.join(", ")),

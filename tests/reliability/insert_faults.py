@@ -159,6 +159,29 @@ def main():
                 time.sleep(0.05)
                 check_case(t, name, fault, err, held_ids())
                 t.check(conn.execute("SELECT 1").fetchone()[0] == 1, f"{name}: the session is usable after")
+    # another error stops the statement while a batch is in flight (statement_timeout during a
+    # stalled answer): after the ERROR, a WARNING says what was written and what may be
+    clear(conn)
+    reset()
+    emulator("faults", "POST", [{"route": "uploads_insert", "skip": phases["middle batch"], "stall_ms": 2500}])
+    warnings = []
+    conn.add_notice_handler(lambda d: warnings.append(d.message_primary or ""))
+    conn.execute("SET statement_timeout = '1s'")
+    conn.execute("SET client_min_messages = warning")
+    err = insert(conn, "INSERT ... SELECT")
+    conn.execute("RESET statement_timeout")
+    conn.execute("SET client_min_messages = error")
+    time.sleep(2)  # the stalled request ends on the emulator's side
+    t.check(err is not None and err[0] == "57014", "statement_timeout stops an insert waiting for Dune", str(err))
+    m = next((re.search(r"stopped after (\d+) rows were written to Dune; rows (\d+) to (\d+) were being sent", w)
+              for w in warnings if "stopped after" in w), None)
+    t.check(m is not None, "a WARNING says what an interrupted insert wrote", str(warnings))
+    if m:
+        written, first, last = (int(g) for g in m.groups())
+        ids = held_ids()
+        t.check(first == written + 1 and ids in ([*range(1, written + 1)], [*range(1, last + 1)]),
+                "the table holds what the WARNING accounts for", f"{len(ids)} rows; {m.group(0)}")
+
     # a connection refused before anything was sent: retried, and every row written once
     clear(conn)
     reset()

@@ -53,6 +53,9 @@ pub fn with_query(base: &str, query: &[(String, String)]) -> String {
     format!("{base}?{}", qs.join("&"))
 }
 
+/// The slowest upload a request body is given time for: 1 Mbit/s (128 KiB a second).
+pub const MIN_UPLOAD_BYTES_PER_SEC: f64 = 131_072.0;
+
 /// A request body and its `Content-Type`.
 #[derive(Clone, Copy)]
 pub struct Body<'a> {
@@ -152,6 +155,14 @@ impl Http {
         self.rate_limited.load(Ordering::Relaxed)
     }
 
+    /// The time a request with a body of `bytes` may take: `request_timeout` plus the time
+    /// to send the body at [`MIN_UPLOAD_BYTES_PER_SEC`] (an insert of 64 MiB may take 512 s
+    /// more), so that a large upload over a slow link is not cut off and left in doubt.
+    fn timeout_for(&self, bytes: usize) -> Duration {
+        self.config.request_timeout
+            + Duration::from_secs_f64(bytes as f64 / MIN_UPLOAD_BYTES_PER_SEC)
+    }
+
     /// `<api_url>/v1<path>`.
     pub fn url(&self, path: &str) -> String {
         format!("{}/v1{path}", self.config.api_url)
@@ -175,12 +186,18 @@ impl Http {
             ("PATCH", Some(b)) => self
                 .agent
                 .patch(url)
+                .config()
+                .timeout_global(Some(self.timeout_for(b.bytes.len())))
+                .build()
                 .header("X-Dune-Api-Key", key)
                 .header("Content-Type", b.content_type)
                 .send(b.bytes),
             (_, Some(b)) => self
                 .agent
                 .post(url)
+                .config()
+                .timeout_global(Some(self.timeout_for(b.bytes.len())))
+                .build()
                 .header("X-Dune-Api-Key", key)
                 .header("Content-Type", b.content_type)
                 .send(b.bytes),

@@ -3,6 +3,7 @@
 //! background.
 
 use crate::catalog::{Catalog, ResultSet, Rows};
+use crate::dunesql::Engine;
 use crate::tables::Table;
 use crate::time::rfc3339;
 use serde_json::{Map, Value, json};
@@ -266,9 +267,6 @@ fn place(sql: &str, at: usize) -> String {
     format!("line {line}:{col}")
 }
 
-const UPLOAD_SQL: &str = "the Dune API emulator only runs SELECT * | <columns> FROM \
-                          dune.<namespace>.<table> [LIMIT n] on uploaded tables";
-
 /// The columns a select list names (`*`, or names separated by commas, quoted or not,
 /// matched in any case), by position in `table`; `at` is the list's offset in `sql`.
 fn select_list(sql: &str, at: usize, list: &str, table: &Table) -> Result<Vec<usize>, String> {
@@ -297,8 +295,26 @@ fn select_list(sql: &str, at: usize, list: &str, table: &Table) -> Result<Vec<us
     Ok(out)
 }
 
-/// `SELECT <list> FROM dune.<namespace>.<table> [LIMIT n]` on an uploaded table; `None` when
-/// the query reads no `dune.` table. The rows are those of the table now (a snapshot).
+/// Whether a select list is `*` or plain column names (quoted or not).
+fn simple_list(list: &str) -> bool {
+    list.trim() == "*"
+        || list.split(',').all(|item| {
+            let name = item.trim();
+            let name = name
+                .strip_prefix('"')
+                .and_then(|n| n.strip_suffix('"'))
+                .unwrap_or(name);
+            name.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// `SELECT * | <columns> FROM dune.<namespace>.<table> [LIMIT n]` on an uploaded table, read
+/// from its chunks without a copy; `None` when the query reads no `dune.` table first or has
+/// any other shape (the SQL engine runs those). The rows are those of the table now (a
+/// snapshot).
 fn plan_upload(sql: &str, tables: TableLookup) -> Option<Result<Arc<ResultSet>, String>> {
     let text = sql.trim_end().trim_end_matches(';').trim_end();
     let words = words_at(text);
@@ -328,10 +344,13 @@ fn plan_upload(sql: &str, tables: TableLookup) -> Option<Result<Arc<ResultSet>, 
             Ok(n) => Some(n),
             Err(_) => return Some(Err(format!("line 1:1: invalid LIMIT '{n}'"))),
         },
-        _ => return Some(Err(format!("line 1:1: {UPLOAD_SQL}"))),
+        _ => return None,
     };
     let list_at = words.get(1).map_or(0, |w| w.0);
     let list = &text[list_at..words[from].0];
+    if !simple_list(list) {
+        return None;
+    }
     Some(select_list(sql, list_at, list, &table).map(|columns| {
         Arc::new(ResultSet {
             names: columns
@@ -347,55 +366,39 @@ fn plan_upload(sql: &str, tables: TableLookup) -> Option<Result<Arc<ResultSet>, 
     }))
 }
 
-/// What the emulator can "run" as raw DuneSQL: `SELECT * FROM query_<id> [LIMIT n]` (a saved
-/// query's result, as DuneSQL's query views give), `SELECT * | <columns> FROM
-/// dune.<namespace>.<table> [LIMIT n]` (an uploaded table, found by `tables`) and `SELECT
-/// <constants> [AS name], ...`. Anything else fails the way a Trino error would.
-pub fn plan_sql(
+/// `SELECT * FROM query_<id> [LIMIT n]`: the saved query's result with its default
+/// parameters, as DuneSQL's query views give it.
+fn plan_query_view(
     catalog: &Catalog,
-    tables: TableLookup,
-    sql: &str,
+    words: &[&str],
+    lower: &[String],
 ) -> Result<Arc<ResultSet>, String> {
-    let text = sql.trim().trim_end_matches(';').trim();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
-    if lower.first().map(String::as_str) != Some("select") {
-        let first = words.first().copied().unwrap_or("");
-        return Err(format!(
-            "line 1:1: mismatched input '{first}'. Expecting: 'SELECT', 'WITH', <query>"
-        ));
+    let Some(id) = lower[3]
+        .strip_prefix("query_")
+        .and_then(|d| d.parse::<u64>().ok())
+    else {
+        return Err(format!("line 1:15: Table '{}' does not exist", words[3]));
+    };
+    let query = catalog
+        .get(id)
+        .ok_or_else(|| format!("line 1:15: Table 'query_{id}' does not exist"))?;
+    let defaults = query.resolve_params(&BTreeMap::new())?;
+    let full = query.result(&defaults);
+    match &lower[4..] {
+        [] => Ok(full),
+        [l, n] if l == "limit" => {
+            let n: u64 = n.parse().map_err(|_| format!("line 1:1: invalid LIMIT '{n}'"))?;
+            let rows = (0..full.len().min(n))
+                .map(|r| (0..full.names.len()).map(|c| full.cell(r, c)).collect())
+                .collect();
+            Ok(Arc::new(ResultSet { names: full.names.clone(), types: full.types.clone(), rows: Rows::Stored(rows) }))
+        }
+        _ => Err("line 1:1: the Dune API emulator reads query_<id> only as SELECT * FROM query_<id> [LIMIT n]".into()),
     }
-    if let Some(planned) = plan_upload(sql, tables) {
-        return planned;
-    }
-    if lower.len() >= 4 && lower[1] == "*" && lower[2] == "from" {
-        let Some(id) = lower[3]
-            .strip_prefix("query_")
-            .and_then(|d| d.parse::<u64>().ok())
-        else {
-            return Err(format!("line 1:15: Table '{}' does not exist", words[3]));
-        };
-        let query = catalog
-            .get(id)
-            .ok_or_else(|| format!("line 1:15: Table 'query_{id}' does not exist"))?;
-        let defaults = query.resolve_params(&BTreeMap::new())?;
-        let full = query.result(&defaults);
-        return match &lower[4..] {
-            [] => Ok(full),
-            [l, n] if l == "limit" => {
-                let n: u64 = n.parse().map_err(|_| format!("line 1:1: invalid LIMIT '{n}'"))?;
-                let rows = (0..full.len().min(n))
-                    .map(|r| (0..full.names.len()).map(|c| full.cell(r, c)).collect())
-                    .collect();
-                Ok(Arc::new(ResultSet { names: full.names.clone(), types: full.types.clone(), rows: Rows::Stored(rows) }))
-            }
-            _ => Err("line 1:1: the Dune API emulator only runs SELECT * FROM query_<id> [LIMIT n] and SELECT <constants>".into()),
-        };
-    }
-    let list = text[6..].trim();
-    if list.is_empty() || lower.contains(&"from".to_string()) {
-        return Err("line 1:1: the Dune API emulator only runs SELECT * FROM query_<id> [LIMIT n] and SELECT <constants>".into());
-    }
+}
+
+/// `SELECT <constants> [AS name], ...` (no FROM): `None` when an item is not a constant.
+fn plan_constants(list: &str) -> Option<Arc<ResultSet>> {
     let (mut names, mut types, mut row) = (Vec::new(), Vec::new(), Vec::new());
     for (i, item) in split_select_list(list).iter().enumerate() {
         let (expr, alias) = match item.to_ascii_lowercase().rfind(" as ") {
@@ -405,22 +408,57 @@ pub fn plan_sql(
             ),
             None => (item.as_str(), None),
         };
-        let (value, ty) = literal_column(expr).ok_or_else(|| {
-            format!(
-                "line 1:{}: the Dune API emulator cannot evaluate '{}'",
-                8,
-                expr.trim()
-            )
-        })?;
+        let (value, ty) = literal_column(expr)?;
         names.push(alias.unwrap_or_else(|| format!("_col{i}")));
         types.push(ty.to_string());
         row.push(value);
     }
-    Ok(Arc::new(ResultSet {
+    Some(Arc::new(ResultSet {
         names,
         types,
         rows: Rows::Stored(vec![row]),
     }))
+}
+
+/// Runs raw DuneSQL. A few shapes are answered directly: `SELECT * FROM query_<id> [LIMIT
+/// n]` (a saved query's result, as DuneSQL's query views give), `SELECT * | <columns> FROM
+/// dune.<namespace>.<table> [LIMIT n]` (an uploaded table, found by `tables`, read in place)
+/// and `SELECT <constants> [AS name], ...`; every other statement runs on the SQL engine
+/// ([`crate::dunesql`]) over the generated catalog and the uploads. Errors are Trino-like.
+pub fn plan_sql(
+    engine: &Engine,
+    catalog: &Catalog,
+    tables: TableLookup,
+    sql: &str,
+) -> Result<Arc<ResultSet>, String> {
+    let text = sql.trim().trim_end_matches(';').trim();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    let first = lower.first().map(String::as_str).unwrap_or("");
+    if first != "select" && first != "with" && !first.starts_with('(') {
+        let first = words.first().copied().unwrap_or("");
+        return Err(format!(
+            "line 1:1: mismatched input '{first}'. Expecting: 'SELECT', 'WITH', <query>"
+        ));
+    }
+    let run = || engine.run(sql, tables, crate::time::now_ms());
+    if first != "select" {
+        return run();
+    }
+    if let Some(planned) = plan_upload(sql, tables) {
+        return planned;
+    }
+    if lower.len() >= 4 && lower[1] == "*" && lower[2] == "from" && lower[3].starts_with("query_") {
+        return plan_query_view(catalog, &words, &lower);
+    }
+    let list = text[6..].trim();
+    if !list.is_empty()
+        && !lower.contains(&"from".to_string())
+        && let Some(r) = plan_constants(list)
+    {
+        return Ok(r);
+    }
+    run()
 }
 
 #[cfg(test)]
@@ -432,7 +470,8 @@ mod tests {
     fn runs_the_sql_it_understands() {
         let c = Catalog::parse(DEFAULT_DATA).unwrap();
         let none = |_: &str, _: &str| -> Option<Arc<Table>> { None };
-        let plan_sql = |c: &Catalog, sql: &str| plan_sql(c, &none, sql);
+        let engine = Engine::new();
+        let plan_sql = |c: &Catalog, sql: &str| plan_sql(&engine, c, &none, sql);
         let r = plan_sql(&c, "select 1 as one, 'it''s' as s, 2.5, true").unwrap();
         assert_eq!(r.names, vec!["one", "s", "_col2", "_col3"]);
         assert_eq!(r.cell(0, 1), json!("it's"));

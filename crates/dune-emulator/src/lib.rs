@@ -12,9 +12,13 @@
 //! Start it in-process with [`Emulator::start`] or as the `dune-emulator` binary.
 //!
 //! Table uploads (§9: create, list, CSV upload, insert, clear, delete; see [`uploads`]) are
-//! kept in memory, by column, and read back with raw SQL: `POST /v1/sql/execute` with
-//! `SELECT * | <columns> FROM dune.<namespace>.<table> [LIMIT n]` runs on the rows as they are
-//! when the execution is created.
+//! kept in memory, by column, and read back with raw SQL.
+//!
+//! Raw DuneSQL (`POST /v1/sql/execute`, or a query created with SQL) runs for real when the
+//! execution is created: on SQLite, after a documented dialect translation ([`dunesql`]),
+//! over a deterministic catalog (`dex.trades`, `tokens.erc20`: [`warehouse`]) and the
+//! uploaded tables as they are then. `GET /v1/datasets[/{slug}]` lists those tables
+//! ([`datasets`]).
 //!
 //! Control routes, for tests (no API key needed):
 //! - `GET /_emulator/health`; `GET /_emulator/stats[?brief]` (requests, pages and rows served,
@@ -23,7 +27,8 @@
 //!   route name: `execute`, `sql_execute`, `status`, `results`, `results_csv`, `cancel`,
 //!   `latest`, `latest_csv`, `query`, `queries`, `create_query`, `update_query`,
 //!   `query_flag`, `usage`, `uploads_create`, `uploads_list`, `uploads_csv`,
-//!   `uploads_insert`, `uploads_clear`, `uploads_delete`, or `*`); `DELETE /_emulator/faults`;
+//!   `uploads_insert`, `uploads_clear`, `uploads_delete`, `datasets_list`, `datasets_get`, or
+//!   `*`); `DELETE /_emulator/faults`;
 //! - `POST /_emulator/refuse?ms=N` (refuse connections for a while);
 //!   `POST /_emulator/settings` (timings, caps, network, `add_api_key`);
 //! - `GET /_emulator/uploads/<namespace>/<table>[?limit=&offset=]`: an uploaded table's
@@ -34,6 +39,8 @@
 
 pub mod catalog;
 pub mod cells;
+pub mod datasets;
+pub mod dunesql;
 pub mod encode;
 pub mod executions;
 pub mod faults;
@@ -48,6 +55,7 @@ pub mod tables;
 pub mod time;
 pub mod ulid;
 pub mod uploads;
+pub mod warehouse;
 
 use catalog::Catalog;
 use executions::{Execution, Outcome};
@@ -139,6 +147,8 @@ pub struct CachedPage {
 
 pub struct State {
     pub catalog: Catalog,
+    /// Runs raw DuneSQL (its database is built on first use).
+    pub sql: dunesql::Engine,
     inner: Mutex<Inner>,
     /// Refuses connections for a while when a fault asks.
     pub gate: Arc<http::Gate>,
@@ -150,6 +160,7 @@ impl State {
     pub fn new(catalog: Catalog, settings: Settings) -> State {
         let state = State {
             catalog,
+            sql: dunesql::Engine::new(),
             gate: Default::default(),
             busy: Default::default(),
             inner: Mutex::new(Inner {

@@ -9,7 +9,7 @@ use crate::http::{Misbehave, Network, Request, Response, url_encode};
 use crate::stats::{LogEntry, Stats};
 use crate::time::now_ms;
 use crate::ulid::{is_well_formed, new_ulid};
-use crate::{CachedPage, State, canonical, manage, uploads};
+use crate::{CachedPage, State, canonical, datasets, manage, uploads};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +37,8 @@ enum Route<'a> {
     UploadsInsert(&'a str, &'a str),
     UploadsClear(&'a str, &'a str),
     UploadsDelete(&'a str, &'a str),
+    DatasetsList,
+    DatasetsGet(&'a str),
     Unknown,
 }
 
@@ -63,6 +65,8 @@ impl Route<'_> {
             Route::UploadsInsert(..) => "uploads_insert",
             Route::UploadsClear(..) => "uploads_clear",
             Route::UploadsDelete(..) => "uploads_delete",
+            Route::DatasetsList => "datasets_list",
+            Route::DatasetsGet(_) => "datasets_get",
             Route::Unknown => "unknown",
         }
     }
@@ -95,6 +99,8 @@ fn classify<'a>(method: &str, path: &'a str) -> Route<'a> {
             ],
         ) => Route::QueryFlag(id, action),
         ("POST", ["usage"]) => Route::Usage,
+        ("GET", ["datasets"]) => Route::DatasetsList,
+        ("GET", ["datasets", slug]) => Route::DatasetsGet(slug),
         _ => classify_uploads(method, &segs),
     }
 }
@@ -253,6 +259,8 @@ fn serve(state: &State, req: &Request, route: &Route) -> Response {
         Route::UploadsInsert(ns, t) => uploads::insert(state, req, ns, t),
         Route::UploadsClear(ns, t) => uploads::clear(state, ns, t),
         Route::UploadsDelete(ns, t) => uploads::delete(state, ns, t),
+        Route::DatasetsList => datasets::list(state, req),
+        Route::DatasetsGet(slug) => datasets::get(state, slug),
         Route::Unknown => unreachable!(),
     }
 }
@@ -347,7 +355,12 @@ fn execute_query(state: &State, req: &Request, id: &str) -> Response {
         if let Err(r) = performance(req, &body) {
             return r;
         }
-        let outcome = match plan_sql(&state.catalog, &|ns, t| uploads::find(state, ns, t), &sql) {
+        let outcome = match plan_sql(
+            &state.sql,
+            &state.catalog,
+            &|ns, t| uploads::find(state, ns, t),
+            &sql,
+        ) {
             Ok(r) => Outcome::Rows(r),
             Err(msg) => Outcome::Failed(msg),
         };
@@ -393,7 +406,12 @@ fn execute_sql(state: &State, req: &Request) -> Response {
     if let Err(r) = performance(req, &body) {
         return r;
     }
-    let outcome = match plan_sql(&state.catalog, &|ns, t| uploads::find(state, ns, t), sql) {
+    let outcome = match plan_sql(
+        &state.sql,
+        &state.catalog,
+        &|ns, t| uploads::find(state, ns, t),
+        sql,
+    ) {
         Ok(r) => Outcome::Rows(r),
         Err(msg) => Outcome::Failed(msg),
     };

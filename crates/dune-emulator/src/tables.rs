@@ -133,6 +133,20 @@ impl Column {
         }
     }
 
+    /// The value of `row` as it is stored (for the SQL engine).
+    pub fn cell(&self, row: usize) -> Cell<'_> {
+        if self.nulls.get(row) == Some(&true) {
+            return Cell::Null;
+        }
+        match &self.values {
+            Values::Ints(x) => Cell::Int(x[row]),
+            Values::Floats(x) => Cell::Float(x[row]),
+            Values::Bools(x) => Cell::Bool(x[row]),
+            Values::Bytes { .. } if self.kind == Kind::Varbinary => Cell::Bytes(self.bytes(row)),
+            Values::Bytes { .. } => Cell::Text(std::str::from_utf8(self.bytes(row)).unwrap_or("")),
+        }
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
         self.len
@@ -142,6 +156,18 @@ impl Column {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// A stored value, borrowed: timestamps in microseconds (UTC), dates in days, int256 and
+/// uint256 as decimal text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(&'a str),
+    Bytes(&'a [u8]),
 }
 
 /// The rows of one insert, by column, never changed once stored.
@@ -172,11 +198,18 @@ struct Contents {
     rows: u64,
     bytes: u64,
     updated_ms: u64,
+    /// How many times the table was cleared.
+    epoch: u64,
 }
+
+/// Ids of tables, so that a table deleted and created again is a new table.
+static NEXT_TABLE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// An uploaded table: its schema (fixed at creation) and its rows.
 #[derive(Debug)]
 pub struct Table {
+    /// Unique in the process.
+    pub id: u64,
     pub namespace: String,
     pub name: String,
     pub columns: Vec<ColumnDef>,
@@ -191,6 +224,7 @@ impl Table {
     pub fn new(namespace: &str, name: &str, columns: Vec<ColumnDef>) -> Table {
         let now = now_ms();
         Table {
+            id: NEXT_TABLE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             namespace: namespace.to_string(),
             name: name.to_string(),
             columns,
@@ -229,8 +263,16 @@ impl Table {
         let mut c = self.contents();
         *c = Contents {
             updated_ms: now_ms(),
+            epoch: c.epoch + 1,
             ..Contents::default()
         };
+    }
+
+    /// The chunks held now, with the number of times the table was cleared (chunks are only
+    /// appended between two clears).
+    pub fn chunks(&self) -> (u64, Vec<Arc<Chunk>>) {
+        let c = self.contents();
+        (c.epoch, c.chunks.clone())
     }
 
     /// (rows, approximate bytes) held now.

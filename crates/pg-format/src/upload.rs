@@ -214,7 +214,9 @@ impl RowWriter<'_> {
 
     /// A 64-bit integer into an integer type or double; big types get a string.
     pub fn integer(&mut self, key: &str, v: i64, t: UploadType) -> Result<(), String> {
-        integer_fits(v < 0, &v.unsigned_abs().to_string(), t)?;
+        if t != UploadType::Double {
+            integer_fits(v < 0, &v.unsigned_abs().to_string(), t)?;
+        }
         self.key(key);
         match t {
             UploadType::Uint256 | UploadType::Int256 => {
@@ -462,6 +464,10 @@ mod tests {
         assert!(refuse("9223372036854775808", UploadType::Bigint).contains("range"));
         assert!(one(|w| w.integer("n", i64::from(i32::MAX) + 1, UploadType::Integer)).is_err());
         assert!(one(|w| w.integer("n", -1, UploadType::Uint256)).is_err());
+        assert_eq!(
+            one(|w| w.integer("n", 3_000_000_000, UploadType::Double)).unwrap(),
+            "{\"n\":3000000000}\n"
+        );
         assert!(one(|w| w.float("f", f64::NAN, "NaN")).is_err());
         assert!(one(|w| w.timestamp("t", i64::MAX)).is_err());
         assert!(one(|w| w.date("d", i32::MIN, UploadType::Date)).is_err());

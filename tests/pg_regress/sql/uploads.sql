@@ -62,6 +62,11 @@ SELECT show_error($$INSERT INTO labels VALUES ('\x07', 'too big', NULL, 2 ^ 256:
 SELECT show_error($$INSERT INTO labels VALUES ('\x08', 'fraction', NULL, 1.5)$$);
 SELECT show_error($$INSERT INTO labels VALUES ('\x09', 'never', 'infinity', 1)$$);
 SELECT count(*) AS rows FROM labels WHERE label IN ('ok', 'negative', 'too big', 'fraction', 'never');
+-- a bad value after batches were written: the error says how many rows of the statement are in Dune
+SELECT count(*) AS before FROM labels;
+SELECT show_error($$INSERT INTO labels SELECT decode(lpad(to_hex(1000 + i), 8, '0'), 'hex'), 'late ' || i, NULL,
+                     CASE WHEN i = 95 THEN -1 ELSE i END FROM generate_series(1, 100) i$$);
+SELECT count(*) AS after FROM labels;
 -- what Dune itself refuses (a NULL in a non-nullable column) stops the statement with its message
 SELECT show_error($$INSERT INTO labels VALUES (NULL, 'no address', NULL, 1)$$);
 
@@ -74,6 +79,29 @@ ALTER FOREIGN TABLE labels_bytes ALTER COLUMN label OPTIONS (ADD dune_type 'varc
 SELECT show_error($$INSERT INTO labels_bytes VALUES ('\x0a', '\x0b')$$);
 CREATE FOREIGN TABLE labels_range (address bytea, during tstzrange) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.labels');
 SELECT show_error($$INSERT INTO labels_range VALUES ('\x0a', NULL)$$);
+
+-- without dune_type, a column takes the Dune table's type (uint256 here: exact digits)
+CREATE FOREIGN TABLE labels_plain (address bytea, amount numeric) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.labels');
+INSERT INTO labels_plain VALUES ('\x20', 2::numeric ^ 200);
+SELECT amount = 2::numeric ^ 200 AS exact FROM labels WHERE address = '\x20';
+-- a bigint into a Dune double, a dropped column, a column Dune does not have, a table Dune does not have
+CREATE FOREIGN TABLE wallets_ft (address bytea, gone text, ratio bigint) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.wallets');
+ALTER FOREIGN TABLE wallets_ft DROP COLUMN gone;
+INSERT INTO wallets_ft VALUES ('\x21', 3000000000);
+SELECT encode(address, 'hex') AS address, ratio FROM wallets_ft;
+CREATE FOREIGN TABLE labels_extra (address bytea, extra text) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.labels');
+SELECT show_error($$INSERT INTO labels_extra VALUES ('\x22', 'x')$$);
+CREATE FOREIGN TABLE missing (address bytea) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.missing');
+SELECT show_error($$INSERT INTO missing VALUES ('\x23')$$);
+-- rows routed to a foreign partition
+CREATE TABLE routed (address bytea, label text) PARTITION BY LIST (label);
+CREATE TABLE routed_local PARTITION OF routed DEFAULT;
+CREATE FOREIGN TABLE routed_dune PARTITION OF routed FOR VALUES IN ('to dune') SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.labels');
+INSERT INTO routed VALUES ('\x24', 'to dune'), ('\x25', 'stays here');
+SELECT encode(address, 'hex') AS address, label FROM labels WHERE address IN ('\x24', '\x25');
+SELECT count(*) AS kept_locally FROM routed_local;
+SELECT show_error($$INSERT INTO routed VALUES ('\x26', 'to dune') ON CONFLICT DO NOTHING$$);
+DROP TABLE routed;
 
 -- Dune's uploads only append and clear
 SELECT show_error($$UPDATE labels SET label = 'x'$$);
@@ -117,5 +145,6 @@ SELECT dune_drop_table('dune_fdw_emulator', 'dataset_prices');
 SELECT show_error($$SELECT dune_drop_table('dune_fdw_emulator', 'dataset_prices')$$);
 SELECT show_error($$SELECT * FROM prices$$);
 SELECT dune_drop_table('dune_fdw_emulator', 'labels'), dune_drop_table('dune_fdw_emulator', 'wallets');
-DROP FOREIGN TABLE labels, labels_text, labels_bytes, labels_range, some_result, prices;
+DROP FOREIGN TABLE labels, labels_text, labels_bytes, labels_range, some_result, prices, labels_plain,
+    wallets_ft, labels_extra, missing;
 DROP TABLE wallets, spans;

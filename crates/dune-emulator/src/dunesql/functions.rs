@@ -1,0 +1,238 @@
+//! SQLite functions the translation calls where SQLite has no equivalent with Trino's
+//! semantics: `dune_cast` (CAST and TRY_CAST), `dune_date_trunc`, `dune_part` (year(), …),
+//! `dune_floor` and `dune_ceil`. An error they raise starts with [`MARK`] and is passed on as
+//! the execution's error.
+
+use super::types::DType;
+use crate::cells;
+use crate::time::{
+    civil_from_days, days_from_civil, dune_date, dune_timestamp, dune_timestamp_plain,
+};
+use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::{Connection, Error};
+
+/// The start of an error message raised by these functions.
+pub const MARK: &str = "DUNE: ";
+
+const DAY_US: i64 = 86_400_000_000;
+
+fn fail(message: String) -> Error {
+    Error::UserFunctionError(format!("{MARK}{message}").into())
+}
+
+/// Registers the functions on `conn`.
+pub fn register(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("dune_cast", 4, flags, |ctx: &mut Context<'_>| {
+        let (from, to): (String, String) = (ctx.get(1)?, ctx.get(2)?);
+        let try_: i64 = ctx.get(3)?;
+        match cast(ctx.get_raw(0), &from, &to) {
+            Ok(v) => Ok(v),
+            Err(_) if try_ != 0 => Ok(Sql::Null),
+            Err(m) => Err(fail(m)),
+        }
+    })?;
+    conn.create_scalar_function("dune_date_trunc", 2, flags, |ctx: &mut Context<'_>| {
+        let unit: String = ctx.get(0)?;
+        match ctx.get_raw(1) {
+            ValueRef::Integer(us) => date_trunc(&unit, us).map(Sql::Integer).map_err(fail),
+            _ => Ok(Sql::Null),
+        }
+    })?;
+    conn.create_scalar_function("dune_part", 2, flags, |ctx: &mut Context<'_>| {
+        let unit: String = ctx.get(0)?;
+        match ctx.get_raw(1) {
+            ValueRef::Integer(us) => part(&unit, us).map(Sql::Integer).map_err(fail),
+            _ => Ok(Sql::Null),
+        }
+    })?;
+    for (name, up) in [("dune_floor", false), ("dune_ceil", true)] {
+        conn.create_scalar_function(name, 1, flags, move |ctx: &mut Context<'_>| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Integer(i) => Sql::Integer(i),
+                ValueRef::Real(f) => Sql::Real(if up { f.ceil() } else { f.floor() }),
+                _ => Sql::Null,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// The text of a value for a cast to varchar.
+fn to_text(v: ValueRef<'_>, from: Option<DType>) -> Result<String, String> {
+    Ok(match (v, from) {
+        (ValueRef::Integer(us), Some(DType::Date)) => dune_date(us.div_euclid(1000)),
+        (ValueRef::Integer(us), Some(DType::Timestamp)) => {
+            dune_timestamp_plain(us.div_euclid(1000))
+        }
+        (ValueRef::Integer(us), Some(DType::TimestampTz)) => dune_timestamp(us.div_euclid(1000)),
+        (ValueRef::Integer(i), Some(DType::Boolean)) => (i != 0).to_string(),
+        (ValueRef::Integer(i), _) => i.to_string(),
+        (ValueRef::Real(f), _) => f.to_string(),
+        (ValueRef::Text(t) | ValueRef::Blob(t), _) => String::from_utf8(t.to_vec())
+            .map_err(|_| "Cannot cast varbinary to varchar".to_string())?,
+        (ValueRef::Null, _) => String::new(),
+    })
+}
+
+/// A whole number for a cast to an integer type (a double rounds half away from zero).
+fn to_whole(v: ValueRef<'_>, to: DType) -> Result<i64, String> {
+    let upper = to.name().to_uppercase();
+    let i = match v {
+        ValueRef::Integer(i) => i,
+        ValueRef::Real(f) if f.is_finite() && f.abs() < 9.2e18 => f.round() as i64,
+        ValueRef::Real(f) => return Err(format!("Unable to cast {f} to {upper}")),
+        ValueRef::Text(t) => {
+            let s = String::from_utf8_lossy(t);
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("Cannot cast '{s}' to {upper}"))?
+        }
+        _ => return Err(format!("Cannot cast varbinary to {upper}")),
+    };
+    let fits = match to {
+        DType::Integer => i32::try_from(i).is_ok(),
+        DType::Uint256 => i >= 0,
+        _ => true,
+    };
+    match fits {
+        true => Ok(i),
+        false => Err(format!("Out of range for {}: {i}", to.name())),
+    }
+}
+
+/// `CAST(v AS to)` from a value of type `from` (a SQLite declared type name, or empty).
+pub fn cast(v: ValueRef<'_>, from: &str, to: &str) -> Result<Sql, String> {
+    if v == ValueRef::Null {
+        return Ok(Sql::Null);
+    }
+    let from = DType::from_declared(from);
+    let to = DType::from_declared(to).unwrap_or(DType::Varchar);
+    let text = |v: ValueRef<'_>| match v {
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).trim().to_string()),
+        _ => None,
+    };
+    let temporal = from.is_some_and(DType::is_temporal);
+    Ok(match to {
+        DType::Varchar => Sql::Text(to_text(v, from)?),
+        t if t.is_whole() => Sql::Integer(to_whole(v, t)?),
+        DType::Double => Sql::Real(match v {
+            ValueRef::Integer(i) => i as f64,
+            ValueRef::Real(f) => f,
+            _ => {
+                let s = text(v).unwrap_or_default();
+                s.parse()
+                    .map_err(|_| format!("Cannot cast '{s}' to DOUBLE"))?
+            }
+        }),
+        DType::Boolean => Sql::Integer(match (v, text(v).map(|s| s.to_lowercase())) {
+            (ValueRef::Integer(i), _) => i64::from(i != 0),
+            (ValueRef::Real(f), _) => i64::from(f != 0.0),
+            (_, Some(s)) if ["true", "t", "1"].contains(&s.as_str()) => 1,
+            (_, Some(s)) if ["false", "f", "0"].contains(&s.as_str()) => 0,
+            (_, s) => {
+                return Err(format!(
+                    "Cannot cast '{}' to BOOLEAN",
+                    s.unwrap_or_default()
+                ));
+            }
+        }),
+        DType::Varbinary => match v {
+            ValueRef::Text(t) | ValueRef::Blob(t) => Sql::Blob(t.to_vec()),
+            _ => return Err("Cannot cast to varbinary".into()),
+        },
+        DType::Date => Sql::Integer(match (v, text(v)) {
+            (ValueRef::Integer(us), _) if temporal => us.div_euclid(DAY_US) * DAY_US,
+            (_, Some(s)) => cells::date(&s)
+                .map(|d| d * DAY_US)
+                .ok_or_else(|| format!("Value cannot be cast to date: {s}"))?,
+            _ => return Err("Cannot cast a number to date".into()),
+        }),
+        _ => Sql::Integer(match (v, text(v)) {
+            (ValueRef::Integer(us), _) if temporal => us,
+            (_, Some(s)) => cells::timestamp(&s)
+                .ok_or_else(|| format!("Value cannot be cast to timestamp: {s}"))?,
+            _ => return Err("Cannot cast a number to timestamp".into()),
+        }),
+    })
+}
+
+/// `date_trunc(unit, t)` on microseconds (weeks start on Monday, as in Trino).
+pub fn date_trunc(unit: &str, us: i64) -> Result<i64, String> {
+    let days = us.div_euclid(DAY_US);
+    let (y, m, _) = civil_from_days(days);
+    let floor = |step: i64| us.div_euclid(step) * step;
+    Ok(match unit.to_ascii_lowercase().as_str() {
+        "second" => floor(1_000_000),
+        "minute" => floor(60_000_000),
+        "hour" => floor(3_600_000_000),
+        "day" => floor(DAY_US),
+        "week" => (days - (days + 3).rem_euclid(7)) * DAY_US,
+        "month" => days_from_civil(y, m, 1) * DAY_US,
+        "quarter" => days_from_civil(y, (m - 1) / 3 * 3 + 1, 1) * DAY_US,
+        "year" => days_from_civil(y, 1, 1) * DAY_US,
+        other => return Err(format!("'{other}' is not a valid Timestamp field")),
+    })
+}
+
+/// `year(t)`, `month(t)`, `day_of_week(t)` (Monday is 1), … on microseconds.
+pub fn part(unit: &str, us: i64) -> Result<i64, String> {
+    let days = us.div_euclid(DAY_US);
+    let (y, m, d) = civil_from_days(days);
+    let sod = us.rem_euclid(DAY_US) / 1_000_000;
+    Ok(match unit {
+        "year" => y,
+        "quarter" => (m as i64 - 1) / 3 + 1,
+        "month" => m as i64,
+        "day" => d as i64,
+        "day_of_week" | "dow" => (days + 3).rem_euclid(7) + 1,
+        "day_of_year" | "doy" => days - days_from_civil(y, 1, 1) + 1,
+        "hour" => sod / 3600,
+        "minute" => sod / 60 % 60,
+        "second" => sod % 60,
+        other => {
+            return Err(format!(
+                "{other}() is not supported by the Dune API emulator"
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts_follow_trino() {
+        let int = |v: ValueRef<'_>, to: &str| cast(v, "", to);
+        assert_eq!(int(ValueRef::Real(2.5), "bigint"), Ok(Sql::Integer(3)));
+        assert_eq!(int(ValueRef::Real(-2.5), "bigint"), Ok(Sql::Integer(-3)));
+        assert_eq!(
+            int(ValueRef::Text(b" 42 "), "integer"),
+            Ok(Sql::Integer(42))
+        );
+        assert_eq!(
+            int(ValueRef::Text(b"abc"), "bigint"),
+            Err("Cannot cast 'abc' to BIGINT".into())
+        );
+        assert!(int(ValueRef::Integer(1 << 40), "integer").is_err());
+        let us = 1_709_671_859_123_000;
+        assert_eq!(
+            cast(ValueRef::Integer(us), "timestamptz", "varchar"),
+            Ok(Sql::Text("2024-03-05 20:50:59.123 UTC".into()))
+        );
+        assert_eq!(
+            cast(ValueRef::Integer(us), "timestamptz", "date"),
+            Ok(Sql::Integer(us.div_euclid(DAY_US) * DAY_US))
+        );
+        assert_eq!(
+            cast(ValueRef::Text(b"2024-03-05"), "varchar", "date"),
+            Ok(Sql::Integer(19_787 * DAY_US))
+        );
+        assert_eq!(date_trunc("month", us), Ok(19_783 * DAY_US));
+        assert_eq!(date_trunc("week", us), Ok(19_786 * DAY_US)); // Monday 2024-03-04
+        assert_eq!(part("day_of_week", us), Ok(2));
+        assert_eq!(part("day_of_year", us), Ok(65));
+    }
+}
