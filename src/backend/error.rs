@@ -226,7 +226,7 @@ impl FdwError {
                 ERRCODE_INSUFFICIENT_PRIVILEGE,
                 format!("Dune refused the change: {message}"),
             )
-            .hint(format!("Writes to Dune (saving or changing queries, uploaded tables) need a key with the Read/Write scope (create one on dune.com, Settings, API, then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...')) of the owner (a team's query or table needs the team's key); an archived query must be brought back first (dune_unarchive_query).")),
+            .hint(format!("Writes to Dune (saving or changing queries, uploaded tables) need a key with the Read/Write scope: create one on dune.com (Settings, API), then ALTER USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (SET api_key '...'). A team's query or table needs the team's key.{}", if message.to_ascii_lowercase().contains("archived") { " An archived query must be brought back first (dune_unarchive_query)." } else { "" })),
             FdwError::MaybeCreated(e) => {
                 let r = api_report(e);
                 let mut r = report(r.code, r.message);
@@ -244,7 +244,9 @@ impl FdwError {
             FdwError::Insert(_) => self.insert_report(),
             FdwError::BadUpload(b) => {
                 let BadUpload { table, column, row, dune_type, value, problem, written } = b.as_ref();
-                let code = if problem.contains("range") || problem.contains("negative") {
+                let code = if problem.contains("not nullable") {
+                    ERRCODE_NOT_NULL_VIOLATION
+                } else if problem.contains("range") || problem.contains("negative") {
                     ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
                 } else {
                     ERRCODE_DATA_EXCEPTION
@@ -296,25 +298,35 @@ impl FdwError {
         let before = format!("{written} rows of this statement were written to Dune before it");
         // an I/O thread that failed without an answer: the request may have gone out
         let unknown = error.maybe_executed() || matches!(error, ApiError::InvalidResponse(_));
-        let batch = if *rows == 1 {
-            format!("Row {first}")
+        let (batch, were) = if *rows == 1 {
+            (format!("Row {first}"), "was")
         } else {
-            format!("Rows {first} to {last} ({rows} rows)")
+            (format!("Rows {first} to {last} ({rows} rows)"), "were")
         };
         r.detail = Some(if unknown {
             format!(
-                "{before}. {batch} sent in one request may have been written: Dune writes a request's rows all or none, and a request whose outcome is unknown is not sent again, so that no row is written twice. No row after them was sent."
+                "{before}. {batch} sent in one request may have been written: Dune writes a request's rows all or none, and a request whose outcome is unknown is not sent again, so that no row is written twice. No later row was sent."
             )
         } else {
-            format!("{before}. {batch} and the rows after were not written.")
+            let lines = if matches!(error, ApiError::BadRequest(_)) && *first > 1 {
+                format!(" Dune's line numbers count from row {first}, the batch's first row.")
+            } else {
+                String::new()
+            };
+            format!("{before}. {batch} {were} not written, and no later row was sent.{lines}")
         });
-        let check = format!(
-            "Rows written stay written even if the transaction rolls back; SELECT count(*) FROM {table} shows what the Dune table holds."
-        );
-        r.hint(match inner.hint {
-            Some(h) => format!("{h} {check}"),
-            None => check,
-        })
+        let check = if *written > 0 || unknown {
+            format!(
+                " Rows written stay written even if the transaction rolls back; SELECT count(*) FROM {table} shows what the Dune table holds."
+            )
+        } else {
+            String::new()
+        };
+        r.hint(
+            format!("{}{check}", inner.hint.unwrap_or_default())
+                .trim()
+                .to_string(),
+        )
     }
 
     fn to_report(&self) -> Report {

@@ -47,6 +47,8 @@ struct Target {
     local: String,
     key: String,
     dune: UploadType,
+    /// The Dune column takes NULL (true when Dune's schema was not read).
+    nullable: bool,
     read: Read,
 }
 
@@ -118,18 +120,18 @@ fn target_of(
     table: &Table,
     attno: usize,
     c: &crate::fdw::table::Column,
-    dune_columns: Option<&[(String, String)]>,
+    dune_columns: Option<&[DuneColumn]>,
 ) -> FdwResult<Target> {
     let (mut base, mut typmod) = (c.type_oid, c.typmod);
     // SAFETY: getBaseTypeAndTypmod reads the syscache for an existing type (a domain's base
     // type and its typmod).
     unsafe { base = pg_sys::getBaseTypeAndTypmod(base, &mut typmod) };
-    let remote_type = match dune_columns {
-        Some(cols) => match cols.iter().find(|(n, _)| *n == c.remote) {
-            Some((_, t)) => UploadType::parse(t),
+    let (remote_type, nullable) = match dune_columns {
+        Some(cols) => match cols.iter().find(|d| d.name == c.remote) {
+            Some(d) => (UploadType::parse(&d.dune_type), d.nullable),
             None => return Err(not_in_dune(table, c, cols)),
         },
-        None => None,
+        None => (None, true),
     };
     let declared = c.dune_name.as_deref().and_then(UploadType::parse);
     let Some(dune) = declared
@@ -166,16 +168,13 @@ fn target_of(
         local: c.name.clone(),
         key: c.remote.clone(),
         dune,
+        nullable,
         read: read_of(base.to_u32()),
     })
 }
 
-fn not_in_dune(
-    table: &Table,
-    c: &crate::fdw::table::Column,
-    cols: &[(String, String)],
-) -> FdwError {
-    let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+fn not_in_dune(table: &Table, c: &crate::fdw::table::Column, cols: &[DuneColumn]) -> FdwError {
+    let names: Vec<&str> = cols.iter().map(|d| d.name.as_str()).collect();
     FdwError::Unsupported {
         message: format!(
             "column \"{}\" of foreign table \"{}\" is not a column of the Dune table (its columns are {})",
@@ -187,10 +186,17 @@ fn not_in_dune(
     }
 }
 
+/// A column of the Dune table, as `GET /v1/uploads` lists it.
+struct DuneColumn {
+    name: String,
+    dune_type: String,
+    nullable: bool,
+}
+
 /// The Dune table's columns and types as `GET /v1/uploads` lists them (one request), or None
 /// when the list does not have it (a team's table the list leaves out) or cannot be read: the
 /// types then come from `dune_type` and the type map.
-fn dune_columns(config: &ClientConfig, target: &TableName) -> Option<Vec<(String, String)>> {
+fn dune_columns(config: &ClientConfig, target: &TableName) -> Option<Vec<DuneColumn>> {
     let full = target.to_string();
     let tables = blocking::run(config.clone(), |c| c.list_tables(100_000)).ok()?;
     let t = tables
@@ -200,9 +206,11 @@ fn dune_columns(config: &ClientConfig, target: &TableName) -> Option<Vec<(String
     Some(
         cols.iter()
             .filter_map(|c| {
-                let name = c.get("name")?.as_str()?.to_string();
-                let kind = c.get("type")?.as_str()?.to_string();
-                Some((name, kind))
+                Some(DuneColumn {
+                    name: c.get("name")?.as_str()?.to_string(),
+                    dune_type: c.get("type")?.as_str()?.to_string(),
+                    nullable: c.get("nullable").and_then(|n| n.as_bool()) != Some(false),
+                })
             })
             .collect(),
     )
@@ -293,6 +301,13 @@ impl Inserter {
                 // SAFETY: attno indexes the slot's deformed attributes.
                 let (datum, null) = unsafe { (*values.add(c.attno), *nulls.add(c.attno)) };
                 if null {
+                    if !c.nullable {
+                        return Err((
+                            c,
+                            "is NULL, and the Dune column is not nullable".to_string(),
+                            "NULL".to_string(),
+                        ));
+                    }
                     w.null(&c.key);
                     continue;
                 }
@@ -461,6 +476,16 @@ pub fn writable(table: &Table) -> FdwResult<TableName> {
     })
 }
 
+/// A float's shortest text, with PostgreSQL's spellings of the values JSON has no number for.
+fn float_text(v: f64, shortest: String) -> String {
+    match v {
+        v if v.is_nan() => "NaN".into(),
+        f64::INFINITY => "Infinity".into(),
+        f64::NEG_INFINITY => "-Infinity".into(),
+        _ => shortest,
+    }
+}
+
 /// How a time Dune cannot hold is shown: `infinity`, `-infinity`, or its era.
 fn out_of_range_text(infinity: bool, minus_infinity: bool) -> String {
     match (infinity, minus_infinity) {
@@ -499,12 +524,12 @@ unsafe fn write_value(
             }
             Read::Float4 => {
                 let v = f32::from_bits(datum.value() as u32);
-                let text = format!("{v:?}");
+                let text = float_text(v as f64, format!("{v:?}"));
                 w.float(key, v as f64, &text).map_err(|p| (p, text))
             }
             Read::Float8 => {
                 let v = f64::from_bits(datum.value() as u64);
-                let text = format!("{v:?}");
+                let text = float_text(v, format!("{v:?}"));
                 w.float(key, v, &text).map_err(|p| (p, text))
             }
             Read::Bytea => {

@@ -51,11 +51,15 @@ fn columns_of_relation(rel: &PgRelation) -> FdwResult<Vec<UploadColumn>> {
     for att in rel.tuple_desc().iter().filter(|a| !a.is_dropped()) {
         // SAFETY: the relation is open and locked; its column options and base types are
         // read from the catalogs (a domain's base type with its typmod).
-        let (opts, base, typmod) = unsafe {
+        let (opts, base, typmod, type_name) = unsafe {
             let opts = def_elems(pg_sys::GetForeignColumnOptions(rel.oid(), att.num()));
             let mut typmod = att.type_mod();
             let base = pg_sys::getBaseTypeAndTypmod(att.type_oid().value(), &mut typmod);
-            (opts, base, typmod)
+            let type_name =
+                std::ffi::CStr::from_ptr(pg_sys::format_type_be(att.type_oid().value()))
+                    .to_string_lossy()
+                    .into_owned();
+            (opts, base, typmod, type_name)
         };
         let option = |k: &str| opts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         if option("param").is_some() {
@@ -70,7 +74,7 @@ fn columns_of_relation(rel: &PgRelation) -> FdwResult<Vec<UploadColumn>> {
             .and_then(UploadType::parse)
             .or_else(|| upload_type_for(base.to_u32(), typmod))
             .ok_or_else(|| FdwError::Unsupported {
-                message: format!("column \"{name}\" of \"{}\" has a type with no counterpart in Dune's uploaded tables", rel.name()),
+                message: format!("column \"{name}\" of \"{}\" has type {type_name}, which has no counterpart in Dune's uploaded tables", rel.name()),
                 hint: format!("Dune's upload types are {}; create the table from a view that casts the column, or give the columns as jsonb.", dune_api::UPLOAD_TYPES.join(", ")),
             })?;
         if dune == UploadType::Double && base.to_u32() == pg_format::oid::NUMERIC {

@@ -56,19 +56,19 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
     )))
 }
 
-/// Checks a namespace: a Dune user or team handle, whose letters Dune writes in lowercase;
-/// digits, underscores and hyphens are allowed anywhere.
+/// Checks a namespace: a Dune user or team handle as Dune writes it in table names, lowercase
+/// letters, digits and underscores.
 pub fn check_namespace(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         return Ok(());
     }
     Err(invalid(format!(
-        "namespace \"{name}\" is not a valid Dune namespace: it is your user or team handle, in lowercase letters, digits, underscores and hyphens"
+        "namespace \"{name}\" is not a valid Dune namespace: it is your user or team handle, in lowercase letters, digits and underscores"
     )))
 }
 
@@ -112,15 +112,9 @@ impl TableName {
         &self.table
     }
 
-    /// DuneSQL reading the whole table: `SELECT * FROM dune.<namespace>.<table>` (a namespace
-    /// with a hyphen is quoted).
+    /// DuneSQL reading the whole table: `SELECT * FROM dune.<namespace>.<table>`.
     pub fn select_all(&self) -> String {
-        let ns = if self.namespace.contains('-') {
-            format!("\"{}\"", self.namespace)
-        } else {
-            self.namespace.clone()
-        };
-        format!("SELECT * FROM dune.{ns}.{}", self.table)
+        format!("SELECT * FROM dune.{}.{}", self.namespace, self.table)
     }
 
     fn path(&self) -> String {
@@ -367,8 +361,6 @@ mod tests {
         assert_eq!(t.to_string(), "dune.my_team.labels");
         assert_eq!(TableName::parse("my_team.labels").unwrap(), t);
         assert_eq!(t.select_all(), "SELECT * FROM dune.my_team.labels");
-        let hyphen = TableName::parse("my-team.labels").unwrap();
-        assert_eq!(hyphen.select_all(), "SELECT * FROM dune.\"my-team\".labels");
         for bad in [
             "labels",
             "a.b.c",
@@ -380,6 +372,7 @@ mod tests {
             "team.",
             ".labels",
             "team.la bels",
+            "my-team.labels",
         ] {
             let e = TableName::parse(bad).unwrap_err().to_string();
             assert!(

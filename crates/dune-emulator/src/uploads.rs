@@ -5,8 +5,9 @@
 //!
 //! Where Dune does not document a behaviour, the emulator's choice is marked "[inferred]":
 //! - creating a table that exists answers 409 (Dune says only that the request fails);
-//! - a namespace is accepted when it is lowercase letters, digits and underscores (Dune takes
-//!   the key's own namespace or one of its teams');
+//! - a namespace is lowercase letters, digits and underscores, and a table is created only in
+//!   the key's own namespace ([`OWNER_HANDLE`]) or one of its teams' ([`TEAMS`]); any other
+//!   answers 403;
 //! - `GET /v1/uploads` lists tables by full name, 50 by default;
 //! - a CSV uploaded whole (`POST /v1/uploads/csv`) becomes `dune.<account>.dataset_<name>`, as
 //!   the official Python SDK's end-to-end test against Dune shows (it deletes
@@ -50,17 +51,29 @@ fn body(req: &Request) -> Result<Map<String, Value>, Response> {
     }
 }
 
+/// The teams the emulator's account belongs to: it may create tables in their namespaces.
+pub const TEAMS: [&str; 1] = ["my_team"];
+
 fn valid_namespace(ns: &str) -> Result<(), Response> {
     let ok = !ns.is_empty()
         && ns
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    ok.then_some(()).ok_or_else(|| {
-        Response::error(
+    if !ok {
+        return Err(Response::error(
             400,
             &format!("Invalid namespace '{ns}': use lowercase letters, digits and underscores"),
-        )
-    })
+        ));
+    }
+    if ns != OWNER_HANDLE && !TEAMS.contains(&ns) {
+        return Err(Response::error(
+            403,
+            &format!(
+                "Namespace '{ns}' is neither your namespace ({OWNER_HANDLE}) nor one of your teams'"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn valid_table_name(name: &str) -> Result<(), Response> {

@@ -189,9 +189,18 @@ fn create_answers_as_dune_and_refuses_bad_names_types_and_duplicates() {
     );
     let (status, _) = call(&s, "POST", "/uploads", json!({"table_name": "t"}));
     assert_eq!(status, 400);
-    // a team's namespace
-    let body = json!({"namespace": "team_42", "table_name": "t", "schema": col("a", "date")});
+    // a team's namespace, and one that is neither the account's nor a team's
+    let body = json!({"namespace": "my_team", "table_name": "t", "schema": col("a", "date")});
     assert_eq!(call(&s, "POST", "/uploads", body).0, 200);
+    let body = json!({"namespace": "team_42", "table_name": "t", "schema": col("a", "date")});
+    let (status, body) = call(&s, "POST", "/uploads", body);
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (
+            403,
+            "Namespace 'team_42' is neither your namespace (dune_fdw_emulator) nor one of your teams'"
+        )
+    );
     // the deprecated path
     let body = json!({"namespace": NS, "table_name": "old", "schema": col("a", "date")});
     assert_eq!(call(&s, "POST", "/table/create", body).0, 200);

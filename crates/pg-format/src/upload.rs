@@ -231,7 +231,7 @@ impl RowWriter<'_> {
     pub fn float(&mut self, key: &str, v: f64, shortest: &str) -> Result<(), String> {
         if !v.is_finite() {
             return Err(format!(
-                "is {shortest}, which Dune's double cannot be sent in an upload"
+                "is {shortest}: an upload's double holds finite numbers only (out of range)"
             ));
         }
         self.key(key);
@@ -242,7 +242,10 @@ impl RowWriter<'_> {
     /// A numeric written by PostgreSQL (`-12.50`, `NaN`, `Infinity`) into a number type.
     pub fn numeric(&mut self, key: &str, text: &str, t: UploadType) -> Result<(), String> {
         if text.contains(['N', 'I', 'n', 'i']) {
-            return Err(format!("is {text}, which Dune's {} cannot hold", t.name()));
+            return Err(format!(
+                "is {text}: Dune's {} holds finite numbers only (out of range)",
+                t.name()
+            ));
         }
         if t == UploadType::Double {
             self.key(key);
@@ -455,7 +458,7 @@ mod tests {
         assert_eq!((b.len(), b.rows()), (before, 1));
         let refuse = |text: &str, t| one(|w| w.numeric("n", text, t)).unwrap_err();
         assert!(refuse("1.5", UploadType::Int256).contains("has a fraction"));
-        assert!(refuse("NaN", UploadType::Double).contains("cannot hold"));
+        assert!(refuse("NaN", UploadType::Double).contains("finite numbers only"));
         assert!(refuse(TWO_256, UploadType::Uint256).contains("out of the range"));
         assert!(refuse(TWO_255, UploadType::Int256).contains("out of the range"));
         assert!(one(|w| w.numeric("n", &format!("-{TWO_255}"), UploadType::Int256)).is_ok());

@@ -67,7 +67,7 @@ SELECT count(*) AS before FROM labels;
 SELECT show_error($$INSERT INTO labels SELECT decode(lpad(to_hex(1000 + i), 8, '0'), 'hex'), 'late ' || i, NULL,
                      CASE WHEN i = 95 THEN -1 ELSE i END FROM generate_series(1, 100) i$$);
 SELECT count(*) AS after FROM labels;
--- what Dune itself refuses (a NULL in a non-nullable column) stops the statement with its message
+-- a NULL for a Dune column that is not nullable (Dune's schema says so): refused before anything is sent
 SELECT show_error($$INSERT INTO labels VALUES (NULL, 'no address', NULL, 1)$$);
 
 -- declarations Dune cannot take are refused before anything is sent
