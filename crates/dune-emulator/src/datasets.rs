@@ -68,27 +68,12 @@ fn all(state: &State) -> Vec<Value> {
     out
 }
 
-fn number(req: &Request, name: &str, default: u64) -> Result<u64, Response> {
-    match req.param(name) {
-        None | Some("") => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| Response::error(400, &format!("invalid value for {name}: {v}"))),
-    }
-}
-
 /// `GET /v1/datasets`.
 pub fn list(state: &State, req: &Request) -> Response {
-    let (limit, offset) = match (number(req, "limit", 50), number(req, "offset", 0)) {
-        (Ok(l), Ok(o)) => (l, o),
-        (Err(r), _) | (_, Err(r)) => return r,
+    let (limit, offset) = match req.limit_offset(50, MAX_LIMIT) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    if limit == 0 || limit > MAX_LIMIT {
-        return Response::error(
-            400,
-            &format!("invalid value for limit: {limit} (1 to {MAX_LIMIT})"),
-        );
-    }
     let wanted = |d: &Value, key: &str, param: &str| {
         req.param(param)
             .filter(|v| !v.is_empty())

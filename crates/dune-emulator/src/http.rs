@@ -44,6 +44,25 @@ impl Request {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// A list's `limit` (1 to `max`, `default` when absent) and `offset` (0 when absent); a
+    /// 400 naming the parameter when one is not a whole number or the limit is out of range.
+    pub fn limit_offset(&self, default: u64, max: u64) -> Result<(u64, u64), Response> {
+        let number = |name: &str, default: u64| match self.param(name) {
+            None | Some("") => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| Response::error(400, &format!("invalid value for {name}: {v}"))),
+        };
+        let (limit, offset) = (number("limit", default)?, number("offset", 0)?);
+        if limit == 0 || limit > max {
+            return Err(Response::error(
+                400,
+                &format!("invalid value for limit: {limit} (1 to {max})"),
+            ));
+        }
+        Ok((limit, offset))
+    }
 }
 
 /// How a response misbehaves, when a fault asks it to.

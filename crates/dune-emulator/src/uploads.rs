@@ -214,27 +214,12 @@ pub fn create(state: &State, req: &Request) -> Response {
     )
 }
 
-fn param(req: &Request, name: &str, default: u64) -> Result<u64, Response> {
-    match req.param(name) {
-        None | Some("") => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| Response::error(400, &format!("invalid value for {name}: {v}"))),
-    }
-}
-
 /// `GET /v1/uploads?limit=&offset=` (old `GET /v1/tables`).
 pub fn list(state: &State, req: &Request) -> Response {
-    let (limit, offset) = match (param(req, "limit", 50), param(req, "offset", 0)) {
-        (Ok(l), Ok(o)) => (l, o),
-        (Err(r), _) | (_, Err(r)) => return r,
+    let (limit, offset) = match req.limit_offset(50, MAX_LIST_LIMIT) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    if limit == 0 || limit > MAX_LIST_LIMIT {
-        return Response::error(
-            400,
-            &format!("invalid value for limit: {limit} (1 to {MAX_LIST_LIMIT})"),
-        );
-    }
     let tables: Vec<Arc<Table>> = state.lock().uploads.values().cloned().collect();
     let page: Vec<Value> = tables
         .iter()
@@ -387,9 +372,9 @@ pub fn control(state: &State, req: &Request, what: &str) -> Response {
     let Some(table) = find(state, ns, name) else {
         return not_found(ns, name);
     };
-    let (limit, offset) = match (param(req, "limit", 1000), param(req, "offset", 0)) {
-        (Ok(l), Ok(o)) => (l, o),
-        (Err(r), _) | (_, Err(r)) => return r,
+    let (limit, offset) = match req.limit_offset(1000, u64::MAX) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let all: Vec<usize> = (0..table.columns.len()).collect();
     let snap = table.snapshot(all.clone(), None);
