@@ -32,9 +32,29 @@ impl QueryAction {
     }
 }
 
-fn json_of(body: &[u8], what: &str) -> Result<Value> {
+/// A JSON answer, or an error naming the request it answered.
+pub(crate) fn json_of(body: &[u8], what: &str) -> Result<Value> {
     serde_json::from_slice(body)
         .map_err(|e| Error::InvalidResponse(format!("{what} response: invalid JSON ({e})")))
+}
+
+impl Client {
+    /// Sends `body` as JSON with `method` to `/v1<path>` and reads the JSON answer; `what`
+    /// names the request in errors.
+    pub(crate) fn send_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        idem: Idempotency,
+        not_found: NotFound,
+        what: &str,
+    ) -> Result<Value> {
+        let url = self.http.url(path);
+        let text = body.to_string();
+        let reply = self.http.send(method, &url, Some(&text), idem, not_found)?;
+        json_of(&reply.body, what)
+    }
 }
 
 fn query_id_of(v: &Value, what: &str) -> Result<i64> {
@@ -59,31 +79,32 @@ impl Client {
     /// once: after a failure that may have reached Dune, it is not sent again (a second
     /// query would be made), and the error says `maybe_executed`.
     pub fn create_query(&self, body: &Map<String, Value>) -> Result<i64> {
-        let url = self.http.url("/query");
-        let text = Value::Object(body.clone()).to_string();
-        let reply = self.http.send(
+        let body = Value::Object(body.clone());
+        let v = self.send_json(
             "POST",
-            &url,
-            Some(&text),
+            "/query",
+            &body,
             Idempotency::Execute,
             NotFound::Query,
+            "create query",
         )?;
-        query_id_of(&json_of(&reply.body, "create query")?, "create query")
+        query_id_of(&v, "create query")
     }
 
     /// PATCH /v1/query/{id} with the fields to change (an empty list deletes tags or
     /// parameters): the query's id. Idempotent, so retried as reads are.
     pub fn update_query(&self, query: QueryId, changes: &Map<String, Value>) -> Result<i64> {
-        let url = self.http.url(&format!("/query/{query}"));
-        let text = Value::Object(changes.clone()).to_string();
-        let reply = self.http.send(
+        let body = Value::Object(changes.clone());
+        let path = format!("/query/{query}");
+        let v = self.send_json(
             "PATCH",
-            &url,
-            Some(&text),
+            &path,
+            &body,
             Idempotency::Safe,
             NotFound::Query,
+            "update query",
         )?;
-        query_id_of(&json_of(&reply.body, "update query")?, "update query")
+        query_id_of(&v, "update query")
     }
 
     /// POST /v1/query/{id}/{archive|unarchive|private|unprivate}.
@@ -125,7 +146,6 @@ impl Client {
     /// POST /v1/usage `{start_date, end_date}` (`YYYY-MM-DD`, both optional): the billing
     /// periods with credits used and included, and storage used and allowed. Costs no credits.
     pub fn usage(&self, start: Option<&str>, end: Option<&str>) -> Result<Value> {
-        let url = self.http.url("/usage");
         let mut body = Map::new();
         if let Some(s) = start {
             body.insert("start_date".into(), Value::from(s));
@@ -133,14 +153,14 @@ impl Client {
         if let Some(e) = end {
             body.insert("end_date".into(), Value::from(e));
         }
-        let text = Value::Object(body).to_string();
-        let reply = self.http.send(
+        let body = Value::Object(body);
+        self.send_json(
             "POST",
-            &url,
-            Some(&text),
+            "/usage",
+            &body,
             Idempotency::Safe,
             NotFound::Query,
-        )?;
-        json_of(&reply.body, "usage")
+            "usage",
+        )
     }
 }

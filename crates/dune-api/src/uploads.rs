@@ -10,6 +10,7 @@
 use crate::client::Client;
 use crate::error::{Error, NotFound, Result};
 use crate::http::Body;
+use crate::manage::json_of;
 use crate::retry::Idempotency;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -189,11 +190,6 @@ impl InsertFormat {
     }
 }
 
-fn json_of(body: &[u8], what: &str) -> Result<Value> {
-    serde_json::from_slice(body)
-        .map_err(|e| Error::InvalidResponse(format!("{what} response: invalid JSON ({e})")))
-}
-
 /// The most tables listed in one request (§9: limit ≤ 10000).
 const LIST_PAGE: usize = 10_000;
 
@@ -219,16 +215,14 @@ impl Client {
             "description": description.unwrap_or(""),
             "is_private": is_private,
         });
-        let url = self.http.url("/uploads");
-        let text = body.to_string();
-        let reply = self.http.send(
+        self.send_json(
             "POST",
-            &url,
-            Some(&text),
+            "/uploads",
+            &body,
             Idempotency::Execute,
             NotFound::Table,
-        )?;
-        json_of(&reply.body, "create table")
+            "create table",
+        )
     }
 
     /// GET /v1/uploads, following `next_offset`: the account's uploaded tables as Dune lists
@@ -279,16 +273,15 @@ impl Client {
         body.insert("data".into(), Value::from(csv));
         body.insert("description".into(), Value::from(description.unwrap_or("")));
         body.insert("is_private".into(), Value::from(is_private));
-        let url = self.http.url("/uploads/csv");
-        let text = Value::Object(body).to_string();
-        let reply = self.http.send(
+        let body = Value::Object(body);
+        self.send_json(
             "POST",
-            &url,
-            Some(&text),
+            "/uploads/csv",
+            &body,
             Idempotency::Safe,
             NotFound::Table,
-        )?;
-        json_of(&reply.body, "upload csv")
+            "upload csv",
+        )
     }
 
     /// POST /v1/uploads/{ns}/{table}/insert: appends the rows of `body` (CSV with a header
