@@ -186,6 +186,31 @@ fn not_in_dune(table: &Table, c: &crate::fdw::table::Column, cols: &[DuneColumn]
     }
 }
 
+/// Before a scan of a Dune table runs (and bills) its execution: every declared column must be
+/// one of the Dune table's, as `GET /v1/uploads` lists it (free); an error lists its columns.
+/// Nothing is checked when the list does not have the table.
+pub fn check_read_columns(table: &Table, role: pg_sys::Oid) -> FdwResult<()> {
+    let Some(target) = table.options.dune_table.as_ref() else {
+        return Ok(());
+    };
+    let config = connection::config_for(&table.server, role, false)?;
+    let Some(cols) = dune_columns(&config, target) else {
+        return Ok(());
+    };
+    let names: Vec<String> = cols.into_iter().map(|d| d.name).collect();
+    match table
+        .live_columns()
+        .find(|c| c.param.is_none() && !names.contains(&c.remote))
+    {
+        Some(c) => Err(FdwError::NoSuchColumn {
+            table: table.name.clone(),
+            column: c.remote.clone(),
+            available: names,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A column of the Dune table, as `GET /v1/uploads` lists it.
 struct DuneColumn {
     name: String,

@@ -288,6 +288,7 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
         let plan = plan_of(fsplan);
         let relid = (*(*node).ss.ss_currentRelation).rd_id;
         let table = Table::load(relid).or_raise();
+        crate::fdw::modify::check_read_columns(&table, role_for(node)).or_raise();
         let max_reads = match plan.max_reads_per_scan {
             _ if !plan.parameterized => None,
             Some(n) => Some(n),

@@ -91,6 +91,10 @@ INSERT INTO wallets_ft VALUES ('\x21', 3000000000);
 SELECT encode(address, 'hex') AS address, ratio FROM wallets_ft;
 CREATE FOREIGN TABLE labels_extra (address bytea, extra text) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.labels');
 SELECT show_error($$INSERT INTO labels_extra VALUES ('\x22', 'x')$$);
+-- reading it fails before an execution is run (and billed): the columns are checked first
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT show_error($$SELECT * FROM labels_extra$$);
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
 CREATE FOREIGN TABLE missing (address bytea) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.missing');
 SELECT show_error($$INSERT INTO missing VALUES ('\x23')$$);
 -- rows routed to a foreign partition
