@@ -183,24 +183,20 @@ impl Http {
                 .post(url)
                 .header("X-Dune-Api-Key", key)
                 .send_empty(),
-            ("PATCH", Some(b)) => self
-                .agent
-                .patch(url)
-                .config()
-                .timeout_global(Some(self.timeout_for(b.bytes.len())))
-                .build()
-                .header("X-Dune-Api-Key", key)
-                .header("Content-Type", b.content_type)
-                .send(b.bytes),
-            (_, Some(b)) => self
-                .agent
-                .post(url)
-                .config()
-                .timeout_global(Some(self.timeout_for(b.bytes.len())))
-                .build()
-                .header("X-Dune-Api-Key", key)
-                .header("Content-Type", b.content_type)
-                .send(b.bytes),
+            (_, Some(b)) => {
+                let request = if method == "PATCH" {
+                    self.agent.patch(url)
+                } else {
+                    self.agent.post(url)
+                };
+                request
+                    .config()
+                    .timeout_global(Some(self.timeout_for(b.bytes.len())))
+                    .build()
+                    .header("X-Dune-Api-Key", key)
+                    .header("Content-Type", b.content_type)
+                    .send(b.bytes)
+            }
         };
         let mut resp = result.map_err(|e| classify(e, true))?;
         let status = resp.status().as_u16();
