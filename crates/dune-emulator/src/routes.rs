@@ -355,16 +355,7 @@ fn execute_query(state: &State, req: &Request, id: &str) -> Response {
         if let Err(r) = performance(req, &body) {
             return r;
         }
-        let outcome = match plan_sql(
-            &state.sql,
-            &state.catalog,
-            &|ns, t| uploads::find(state, ns, t),
-            &sql,
-        ) {
-            Ok(r) => Outcome::Rows(r),
-            Err(msg) => Outcome::Failed(msg),
-        };
-        return create_execution(state, query_id, BTreeMap::new(), outcome, (None, None));
+        return run_sql(state, query_id, &sql);
     }
     let Some(query) = state.catalog.get(query_id) else {
         return Response::error(404, "Query not found");
@@ -406,6 +397,12 @@ fn execute_sql(state: &State, req: &Request) -> Response {
     if let Err(r) = performance(req, &body) {
         return r;
     }
+    run_sql(state, 0, sql)
+}
+
+/// An execution of raw SQL (of `query_id`, 0 for `/v1/sql/execute`): its rows, or a failure
+/// with the engine's message.
+fn run_sql(state: &State, query_id: u64, sql: &str) -> Response {
     let outcome = match plan_sql(
         &state.sql,
         &state.catalog,
@@ -415,7 +412,7 @@ fn execute_sql(state: &State, req: &Request) -> Response {
         Ok(r) => Outcome::Rows(r),
         Err(msg) => Outcome::Failed(msg),
     };
-    create_execution(state, 0, BTreeMap::new(), outcome, (None, None))
+    create_execution(state, query_id, BTreeMap::new(), outcome, (None, None))
 }
 
 fn cancel(state: &State, id: &str) -> Response {
