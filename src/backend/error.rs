@@ -30,6 +30,12 @@ pub enum FdwError {
     },
     /// The latest-results view was read without an equality on query_id.
     MissingQueryId(String),
+    /// A scan of a Dune table with `require_filter` would run DuneSQL that restricts none of
+    /// `columns` (Dune names).
+    FilterRequired {
+        table: String,
+        columns: Vec<String>,
+    },
     /// A Dune value that does not fit its column.
     BadValue {
         table: String,
@@ -375,6 +381,17 @@ impl FdwError {
             )
             .hint(format!(
                 "For example: SELECT \"row\" FROM {table} WHERE query_id = 1252207; or WHERE query_id IN (1252207, 1258228), and optionally AND params = '{{\"Time Period\": \"day\"}}'"
+            )),
+            FdwError::FilterRequired { table, columns } => report(
+                ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
+                format!(
+                    "foreign table \"{table}\" requires a condition on {} that Dune can evaluate (require_filter): nothing was run",
+                    columns.join(" or ")
+                ),
+            )
+            .hint(format!(
+                "Add one, for example WHERE {} > now() - interval '1 day'; conditions on other columns, LIMIT, or values PostgreSQL cannot send (NULL, infinity) do not count. To read the whole table anyway, give the table an empty rule: ALTER FOREIGN TABLE {table} OPTIONS (ADD require_filter '') (SET when it has one).",
+                columns[0]
             )),
             FdwError::BadValue { table, column, row, value, problem } => report(
                 ERRCODE_INVALID_TEXT_REPRESENTATION,

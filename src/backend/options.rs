@@ -62,6 +62,8 @@ enum Kind {
     DuneTable,
     /// A JSON list: the saved query's parameters as IMPORT read them (for the user; unused).
     ParameterList,
+    /// Column names, comma-separated (`require_filter`); empty for none.
+    ColumnList,
 }
 
 use Kind::*;
@@ -92,6 +94,7 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
         &[Server],
         Integer(1024, MAX_INSERT_BATCH_BYTES),
     ),
+    ("require_filter", &[Server], ColumnList),
     ("api_key", &[UserMapping], Key),
     ("query_id", &[Table], QueryId),
     ("sql", &[Table], Sql),
@@ -116,6 +119,7 @@ const OPTIONS: &[(&str, &[Object], Kind)] = &[
         &[Table],
         Integer(1024, MAX_INSERT_BATCH_BYTES),
     ),
+    ("require_filter", &[Table], ColumnList),
     ("column_name", &[Column], ColumnName),
     ("param", &[Column], ParamName),
     ("dune_type", &[Column], DuneType),
@@ -337,6 +341,21 @@ pub enum TableSource {
     LatestResults,
 }
 
+/// The column names of a `require_filter` value (`block_time, block_date`), trimmed, empty
+/// ones left out.
+pub fn column_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// The server's `require_filter` columns (none when not set).
+pub fn require_filter(server_options: &[(String, String)]) -> Vec<String> {
+    option(server_options, "require_filter").map_or_else(Vec::new, column_list)
+}
+
 /// A foreign table's options, parsed and checked together.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableOptions {
@@ -349,11 +368,18 @@ pub struct TableOptions {
     pub ignore_max_datapoints: Option<bool>,
     /// The most reads one scan makes in a statement, over the server's `max_reads_per_scan`.
     pub max_reads_per_scan: Option<u64>,
-    /// The Dune table (option `dune_table`): read with `SELECT * FROM dune.<ns>.<table>`,
-    /// written by INSERT and COPY, cleared by TRUNCATE.
+    /// The Dune table (option `dune_table`): `dune.<ns>.<table>` is an uploaded table, read
+    /// with DuneSQL, written by INSERT and COPY, cleared by TRUNCATE; `<schema>.<table>` is one
+    /// of Dune's tables (`dex.trades`) or, when Dune's catalog does not know it, the upload
+    /// `dune.<schema>.<table>` (resolved when a scan is planned, `crate::fdw::dune_tables`).
     pub dune_table: Option<TableName>,
+    /// `dune_table` was written `dune.<ns>.<table>`: an upload, without asking the catalog.
+    pub dune_table_upload: bool,
     /// NDJSON bytes per insert request, over the server's `insert_batch_bytes`.
     pub insert_batch_bytes: Option<u64>,
+    /// `require_filter`, over the server's: a scan of a Dune table must restrict one of these
+    /// columns in the DuneSQL it runs.
+    pub require_filter: Option<Vec<String>>,
 }
 
 /// The value of option `name`, if given.
@@ -416,6 +442,13 @@ impl TableOptions {
             .map(|v| integer("insert_batch_bytes", v, 1024, MAX_INSERT_BATCH_BYTES))
             .transpose()?;
         let dune_table = get("dune_table").map(TableName::parse).transpose()?;
+        let dune_table_upload = get("dune_table").is_some_and(|t| t.trim().starts_with("dune."));
+        if dune_table.is_none() && get("require_filter").is_some() {
+            return Err(FdwError::InvalidOption {
+                message: "option require_filter applies only to a table with dune_table".into(),
+                hint: Some("It guards scans of Dune's tables, whose DuneSQL Dune runs and bills; a query's result is read as it is.".into()),
+            });
+        }
         if dune_table.is_some() && get("params").is_some() {
             return Err(FdwError::InvalidOption {
                 message: "option params applies only to a table with query_id".into(),
@@ -430,7 +463,9 @@ impl TableOptions {
             ignore_max_datapoints,
             max_reads_per_scan,
             dune_table,
+            dune_table_upload,
             insert_batch_bytes,
+            require_filter: get("require_filter").map(column_list),
         })
     }
 

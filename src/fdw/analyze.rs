@@ -77,6 +77,7 @@ fn sample_plan(table: &Table, source: ResultSource) -> ScanPlan {
         filters: Vec::new(),
         param_values: Vec::new(),
         sort_by: Vec::new(),
+        statement: None,
         limit: None,
         offset: 0,
         final_limit: false,

@@ -4,7 +4,7 @@
 use crate::backend::connection;
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan::role_for;
-use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan, param_text};
+use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan, Statement, param_text};
 use crate::fdw::table::Table;
 use dune_api::{
     Filter, Literal, Read, ResultCache, ResultSource, columns_param, conjunction, sort_by,
@@ -137,6 +137,37 @@ fn explain_read(plan: &ScanPlan, es: *mut pg_sys::ExplainState) {
     }
 }
 
+/// A scan of a Dune table: the table, and with VERBOSE the DuneSQL it runs (parameters as
+/// `$n`, their values known when the scan starts), its tier and `require_filter`.
+fn explain_statement(
+    plan: &ScanPlan,
+    stmt: &Statement,
+    verbose: bool,
+    es: *mut pg_sys::ExplainState,
+) {
+    property(c"Dune Table", &stmt.from, es);
+    if !verbose {
+        return;
+    }
+    let filters: Vec<Filter> = plan
+        .filters
+        .iter()
+        .filter_map(|f| f.try_map(&mut shown))
+        .collect();
+    let select = plan.select(stmt, filters, true);
+    property(c"Dune SQL", &select.to_sql(), es);
+    if let PlanSource::Result(ResultSource::Sql {
+        performance: Some(p),
+        ..
+    }) = &plan.source
+    {
+        property(c"Dune Performance", p.as_str(), es);
+    }
+    if !stmt.require_filter.is_empty() {
+        property(c"Dune Require Filter", &stmt.require_filter.join(", "), es);
+    }
+}
+
 /// Whether the scan will be served from the result cache (VERBOSE): looked up in the cache
 /// of the account the scan would use, without a request.
 fn explain_cache(
@@ -212,6 +243,10 @@ pub extern "C-unwind" fn explain_foreign_scan(
             (*es).verbose,
         )
     };
+    if let Some(stmt) = &plan.statement {
+        explain_statement(&plan, stmt, verbose, es);
+        return;
+    }
     match &plan.source {
         PlanSource::Result(source) => explain_result(source, verbose, es),
         PlanSource::LatestResults { query_ids, params } => {

@@ -1,6 +1,10 @@
-//! IMPORT FOREIGN SCHEMA: one foreign table per Dune query, named query_<id>, with the columns
-//! and types of the query's latest result. `LIMIT TO (query_1258228, ...)` names the queries;
-//! without it, the account's queries (GET /v1/queries) are imported.
+//! IMPORT FOREIGN SCHEMA. From the remote schema `dune`: one foreign table per Dune query,
+//! named query_<id>, with the columns and types of the query's latest result; `LIMIT TO
+//! (query_1258228, ...)` names the queries; without it, the account's queries (GET
+//! /v1/queries) are imported. From any other remote schema (`dex`, `tokens`,
+//! `dune.my_team`): the tables of Dune's catalog in that schema (`GET /v1/datasets/{slug}`
+//! for each name of LIMIT TO, else `GET /v1/datasets`, API reference §16), typed from the
+//! catalog, with the table option `dune_table '<schema>.<table>'`.
 
 use crate::backend::blocking;
 use crate::backend::catalog::{ServerInfo, current_role, def_elems, server_by_oid};
@@ -8,12 +12,16 @@ use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::backend::options::{self, Object, SOURCE_OPTIONS};
 use dune_api::{ClientConfig, Error, NotFound, Params, QueryId, ResultMetadata};
-use pg_format::create_foreign_table;
+use pg_format::{create_dune_table, create_foreign_table};
 use pgrx::prelude::*;
 use pgrx::{PgList, pg_sys};
 use std::ffi::{CStr, CString};
 
 const MAX_IMPORTED: usize = 1000;
+
+/// The remote schema whose tables are the account's queries; any other names a schema of
+/// Dune's catalog.
+const QUERIES_SCHEMA: &str = "dune";
 
 fn query_id_of(name: &str) -> FdwResult<QueryId> {
     name.strip_prefix("query_")
@@ -149,6 +157,73 @@ fn parameters_of(config: &ClientConfig, query: QueryId) -> (Vec<(String, String)
     }
 }
 
+/// The table options an import of Dune's tables passes through: those a `dune_table` table
+/// takes (a query's options are refused by name).
+fn dataset_options(options: &[(String, String)]) -> FdwResult<()> {
+    for (k, v) in options {
+        if SOURCE_OPTIONS.contains(&k.as_str()) || ["params", "mode", "max_age"].contains(&k.as_str()) {
+            return Err(FdwError::InvalidOption {
+                message: format!("option \"{k}\" cannot be given to IMPORT FOREIGN SCHEMA of Dune's tables"),
+                hint: Some("Each imported table gets its own dune_table; require_filter, performance, fetch_size and fetch_concurrency pass through.".into()),
+            });
+        }
+        options::check(Object::Table, k, v)?;
+    }
+    Ok(())
+}
+
+/// IMPORT of the tables of Dune's schema `schema` (`dex`, `dune.my_team`).
+fn import_datasets(
+    config: &ClientConfig,
+    server: &ServerInfo,
+    schema: &str,
+    (explicit, names, options): (bool, Vec<String>, Vec<(String, String)>),
+) -> FdwResult<Vec<String>> {
+    dataset_options(&options)?;
+    let datasets = if explicit {
+        let mut found = Vec::new();
+        for n in &names {
+            let slug = format!("{schema}.{n}");
+            let asked = slug.clone();
+            match blocking::run(config.clone(), move |c| c.dataset(&asked)) {
+                Ok(d) => found.push(d),
+                Err(FdwError::Api(Error::NotFound { message, .. })) => {
+                    return Err(FdwError::Api(Error::NotFound {
+                        what: NotFound::Table,
+                        message: format!("Dune's catalog has no table {slug} ({message})"),
+                    }));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        found
+    } else {
+        let prefix = format!("{schema}.");
+        let all = blocking::run(config.clone(), move |c| c.list_datasets(&prefix, MAX_IMPORTED))?;
+        all.into_iter()
+            .filter(|d| !names.iter().any(|n| d.full_name == format!("{schema}.{n}")))
+            .collect()
+    };
+    let mut statements = Vec::new();
+    for d in datasets {
+        let local = d.full_name.rsplit('.').next().unwrap_or(&d.full_name).to_string();
+        if d.columns.is_empty() {
+            pgrx::notice!("skipping {}: Dune's catalog lists no columns for it", d.full_name);
+            continue;
+        }
+        let (cols, types): (Vec<String>, Vec<String>) = d.columns.into_iter().unzip();
+        statements.push(create_dune_table(
+            &local,
+            &d.full_name,
+            &cols,
+            &types,
+            &server.name,
+            &options,
+        ));
+    }
+    Ok(statements)
+}
+
 fn import(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,
     server_oid: pg_sys::Oid,
@@ -157,6 +232,11 @@ fn import(
     let config = connection::config_for(&server, current_role(), true)?;
     // SAFETY: the statement PostgreSQL hands to ImportForeignSchema.
     let (explicit, names, options) = unsafe { statement_parts(stmt) };
+    // SAFETY: remote_schema is the statement's name, a C string.
+    let schema = unsafe { CStr::from_ptr((*stmt).remote_schema).to_string_lossy().into_owned() };
+    if schema != QUERIES_SCHEMA {
+        return import_datasets(&config, &server, &schema, (explicit, names, options));
+    }
     let params = pass_through(&options)?;
     let mut statements = Vec::new();
     for query in queries(&config, explicit, &names)? {

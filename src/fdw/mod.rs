@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod convert;
 pub mod deparse;
+pub mod dune_tables;
 pub mod explain;
 pub mod handler;
 pub mod import;

@@ -7,7 +7,8 @@ use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::backend::options;
 use crate::backend::options::TableSource;
 use crate::fdw::deparse::{Ctx, clause, family, param_equality, reads_param_column, strip};
-use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
+use crate::fdw::dune_tables::{literal_type, relation, required_filters};
+use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan, Statement};
 use crate::fdw::table::Table;
 use dune_api::{Filter, Literal, Read, ResultCache, ResultSource, within_bound};
 use pg_format::{Family, Sort};
@@ -67,6 +68,8 @@ struct RelInfo {
     param_values: Vec<(String, PValue)>,
     /// `max_reads_per_scan`, the table's or the server's.
     max_reads: u64,
+    /// A scan of a Dune table: what its DuneSQL needs (ORDER BY's NULLS filled in by the plan).
+    statement: Option<Statement>,
 }
 
 /// The RelInfo that get_foreign_rel_size left on `baserel`.
@@ -184,8 +187,14 @@ unsafe fn latest_results_qual(
     }
 }
 
-/// (Dune column, descending) for each of `pathkeys`, if Dune can produce that order.
-unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(String, bool)>> {
+/// (Dune column, descending, NULLS FIRST) for each of `pathkeys`, if Dune can produce that
+/// order: a result read sorts with NULLs last in both directions; the DuneSQL of a Dune
+/// table's scan says `NULLS FIRST` or `LAST` (`statement`).
+unsafe fn sort_keys(
+    ctx: &Ctx,
+    pathkeys: *mut pg_sys::List,
+    statement: bool,
+) -> Option<Vec<(String, bool, bool)>> {
     // SAFETY: a List of PathKey whose classes hold EquivalenceMembers.
     unsafe {
         let keys = PgList::<pg_sys::PathKey>::from_pg(pathkeys);
@@ -196,8 +205,8 @@ unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(Strin
         let last = keys.len() - 1;
         for (i, pk) in keys.iter_ptr().enumerate() {
             let ec = (*pk).pk_eclass;
-            if (*ec).ec_has_volatile || (*pk).pk_nulls_first {
-                return None; // Dune puts NULLs last in both directions
+            if (*ec).ec_has_volatile || ((*pk).pk_nulls_first && !statement) {
+                return None; // Dune's results put NULLs last in both directions
             }
             let col = PgList::<pg_sys::EquivalenceMember>::from_pg((*ec).ec_members)
                 .iter_ptr()
@@ -211,6 +220,7 @@ unsafe fn sort_keys(ctx: &Ctx, pathkeys: *mut pg_sys::List) -> Option<Vec<(Strin
             out.push((
                 col.remote.clone(),
                 (*pk).pk_strategy == pg_sys::BTGreaterStrategyNumber as i32,
+                (*pk).pk_nulls_first,
             ));
         }
         Some(out)
@@ -368,6 +378,7 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
             needed_columns(baserel, &table)
         };
         let params = ctx.params;
+        let statement = statement_of(baserel, &table)?;
         let max_reads = match table.options.max_reads_per_scan {
             Some(n) => n,
             None => options::max_reads_per_scan(&table.server.options)?,
@@ -382,8 +393,39 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
             cached: false,
             param_values,
             max_reads,
+            statement,
         })
     }
+}
+
+/// For a table with `dune_table`: the relation its DuneSQL reads (resolved in Dune's catalog
+/// once per backend), its columns' literal types and `require_filter`.
+unsafe fn statement_of(
+    baserel: *mut pg_sys::RelOptInfo,
+    table: &Table,
+) -> FdwResult<Option<Statement>> {
+    // SAFETY: the planner's rel; userid is the role the scan checks permissions as (0: the
+    // current user).
+    let role = unsafe {
+        match (*baserel).userid {
+            r if r == pg_sys::InvalidOid => pg_sys::GetUserId(),
+            r => r,
+        }
+    };
+    let Some(rel) = relation(table, role)? else {
+        return Ok(None);
+    };
+    Ok(Some(Statement {
+        from: rel.sql_name(),
+        upload: matches!(rel, dune_api::DuneRelation::Upload(_)),
+        types: table
+            .live_columns()
+            .filter(|c| c.param.is_none())
+            .map(|c| (c.remote.clone(), literal_type(c)))
+            .collect(),
+        require_filter: required_filters(table)?,
+        nulls_first: Vec::new(),
+    }))
 }
 
 /// The error for a condition on a parameter column that is not `column = value`.
@@ -501,7 +543,8 @@ pub extern "C-unwind" fn get_foreign_paths(
         let ctx = Ctx::new((*baserel).relid, &info.table);
         // a result held whole in the cache is sorted by PostgreSQL: a read sorted by Dune could
         // not be served from it
-        let sorted = !info.cached && sort_keys(&ctx, (*root).query_pathkeys).is_some();
+        let statement = info.statement.is_some();
+        let sorted = !info.cached && sort_keys(&ctx, (*root).query_pathkeys, statement).is_some();
         let mut pathkeys_options = vec![std::ptr::null_mut()];
         if sorted {
             pathkeys_options.push((*root).query_pathkeys);
@@ -520,7 +563,9 @@ pub extern "C-unwind" fn get_foreign_paths(
         // a read per outer key costs at least its share of reading the whole result once over
         // max_reads_per_scan reads: a nested loop is chosen for fewer keys than the bound
         let max_reads = info.max_reads as f64;
-        for &outer in &joins.outers {
+        // a Dune table's scan runs DuneSQL: once per outer key would be one execution each
+        let outers = if statement { &[][..] } else { &joins.outers[..] };
+        for &outer in outers {
             let ppi = pg_sys::get_baserel_parampathinfo(root, baserel, outer);
             let rows = (*ppi).ppi_rows;
             let (startup, mut total) = scan_cost(info, rows, (*baserel).tuples);
@@ -773,7 +818,13 @@ pub extern "C-unwind" fn get_foreign_plan(
     unsafe {
         let info = rel_info(baserel);
         let ctx = Ctx::new((*baserel).relid, &info.table);
-        let sort_by = sort_keys(&ctx, (*best_path).path.pathkeys).unwrap_or_default();
+        let keys = sort_keys(&ctx, (*best_path).path.pathkeys, info.statement.is_some())
+            .unwrap_or_default();
+        let sort_by: Vec<(String, bool)> = keys.iter().map(|(c, d, _)| (c.clone(), *d)).collect();
+        let statement = info.statement.clone().map(|mut s| {
+            s.nulls_first = keys.iter().map(|k| k.2).collect();
+            s
+        });
         // a final path (get_foreign_upper_paths) is the whole query: Dune skips the OFFSET rows
         let sorted = !sort_by.is_empty();
         let (limit, offset) = if (*best_path).fdw_private.is_null() {
@@ -806,6 +857,7 @@ pub extern "C-unwind" fn get_foreign_plan(
             final_limit: !(*best_path).fdw_private.is_null(),
             parameterized: !(*best_path).path.param_info.is_null(),
             sort_by,
+            statement,
         };
         let json = CString::new(plan.to_json()).expect("JSON has no NUL");
         let private = pg_sys::lappend(
@@ -930,7 +982,9 @@ pub extern "C-unwind" fn get_foreign_upper_paths(
             std::ptr::null_mut()
         };
         // held whole in the cache: PostgreSQL sorts (see get_foreign_paths)
-        let sorted = ordered && !info.cached && sort_keys(&ctx, pathkeys).is_some();
+        let sorted = ordered
+            && !info.cached
+            && sort_keys(&ctx, pathkeys, info.statement.is_some()).is_some();
         let Some((count, _)) = limit_parts(root, info.all_pushed, sorted) else {
             return;
         };

@@ -75,7 +75,7 @@ impl ParamValues {
 
     /// A planned filter with its parameters' values; an IN over an empty array matches no
     /// row, sent as `col IS NULL AND col IS NOT NULL`.
-    fn filter(&self, planned: &Filter<PValue>) -> Option<Filter> {
+    pub fn filter(&self, planned: &Filter<PValue>) -> Option<Filter> {
         Some(match planned {
             Filter::And(parts) => Filter::And(
                 parts
@@ -288,7 +288,10 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
         let plan = plan_of(fsplan);
         let relid = (*(*node).ss.ss_currentRelation).rd_id;
         let table = Table::load(relid).or_raise();
-        crate::fdw::modify::check_read_columns(&table, role_for(node)).or_raise();
+        // an upload's declared columns are checked before its DuneSQL runs (and is billed)
+        if plan.statement.as_ref().is_some_and(|s| s.upload) {
+            crate::fdw::modify::check_read_columns(&table, role_for(node)).or_raise();
+        }
         let max_reads = match plan.max_reads_per_scan {
             _ if !plan.parameterized => None,
             Some(n) => Some(n),

@@ -1,7 +1,9 @@
 //! What the planner decided for a scan, carried to the executor as JSON text in the plan's
 //! fdw_private (plain values only, so that plans can be copied and cached).
 
-use dune_api::{Filter, Literal, ResultSource};
+use dune_api::{
+    ColumnRef, Condition, Filter, Item, Literal, LiteralType, Op, OrderKey, ResultSource, Select,
+};
 use serde::{Deserialize, Serialize};
 
 /// A value in a pushed-down predicate: known at plan time, or a parameter (a prepared
@@ -70,9 +72,85 @@ pub struct ScanPlan {
     /// The scan is the inner side of a parameterized join: it reads once per outer key, within
     /// `max_reads_per_scan`.
     pub parameterized: bool,
+    /// A scan of one of Dune's tables or an upload (`dune_table`): columns, filters, ORDER BY
+    /// and LIMIT are written into the DuneSQL the scan runs, not sent as result filters.
+    #[serde(default)]
+    pub statement: Option<Statement>,
+}
+
+/// What a scan of a Dune table needs beyond a result read's plan to write its DuneSQL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Statement {
+    /// The relation as DuneSQL names it (`dex.trades`, `dune.my_team.labels`).
+    pub from: String,
+    /// Every Dune column the table declares, with how its literals are written.
+    pub types: Vec<(String, LiteralType)>,
+    /// `require_filter`: the scan must restrict one of these Dune columns (empty: no rule).
+    pub require_filter: Vec<String>,
+    /// `NULLS FIRST` of each ORDER BY key (`sort_by`'s order).
+    pub nulls_first: Vec<bool>,
+    /// The relation is an uploaded table (its declared columns are checked before a scan).
+    pub upload: bool,
+}
+
+/// Whether `f` keeps only some values of one of `columns` (a comparison other than `<>`, an
+/// IN list, LIKE, IS NULL; an AND with one such part; an OR whose parts all are).
+pub fn restricts(f: &Filter, columns: &[String]) -> bool {
+    match f {
+        Filter::And(parts) => parts.iter().any(|p| restricts(p, columns)),
+        Filter::Or(parts) => !parts.is_empty() && parts.iter().all(|p| restricts(p, columns)),
+        Filter::Compare { column, op, .. } => *op != Op::Ne && columns.contains(column),
+        Filter::In { column, .. } | Filter::Like { column, .. } => columns.contains(column),
+        Filter::IsNull { column, negated } => !negated && columns.contains(column),
+    }
 }
 
 impl ScanPlan {
+    /// The DuneSQL `SELECT` of a Dune table's scan, given the filters that are sent (values
+    /// known, or `$n` placeholders for EXPLAIN); `complete` says every planned filter is
+    /// among them, without which ORDER BY is kept but LIMIT and OFFSET are left to the scan.
+    pub fn select(&self, stmt: &Statement, filters: Vec<Filter>, complete: bool) -> Select {
+        let columns: Vec<&String> = match &self.columns {
+            Some(c) => c.iter().collect(),
+            None => stmt.types.iter().map(|(c, _)| c).collect(),
+        };
+        let column = |name: &String| ColumnRef {
+            rel: 0,
+            name: name.clone(),
+        };
+        Select {
+            from: vec![stmt.from.clone()],
+            join: None,
+            items: columns.into_iter().map(|c| Item::Column(column(c))).collect(),
+            types: stmt
+                .types
+                .iter()
+                .map(|(c, t)| (0, c.clone(), t.clone()))
+                .collect(),
+            filters: filters
+                .into_iter()
+                .map(|filter| Condition::On { rel: 0, filter })
+                .collect(),
+            group_by: Vec::new(),
+            order_by: self
+                .sort_by
+                .iter()
+                .enumerate()
+                .map(|(i, (c, descending))| OrderKey {
+                    column: column(c),
+                    descending: *descending,
+                    nulls_first: stmt.nulls_first.get(i).copied().unwrap_or(false),
+                })
+                .collect(),
+            offset: if complete && self.final_limit {
+                self.offset
+            } else {
+                0
+            },
+            limit: self.limit.filter(|_| complete),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("plans serialize")
     }

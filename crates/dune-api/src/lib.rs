@@ -16,6 +16,7 @@ mod cache;
 mod cancel;
 mod client;
 mod config;
+mod dunesql;
 mod error;
 mod filters;
 mod http;
@@ -37,6 +38,10 @@ pub use cache::{CacheEntry, EntryMeta, Hit, LatestSeen, ResultCache, Serve, Writ
 pub use cancel::Cancel;
 pub use client::{Client, QueryParameter, Read, columns_param};
 pub use config::{CacheSettings, ClientConfig, DEFAULT_API_URL, normalize_api_url};
+pub use dunesql::{
+    Aggregate, ColumnRef, Condition, Dataset, DuneRelation, Item, JoinKind, LiteralType, OrderKey,
+    Select, write_literal,
+};
 pub use error::{Error, NotFound, Result};
 pub use filters::{Filter, Literal, MAX_FILTERS_BYTES, Op, conjunction, sort_by, within_bound};
 pub use manage::QueryAction;

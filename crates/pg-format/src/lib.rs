@@ -23,6 +23,6 @@ pub use pushdown::{
 };
 pub use time::{PG_EPOCH_UNIX_SECS, date_text, timestamp_text};
 pub use type_table::{Family, TypeRule, oid, type_rule};
-pub use types::{create_foreign_table, local_names, postgres_type};
+pub use types::{create_dune_table, create_foreign_table, local_names, postgres_type};
 pub use upload::{NdjsonBatch, RowWriter, UploadType, accepts, upload_type_for};
 pub use values::shorten;

@@ -113,20 +113,10 @@ fn parameter_columns(result: &[String], parameters: &[(String, String)]) -> Vec<
         .collect()
 }
 
-/// The CREATE FOREIGN TABLE statement for one query, from its latest result's metadata: one
-/// column per Dune column, typed by [`postgres_type`], with `OPTIONS (dune_type '<Dune type>')`
-/// (what pushdown needs to know) and `column_name '<Dune name>'` where the local name had to
-/// differ; then one column per query parameter ([`parameter_type`], `OPTIONS (param
-/// '<key>')`); `options` are the table options passed through.
-pub fn create_foreign_table(
-    query_id: i64,
-    names: &[String],
-    types: &[String],
-    parameters: &[(String, String)],
-    server: &str,
-    options: &[(String, String)],
-) -> String {
-    let mut columns: Vec<String> = names
+/// One column definition per Dune column: typed by [`postgres_type`], with `OPTIONS
+/// (dune_type '<Dune type>')` and `column_name '<Dune name>'` where the local name differs.
+fn result_columns(names: &[String], types: &[String]) -> Vec<String> {
+    names
         .iter()
         .zip(local_names(names))
         .enumerate()
@@ -147,7 +137,50 @@ pub fn create_foreign_table(
             };
             format!("  {} {ty}{opts}", quote_ident(&local))
         })
-        .collect();
+        .collect()
+}
+
+/// The CREATE FOREIGN TABLE statement for one table of Dune's catalog or one upload
+/// (IMPORT FOREIGN SCHEMA from `GET /v1/datasets`, API reference §16): named `local_name`,
+/// one column per Dune column as [`create_foreign_table`] writes them, and the table options
+/// `dune_table '<full_name>'` and `options`.
+pub fn create_dune_table(
+    local_name: &str,
+    full_name: &str,
+    names: &[String],
+    types: &[String],
+    server: &str,
+    options: &[(String, String)],
+) -> String {
+    let mut opts = vec![format!("dune_table {}", quote_literal(full_name))];
+    opts.extend(
+        options
+            .iter()
+            .map(|(k, v)| format!("{k} {}", quote_literal(v))),
+    );
+    format!(
+        "CREATE FOREIGN TABLE {} (\n{}\n) SERVER {} OPTIONS ({})",
+        quote_ident(local_name),
+        result_columns(names, types).join(",\n"),
+        quote_ident(server),
+        opts.join(", ")
+    )
+}
+
+/// The CREATE FOREIGN TABLE statement for one query, from its latest result's metadata: one
+/// column per Dune column, typed by [`postgres_type`], with `OPTIONS (dune_type '<Dune type>')`
+/// (what pushdown needs to know) and `column_name '<Dune name>'` where the local name had to
+/// differ; then one column per query parameter ([`parameter_type`], `OPTIONS (param
+/// '<key>')`); `options` are the table options passed through.
+pub fn create_foreign_table(
+    query_id: i64,
+    names: &[String],
+    types: &[String],
+    parameters: &[(String, String)],
+    server: &str,
+    options: &[(String, String)],
+) -> String {
+    let mut columns = result_columns(names, types);
     columns.extend(parameter_columns(names, parameters));
     let mut opts = vec![format!("query_id {}", quote_literal(&query_id.to_string()))];
     opts.extend(

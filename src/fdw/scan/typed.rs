@@ -9,10 +9,10 @@ use crate::backend::jsonb::PAGES_AHEAD;
 use crate::backend::progress::PartialWarning;
 use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::{ConversionLocation, cell_datum};
-use crate::fdw::scan_plan::{PValue, PlanSource, param_text};
+use crate::fdw::scan_plan::{PValue, PlanSource, Statement, param_text, restricts};
 use dune_api::{
-    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, ResultSource, Started, conjunction, read,
-    sort_by, within_bound,
+    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, ResultSource, Sql, Started, conjunction,
+    read, sort_by, within_bound,
 };
 use pg_format::{Cell, Prepared, Target, prepare};
 use pgrx::pg_sys;
@@ -104,14 +104,17 @@ impl Typed {
     /// (the filters only when every parameter has a value, within the request-size bound;
     /// the limit only when every filter is sent), with the query parameters that parameter
     /// columns were given. None when a parameter column is compared with NULL (no row).
-    fn spec(&self, params: &ParamValues) -> Option<ReadSpec> {
+    fn spec(&self, params: &ParamValues) -> FdwResult<Option<ReadSpec>> {
         let plan = &self.setup.plan;
         let PlanSource::Result(source) = &plan.source else {
             unreachable!("typed tables read a result")
         };
         // `x = NULL` (a NULL outer key, a NULL parameter): no row, nothing to read
         if params.null_in_conjunct(&plan.filters) {
-            return None;
+            return Ok(None);
+        }
+        if let Some(stmt) = &plan.statement {
+            return self.statement_spec(stmt, source, params).map(Some);
         }
         // a parameter without a value, or filters past the request-size bound: the limit can
         // no longer be applied by Dune
@@ -122,8 +125,11 @@ impl Typed {
             }
             None => (Vec::new(), false),
         };
-        Some(ReadSpec {
-            source: self.with_param_values(source, params)?,
+        let Some(source) = self.with_param_values(source, params) else {
+            return Ok(None);
+        };
+        Ok(Some(ReadSpec {
+            source,
             read: Read {
                 columns: plan.columns.clone(),
                 filters: conjunction(&filters),
@@ -132,6 +138,48 @@ impl Typed {
             },
             limit: plan.limit.filter(|_| complete),
             offset: if complete { plan.offset } else { 0 },
+            page_size: plan.fetch_size.unwrap_or(self.setup.config.page_size),
+            concurrency: plan
+                .fetch_concurrency
+                .map_or(self.setup.config.fetch_concurrency, |n| n as usize),
+            wait: DEFAULT_WAIT,
+        }))
+    }
+
+    /// The read of a Dune table's scan: one DuneSQL statement with the plan's columns, the
+    /// filters whose values are known (each conjunct on its own: one that cannot be sent only
+    /// widens the statement, and then LIMIT and OFFSET are applied here), ORDER BY and LIMIT.
+    /// `require_filter` is checked on what is sent, before anything is.
+    fn statement_spec(
+        &self,
+        stmt: &Statement,
+        source: &ResultSource,
+        params: &ParamValues,
+    ) -> FdwResult<ReadSpec> {
+        let plan = &self.setup.plan;
+        let sent: Vec<_> = plan.filters.iter().filter_map(|f| params.filter(f)).collect();
+        let complete = sent.len() == plan.filters.len();
+        if !stmt.require_filter.is_empty()
+            && !sent.iter().any(|f| restricts(f, &stmt.require_filter))
+        {
+            return Err(FdwError::FilterRequired {
+                table: plan.table.clone(),
+                columns: stmt.require_filter.clone(),
+            });
+        }
+        let select = plan.select(stmt, sent, complete);
+        let performance = match source {
+            ResultSource::Sql { performance, .. } => performance.clone(),
+            _ => None,
+        };
+        Ok(ReadSpec {
+            source: ResultSource::Sql {
+                sql: Sql::try_from(select.to_sql().as_str())?,
+                performance,
+            },
+            read: Read::default(),
+            limit: select.limit,
+            offset: 0,
             page_size: plan.fetch_size.unwrap_or(self.setup.config.page_size),
             concurrency: plan
                 .fetch_concurrency
@@ -339,7 +387,7 @@ fn typed_page(page: dune_api::Page, targets: &[(Option<String>, Target)]) -> Typ
 
 impl Executor for Typed {
     fn start(&mut self, params: &ParamValues) -> FdwResult<()> {
-        let Some(spec) = self.spec(params) else {
+        let Some(spec) = self.spec(params)? else {
             self.events = None; // a parameter column compared with NULL: no row
             return Ok(());
         };
