@@ -26,6 +26,7 @@ SUITES=(
     "docs:docs blocks:tests/docs/docs_blocks.py"
     "differential:pushdown differential:tests/pushdown/differential.py"
     "credit-figures:credits figures:tests/credits/credits.py"
+    "dune-tables:dune tables differential:tests/pushdown/dune_tables.py"
 )
 STEPS=(lint cargo structure sdk)
 REGRESS_TESTS=($(sed -n 's/^test: //p' tests/pg_regress/schedule))

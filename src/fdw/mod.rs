@@ -12,4 +12,5 @@ pub mod plan;
 pub mod scan;
 pub mod scan_plan;
 pub mod table;
+pub mod upper;
 pub mod validator;

@@ -398,7 +398,7 @@ unsafe fn plan_rel(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<
     }
 }
 
-/// For a table with `dune_table`: the relation its DuneSQL reads (resolved in Dune's catalog
+/// For a table with `dune_table` naming one of Dune's tables: the relation its DuneSQL reads (resolved in Dune's catalog
 /// once per backend), its columns' literal types and `require_filter`.
 unsafe fn statement_of(
     baserel: *mut pg_sys::RelOptInfo,
@@ -412,12 +412,13 @@ unsafe fn statement_of(
             r => r,
         }
     };
-    let Some(rel) = relation(table, role)? else {
+    // an upload is read as `SELECT * FROM dune.<ns>.<table>` with the result's filters (the
+    // emulator's DuneSQL engine holds 64-bit numbers only, and uploads may hold uint256)
+    let Some(rel @ dune_api::DuneRelation::Dataset { .. }) = relation(table, role)? else {
         return Ok(None);
     };
     Ok(Some(Statement {
         from: rel.sql_name(),
-        upload: matches!(rel, dune_api::DuneRelation::Upload(_)),
         types: table
             .live_columns()
             .filter(|c| c.param.is_none())
@@ -425,6 +426,8 @@ unsafe fn statement_of(
             .collect(),
         require_filter: required_filters(table)?,
         nulls_first: Vec::new(),
+        relid: table.relid.to_u32(),
+        grouping: None,
     }))
 }
 
@@ -816,6 +819,9 @@ pub extern "C-unwind" fn get_foreign_plan(
     // SAFETY: planner structures; the plan's fdw_private holds a String node (copyable), and
     // fdw_exprs the parameter nodes found in the quals.
     unsafe {
+        if (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
+            return group_plan(root, best_path, tlist, outer_plan);
+        }
         let info = rel_info(baserel);
         let ctx = Ctx::new((*baserel).relid, &info.table);
         let keys = sort_keys(&ctx, (*best_path).path.pathkeys, info.statement.is_some())
@@ -840,41 +846,78 @@ pub extern "C-unwind" fn get_foreign_plan(
             param_values,
             exprs,
         } = join_filters(baserel, info, best_path, scan_clauses);
-        let mut filters = info.filters.clone();
-        filters.extend(join_filters);
-        let plan = ScanPlan {
-            table: info.table.name.clone(),
-            source: info.source.clone(),
-            fetch_size: info.table.options.fetch_size,
-            fetch_concurrency: info.table.options.fetch_concurrency,
-            ignore_max_datapoints: info.table.options.ignore_max_datapoints,
-            max_reads_per_scan: info.table.options.max_reads_per_scan,
-            columns: info.columns.clone(),
-            filters,
-            param_values,
-            limit,
-            offset,
-            final_limit: !(*best_path).fdw_private.is_null(),
-            parameterized: !(*best_path).path.param_info.is_null(),
-            sort_by,
-            statement,
-        };
+        let mut plan = base_plan(info, limit, offset, join_filters);
+        plan.param_values = param_values;
+        plan.final_limit = !(*best_path).fdw_private.is_null();
+        plan.parameterized = !(*best_path).path.param_info.is_null();
+        plan.sort_by = sort_by;
+        plan.statement = statement;
+        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+        let scan_tlist = std::ptr::null_mut();
+        make_scan(tlist, local_quals, (*baserel).relid, &exprs, &plan, scan_tlist, outer_plan)
+    }
+}
+
+/// The plan of a scan of `info`'s relation with these LIMIT/OFFSET and the join filters of a
+/// parameterized path (no sort, parameter values or statement yet).
+fn base_plan(
+    info: &RelInfo,
+    limit: Option<u64>,
+    offset: u64,
+    join_filters: Vec<Filter<PValue>>,
+) -> ScanPlan {
+    let mut filters = info.filters.clone();
+    filters.extend(join_filters);
+    ScanPlan {
+        table: info.table.name.clone(),
+        source: info.source.clone(),
+        fetch_size: info.table.options.fetch_size,
+        fetch_concurrency: info.table.options.fetch_concurrency,
+        ignore_max_datapoints: info.table.options.ignore_max_datapoints,
+        max_reads_per_scan: info.table.options.max_reads_per_scan,
+        columns: info.columns.clone(),
+        filters,
+        param_values: info.param_values.clone(),
+        limit,
+        offset,
+        final_limit: false,
+        parameterized: false,
+        sort_by: Vec::new(),
+        statement: info.statement.clone(),
+    }
+}
+
+/// The ForeignScan node: `plan` as JSON in fdw_private, `exprs` (parameter expressions) as
+/// fdw_exprs, `scan_tlist` as fdw_scan_tlist (a grouped scan's outputs; NIL for a table's).
+///
+/// # Safety
+/// Planner lists and nodes of the statement being planned.
+unsafe fn make_scan(
+    tlist: *mut pg_sys::List,
+    local_quals: *mut pg_sys::List,
+    scanrelid: pg_sys::Index,
+    exprs: &[*mut pg_sys::Node],
+    plan: &ScanPlan,
+    scan_tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    // SAFETY: as the function requires; the String node is copyable, so plans can be cached.
+    unsafe {
         let json = CString::new(plan.to_json()).expect("JSON has no NUL");
         let private = pg_sys::lappend(
             std::ptr::null_mut(),
             pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
         );
-        let exprs = exprs.into_iter().fold(std::ptr::null_mut(), |l, p| {
-            pg_sys::lappend(l, p as *mut c_void)
+        let exprs = exprs.iter().fold(std::ptr::null_mut(), |l, p| {
+            pg_sys::lappend(l, *p as *mut c_void)
         });
-        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
         pg_sys::make_foreignscan(
             tlist,
             local_quals,
-            (*baserel).relid,
+            scanrelid,
             exprs,
             private,
-            std::ptr::null_mut(),
+            scan_tlist,
             std::ptr::null_mut(),
             outer_plan,
         )
@@ -958,6 +1001,11 @@ pub extern "C-unwind" fn get_foreign_upper_paths(
     output_rel: *mut pg_sys::RelOptInfo,
     extra: *mut c_void,
 ) {
+    if stage == pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG {
+        // SAFETY: the planner's structures at the grouping stage.
+        unsafe { add_group_path(root, _input_rel, output_rel) };
+        return;
+    }
     if stage != pg_sys::UpperRelationKind::UPPERREL_FINAL || extra.is_null() {
         return;
     }
@@ -995,6 +1043,83 @@ pub extern "C-unwind" fn get_foreign_upper_paths(
         let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_FINAL as usize];
         let path = create_final_path(root, baserel, target, rows, pathkeys, private);
         pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+    }
+}
+
+/// At the grouping stage of a query whose only relation is a scan of a Dune table with every
+/// qual in its DuneSQL: a path that runs the grouping and aggregates on Dune (`upper.rs`),
+/// costing one request and its groups' rows.
+///
+/// # Safety
+/// The planner's root and relations at UPPERREL_GROUP_AGG.
+unsafe fn add_group_path(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+) {
+    // SAFETY: as the function requires; the path's fdw_private holds two String nodes.
+    unsafe {
+        let Some(baserel) = single_scan(root).filter(|&r| r == input_rel) else {
+            return;
+        };
+        let info = rel_info(baserel);
+        if info.statement.is_none() || !info.all_pushed {
+            return;
+        }
+        let ctx = Ctx::new((*baserel).relid, &info.table);
+        let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG as usize];
+        let Some(grouping) = crate::fdw::upper::grouping(root, &ctx, target) else {
+            return;
+        };
+        let rows = if grouping.group_by.is_empty() {
+            1.0
+        } else {
+            ((*baserel).rows / 10.0).clamp(1.0, 1_000_000.0)
+        };
+        let json = CString::new(serde_json::to_string(&grouping).expect("plans serialize"))
+            .expect("JSON has no NUL");
+        let mut private = std::ptr::null_mut();
+        for s in [c"group", json.as_c_str()] {
+            let node = pg_sys::makeString(pg_sys::pstrdup(s.as_ptr()));
+            private = pg_sys::lappend(private, node as *mut c_void);
+        }
+        let path =
+            create_final_path(root, output_rel, target, rows, std::ptr::null_mut(), private);
+        pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+    }
+}
+
+/// The plan of a grouped path (`add_group_path`): a scan with no scan relation whose rows
+/// are the grouping target's (`fdw_scan_tlist`), computed by the DuneSQL of the only base
+/// relation's scan with the grouping added.
+///
+/// # Safety
+/// The planner's arguments of GetForeignPlan for a path made by `add_group_path`.
+unsafe fn group_plan(
+    root: *mut pg_sys::PlannerInfo,
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    // SAFETY: as the function requires.
+    unsafe {
+        let baserel = single_scan(root).expect("a grouped path has one base relation");
+        let info = rel_info(baserel);
+        let private = PgList::<pg_sys::String>::from_pg((*best_path).fdw_private);
+        let json = CStr::from_ptr((*private.get_ptr(1).expect("grouping")).sval);
+        let grouping = serde_json::from_str(&json.to_string_lossy()).expect("our JSON");
+        let mut statement = info.statement.clone().expect("a Dune table's scan");
+        statement.grouping = Some(grouping);
+        let mut plan = base_plan(info, None, 0, Vec::new());
+        plan.columns = None;
+        plan.statement = Some(statement);
+        let mut scan_tlist = std::ptr::null_mut();
+        let exprs = PgList::<pg_sys::Expr>::from_pg((*(*best_path).path.pathtarget).exprs);
+        for (i, e) in exprs.iter_ptr().enumerate() {
+            let te = pg_sys::makeTargetEntry(e, (i + 1) as i16, std::ptr::null_mut(), false);
+            scan_tlist = pg_sys::lappend(scan_tlist, te as *mut c_void);
+        }
+        make_scan(tlist, std::ptr::null_mut(), 0, &info.params, &plan, scan_tlist, outer_plan)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::fdw::convert::Attr;
 use crate::fdw::deparse::{array_datum_elements, datum_literal};
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
-use crate::fdw::table::Table;
+use crate::fdw::table::{Column, Table};
 use dune_api::{ClientConfig, Filter, Literal};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, JsonB, PgList, PgMemoryContexts, pg_sys};
@@ -219,7 +219,12 @@ pub fn role_for(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
         let fsplan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
         #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
         let role = {
-            let rte = pg_sys::exec_rt_fetch((*fsplan).scan.scanrelid, (*node).ss.ps.state);
+            // a grouped scan has no scan relation: its base relation's entry (postgres_fdw)
+            let rti = match (*fsplan).scan.scanrelid {
+                0 => pg_sys::bms_next_member((*fsplan).fs_relids, -1) as pg_sys::Index,
+                rti => rti,
+            };
+            let rte = pg_sys::exec_rt_fetch(rti, (*node).ss.ps.state);
             (*rte).checkAsUser
         };
         #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
@@ -252,14 +257,36 @@ pub fn setup_for(table: &Table, plan: ScanPlan, role: pg_sys::Oid) -> FdwResult<
         config.ignore_max_datapoints = ignore;
     }
     let latest = table.is_latest_results();
-    let attrs = table
-        .columns
-        .iter()
-        .map(|c| {
-            c.as_ref()
-                .map_or_else(Attr::dropped, |c| Attr::new(c, latest))
-        })
-        .collect();
+    let attrs = match plan.statement.as_ref().and_then(|s| s.grouping.as_ref()) {
+        // a grouped scan's rows are its outputs c1, c2, … (fdw_scan_tlist)
+        Some(g) => g
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(i, &(type_oid, typmod))| {
+                let name = format!("c{}", i + 1);
+                let col = Column {
+                    name: name.clone(),
+                    remote: name,
+                    type_oid: pg_sys::Oid::from(type_oid),
+                    typmod,
+                    dune: None,
+                    dune_name: None,
+                    deterministic: true,
+                    param: None,
+                };
+                Attr::new(&col, false)
+            })
+            .collect(),
+        None => table
+            .columns
+            .iter()
+            .map(|c| {
+                c.as_ref()
+                    .map_or_else(Attr::dropped, |c| Attr::new(c, latest))
+            })
+            .collect(),
+    };
     Ok(ScanSetup {
         plan,
         config,
@@ -286,10 +313,15 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
     unsafe {
         let fsplan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
         let plan = plan_of(fsplan);
-        let relid = (*(*node).ss.ss_currentRelation).rd_id;
+        let rel = (*node).ss.ss_currentRelation;
+        let relid = match &plan.statement {
+            // a grouped scan has no scan relation
+            Some(s) if rel.is_null() => pg_sys::Oid::from(s.relid),
+            _ => (*rel).rd_id,
+        };
         let table = Table::load(relid).or_raise();
         // an upload's declared columns are checked before its DuneSQL runs (and is billed)
-        if plan.statement.as_ref().is_some_and(|s| s.upload) {
+        if plan.statement.is_none() {
             crate::fdw::modify::check_read_columns(&table, role_for(node)).or_raise();
         }
         let max_reads = match plan.max_reads_per_scan {

@@ -4,6 +4,7 @@
 use dune_api::{
     ColumnRef, Condition, Filter, Item, Literal, LiteralType, Op, OrderKey, ResultSource, Select,
 };
+use crate::fdw::upper::Grouping;
 use serde::{Deserialize, Serialize};
 
 /// A value in a pushed-down predicate: known at plan time, or a parameter (a prepared
@@ -72,8 +73,9 @@ pub struct ScanPlan {
     /// The scan is the inner side of a parameterized join: it reads once per outer key, within
     /// `max_reads_per_scan`.
     pub parameterized: bool,
-    /// A scan of one of Dune's tables or an upload (`dune_table`): columns, filters, ORDER BY
-    /// and LIMIT are written into the DuneSQL the scan runs, not sent as result filters.
+    /// A scan of one of Dune's tables (`dune_table 'dex.trades'`): columns, filters, ORDER BY,
+    /// LIMIT and a grouping are written into the DuneSQL the scan runs, not sent as result
+    /// filters. (An upload is read with `SELECT *` and the result's filters.)
     #[serde(default)]
     pub statement: Option<Statement>,
 }
@@ -89,8 +91,11 @@ pub struct Statement {
     pub require_filter: Vec<String>,
     /// `NULLS FIRST` of each ORDER BY key (`sort_by`'s order).
     pub nulls_first: Vec<bool>,
-    /// The relation is an uploaded table (its declared columns are checked before a scan).
-    pub upload: bool,
+    /// The foreign table (a grouped scan has no scan relation to take it from).
+    pub relid: u32,
+    /// The grouping and aggregates the statement computes (an aggregate pushed down).
+    #[serde(default)]
+    pub grouping: Option<Grouping>,
 }
 
 /// Whether `f` keeps only some values of one of `columns` (a comparison other than `<>`, an
@@ -118,10 +123,17 @@ impl ScanPlan {
             rel: 0,
             name: name.clone(),
         };
+        let (items, group_by) = match &stmt.grouping {
+            Some(g) => (g.items.clone(), g.group_by.clone()),
+            None => (
+                columns.into_iter().map(|c| Item::Column(column(c))).collect(),
+                Vec::new(),
+            ),
+        };
         Select {
             from: vec![stmt.from.clone()],
             join: None,
-            items: columns.into_iter().map(|c| Item::Column(column(c))).collect(),
+            items,
             types: stmt
                 .types
                 .iter()
@@ -131,7 +143,7 @@ impl ScanPlan {
                 .into_iter()
                 .map(|filter| Condition::On { rel: 0, filter })
                 .collect(),
-            group_by: Vec::new(),
+            group_by,
             order_by: self
                 .sort_by
                 .iter()

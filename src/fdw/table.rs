@@ -40,6 +40,8 @@ impl Column {
 #[derive(Debug, Clone)]
 pub struct Table {
     pub name: String,
+    /// The foreign table's oid.
+    pub relid: pg_sys::Oid,
     pub server: ServerInfo,
     pub options: TableOptions,
     /// One entry per attribute (attnum - 1); None for a dropped column.
@@ -87,6 +89,7 @@ impl Table {
                 .collect();
             Ok(Table {
                 name,
+                relid,
                 server,
                 options,
                 columns,

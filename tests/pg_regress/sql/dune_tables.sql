@@ -1,0 +1,101 @@
+-- Dune's own tables as foreign tables: IMPORT from Dune's catalog, and scans that run one
+-- DuneSQL statement with the columns, quals, ORDER BY, LIMIT and aggregates Dune can compute
+-- with PostgreSQL's meaning (the emulator runs it on its small dex.trades and tokens.erc20).
+SET client_min_messages = warning;
+CREATE SCHEMA dune_dex;
+CREATE SCHEMA dune_tokens;
+SELECT emulator('reset') IS NOT NULL AS reset;
+IMPORT FOREIGN SCHEMA "dex" LIMIT TO (trades) FROM SERVER dune INTO dune_dex;
+IMPORT FOREIGN SCHEMA tokens FROM SERVER dune INTO dune_tokens OPTIONS (performance 'medium');
+\d+ dune_dex.trades
+\det+ dune_tokens.*
+-- the catalog was read (free), nothing was executed
+SELECT e -> 'requests' -> 'datasets_get' AS get, e -> 'requests' -> 'datasets_list' AS list,
+       e -> 'executions_created' AS executions FROM emulator() e;
+-- what cannot be imported
+SELECT show_error($$IMPORT FOREIGN SCHEMA "dex" LIMIT TO (nothing) FROM SERVER dune INTO dune_dex$$);
+SELECT show_error($$IMPORT FOREIGN SCHEMA "dex" FROM SERVER dune INTO dune_dex OPTIONS (query_id '1')$$);
+SELECT show_error($$IMPORT FOREIGN SCHEMA "dex" FROM SERVER dune INTO dune_dex OPTIONS (max_age '1 day')$$);
+
+-- EXPLAIN VERBOSE shows the DuneSQL; a plain EXPLAIN runs nothing
+SELECT emulator('reset') IS NOT NULL AS reset;
+EXPLAIN (COSTS OFF) SELECT project FROM dune_dex.trades WHERE blockchain = 'ethereum';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT project, amount_usd, taker FROM dune_dex.trades
+WHERE blockchain = 'ethereum' AND block_time >= '2024-02-01' AND taker <> '\x00'::bytea
+  AND token_bought_amount_raw > 1000 AND amount_usd BETWEEN 10 AND 1e6
+ORDER BY amount_usd DESC NULLS LAST LIMIT 5 OFFSET 2;
+-- the example of the issue: a stable expression is a parameter of the statement, its value
+-- sent as a typed literal when the scan starts
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT project, sum(amount_usd) FROM dune_dex.trades
+WHERE block_time > now() - interval '1 day' AND blockchain = 'ethereum' GROUP BY 1;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT blockchain, block_date, count(*), count(DISTINCT taker), min(block_time), max(block_number),
+       sum(token_bought_amount_raw), avg(amount_usd)
+FROM dune_dex.trades WHERE project IN ('uniswap', 'curve') GROUP BY blockchain, block_date;
+-- what stays in PostgreSQL: a text sort (its order is the collation's), text min/max, HAVING,
+-- an avg of integers (Trino's is a double), a qual Dune cannot evaluate (then the grouping too)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT symbol FROM dune_tokens.erc20 ORDER BY symbol LIMIT 3;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT min(project) FROM dune_dex.trades;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT project, count(*) FROM dune_dex.trades GROUP BY 1 HAVING count(*) > 500;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT avg(block_number) FROM dune_dex.trades;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM dune_dex.trades WHERE lower(project) = 'curve';
+-- a join of two Dune tables runs two statements, joined here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT e.symbol, count(*) FROM dune_dex.trades t JOIN dune_tokens.erc20 e
+  ON e.contract_address = t.token_bought_address AND e.blockchain = t.blockchain
+WHERE t.blockchain = 'arbitrum' GROUP BY e.symbol;
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
+
+-- the rows
+SELECT count(*) FROM dune_dex.trades;
+SELECT project, count(*), round(sum(amount_usd)) AS usd FROM dune_dex.trades
+WHERE blockchain = 'ethereum' AND block_time < '2024-01-15' GROUP BY project ORDER BY 2 DESC, 1 LIMIT 4;
+SELECT block_number, evt_index, project FROM dune_dex.trades
+WHERE blockchain = 'base' ORDER BY block_number DESC, evt_index LIMIT 3;
+SELECT count(*), sum(token_bought_amount_raw) FROM dune_dex.trades WHERE project = 'no such project';
+SELECT decimals, count(*) FROM dune_tokens.erc20 GROUP BY decimals ORDER BY decimals;
+-- each of these statements is one execution (the first one reads all 5,000 rows, the grouped
+-- ones a few rows each)
+SELECT e -> 'executions_created' AS executions, e -> 'rows_served' AS rows FROM emulator() e;
+
+-- require_filter: a scan that restricts none of the columns ends before anything is run
+SELECT emulator('reset') IS NOT NULL AS reset;
+ALTER FOREIGN TABLE dune_dex.trades OPTIONS (ADD require_filter 'block_time, block_date');
+SELECT show_error('SELECT count(*) FROM dune_dex.trades');
+SELECT show_error($$SELECT count(*) FROM dune_dex.trades WHERE project = 'curve' LIMIT 1$$);
+SELECT show_error($$SELECT count(*) FROM dune_dex.trades WHERE lower(block_time::text) > '2024'$$);
+SELECT count(*) FROM dune_dex.trades WHERE block_date = '2024-01-02';
+SELECT count(*) FROM dune_dex.trades WHERE block_time >= '2024-03-31' OR block_date < '2024-01-02';
+PREPARE since(timestamptz) AS SELECT count(*) FROM dune_dex.trades WHERE block_time >= $1;
+EXECUTE since('2024-03-30');
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
+-- the server's rule applies to the tables that have the column; a table's own overrides it
+ALTER FOREIGN TABLE dune_dex.trades OPTIONS (DROP require_filter);
+ALTER SERVER dune OPTIONS (ADD require_filter 'block_time');
+SELECT show_error('SELECT count(*) FROM dune_dex.trades');
+SELECT count(*) FROM dune_tokens.erc20;
+ALTER FOREIGN TABLE dune_dex.trades OPTIONS (ADD require_filter '');
+SELECT count(*) FROM dune_dex.trades;
+ALTER SERVER dune OPTIONS (DROP require_filter);
+SELECT show_error($$ALTER FOREIGN TABLE dune_dex.trades OPTIONS (SET require_filter 'no_such_column')$$);
+SELECT show_error('SELECT count(*) FROM dune_dex.trades');
+ALTER FOREIGN TABLE dune_dex.trades OPTIONS (DROP require_filter);
+CREATE FOREIGN TABLE q (x int) SERVER dune OPTIONS (query_id '1252207');
+SELECT show_error($$ALTER FOREIGN TABLE q OPTIONS (ADD require_filter 'x')$$);
+DROP FOREIGN TABLE q;
+
+-- a hand-declared table: literals are typed by dune_type, else by the column's type
+CREATE FOREIGN TABLE my_trades (
+    project text,
+    block_time timestamptz,
+    amount double precision OPTIONS (column_name 'amount_usd'),
+    raw numeric OPTIONS (column_name 'token_bought_amount_raw', dune_type 'uint256')
+) SERVER dune OPTIONS (dune_table 'dex.trades');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM my_trades
+WHERE block_time < '2024-01-02' AND amount > 5 AND raw = 123456789012345678901234;
+SELECT count(*) FROM my_trades WHERE block_time < '2024-01-02' AND amount > 5;
+DROP FOREIGN TABLE my_trades;
+DROP SCHEMA dune_dex CASCADE;
+DROP SCHEMA dune_tokens CASCADE;
