@@ -382,17 +382,7 @@ impl FdwError {
             .hint(format!(
                 "For example: SELECT \"row\" FROM {table} WHERE query_id = 1252207; or WHERE query_id IN (1252207, 1258228), and optionally AND params = '{{\"Time Period\": \"day\"}}'"
             )),
-            FdwError::FilterRequired { table, columns } => report(
-                ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
-                format!(
-                    "foreign table \"{table}\" requires a condition on {} that Dune can evaluate (require_filter): nothing was run",
-                    columns.join(" or ")
-                ),
-            )
-            .hint(format!(
-                "Add one, for example WHERE {} > now() - interval '1 day'; conditions on other columns, LIMIT, or values PostgreSQL cannot send (NULL, infinity) do not count. To read the whole table anyway, give the table an empty rule: ALTER FOREIGN TABLE {table} OPTIONS (ADD require_filter '') (SET when it has one).",
-                columns[0]
-            )),
+            FdwError::FilterRequired { table, columns } => filter_required(table, columns),
             FdwError::BadValue { table, column, row, value, problem } => report(
                 ERRCODE_INVALID_TEXT_REPRESENTATION,
                 format!("column \"{column}\" of foreign table \"{table}\", row {row}: {problem}: {value}"),
@@ -431,6 +421,21 @@ impl FdwError {
         e.report(PgLogLevel::ERROR);
         unreachable!("ERROR does not return")
     }
+}
+
+/// The report of [`FdwError::FilterRequired`].
+fn filter_required(table: &str, columns: &[String]) -> Report {
+    report(
+        PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
+        format!(
+            "foreign table \"{table}\" requires a condition on {} that Dune can evaluate (require_filter): nothing was run",
+            columns.join(" or ")
+        ),
+    )
+    .hint(format!(
+        "Add one, for example WHERE {} > now() - interval '1 day'; conditions on other columns, LIMIT, or values PostgreSQL cannot send (NULL, infinity) do not count. To read the whole table anyway, give the table an empty rule: ALTER FOREIGN TABLE {table} OPTIONS (ADD require_filter '') (SET when it has one).",
+        columns[0]
+    ))
 }
 
 /// Unwraps or raises: the last step of every SQL-callable function.

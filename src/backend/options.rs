@@ -371,7 +371,7 @@ pub struct TableOptions {
     /// The Dune table (option `dune_table`): `dune.<ns>.<table>` is an uploaded table, read
     /// with DuneSQL, written by INSERT and COPY, cleared by TRUNCATE; `<schema>.<table>` is one
     /// of Dune's tables (`dex.trades`) or, when Dune's catalog does not know it, the upload
-    /// `dune.<schema>.<table>` (resolved when a scan is planned, `crate::fdw::dune_tables`).
+    /// `dune.<schema>.<table>` (resolved when a scan is planned, in the FDW's `dune_tables`).
     pub dune_table: Option<TableName>,
     /// `dune_table` was written `dune.<ns>.<table>`: an upload, without asking the catalog.
     pub dune_table_upload: bool,

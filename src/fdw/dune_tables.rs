@@ -51,7 +51,9 @@ fn lookup(server: &ServerInfo, role: pg_sys::Oid, name: &TableName) -> FdwResult
             schema: name.namespace().to_string(),
             table: name.table().to_string(),
         }),
-        Ok(_) | Err(FdwError::Api(Error::NotFound { .. })) => Ok(DuneRelation::Upload(name.clone())),
+        Ok(_) | Err(FdwError::Api(Error::NotFound { .. })) => {
+            Ok(DuneRelation::Upload(name.clone()))
+        }
         Err(e) => Err(e),
     }
 }
@@ -63,9 +65,11 @@ pub fn literal_type(col: &Column) -> LiteralType {
         Some(DuneKind::Text) => LiteralType::Varchar,
         Some(DuneKind::Integer) => LiteralType::Integer,
         Some(DuneKind::Double | DuneKind::Real) => LiteralType::Double,
-        Some(DuneKind::Decimal { .. }) => {
-            LiteralType::Exact(col.dune_name.clone().unwrap_or_else(|| "decimal(38, 0)".into()))
-        }
+        Some(DuneKind::Decimal { .. }) => LiteralType::Exact(
+            col.dune_name
+                .clone()
+                .unwrap_or_else(|| "decimal(38, 0)".into()),
+        ),
         Some(DuneKind::Boolean) => LiteralType::Boolean,
         Some(DuneKind::Binary) => LiteralType::Varbinary,
         Some(DuneKind::Date) => LiteralType::Date,
@@ -94,7 +98,10 @@ pub fn literal_type(col: &Column) -> LiteralType {
 pub fn required_filters(table: &Table) -> FdwResult<Vec<String>> {
     let (names, own) = match &table.options.require_filter {
         Some(n) => (n.clone(), true),
-        None => (crate::backend::options::require_filter(&table.server.options), false),
+        None => (
+            crate::backend::options::require_filter(&table.server.options),
+            false,
+        ),
     };
     let mut out = Vec::new();
     for n in names {

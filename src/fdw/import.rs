@@ -161,7 +161,9 @@ fn parameters_of(config: &ClientConfig, query: QueryId) -> (Vec<(String, String)
 /// takes (a query's options are refused by name).
 fn dataset_options(options: &[(String, String)]) -> FdwResult<()> {
     for (k, v) in options {
-        if SOURCE_OPTIONS.contains(&k.as_str()) || ["params", "mode", "max_age"].contains(&k.as_str()) {
+        if SOURCE_OPTIONS.contains(&k.as_str())
+            || ["params", "mode", "max_age"].contains(&k.as_str())
+        {
             return Err(FdwError::InvalidOption {
                 message: format!("option \"{k}\" cannot be given to IMPORT FOREIGN SCHEMA of Dune's tables"),
                 hint: Some("Each imported table gets its own dune_table; require_filter, performance, fetch_size and fetch_concurrency pass through.".into()),
@@ -199,16 +201,26 @@ fn import_datasets(
         found
     } else {
         let prefix = format!("{schema}.");
-        let all = blocking::run(config.clone(), move |c| c.list_datasets(&prefix, MAX_IMPORTED))?;
+        let all = blocking::run(config.clone(), move |c| {
+            c.list_datasets(&prefix, MAX_IMPORTED)
+        })?;
         all.into_iter()
             .filter(|d| !names.iter().any(|n| d.full_name == format!("{schema}.{n}")))
             .collect()
     };
     let mut statements = Vec::new();
     for d in datasets {
-        let local = d.full_name.rsplit('.').next().unwrap_or(&d.full_name).to_string();
+        let local = d
+            .full_name
+            .rsplit('.')
+            .next()
+            .unwrap_or(&d.full_name)
+            .to_string();
         if d.columns.is_empty() {
-            pgrx::notice!("skipping {}: Dune's catalog lists no columns for it", d.full_name);
+            pgrx::notice!(
+                "skipping {}: Dune's catalog lists no columns for it",
+                d.full_name
+            );
             continue;
         }
         let (cols, types): (Vec<String>, Vec<String>) = d.columns.into_iter().unzip();
@@ -233,7 +245,11 @@ fn import(
     // SAFETY: the statement PostgreSQL hands to ImportForeignSchema.
     let (explicit, names, options) = unsafe { statement_parts(stmt) };
     // SAFETY: remote_schema is the statement's name, a C string.
-    let schema = unsafe { CStr::from_ptr((*stmt).remote_schema).to_string_lossy().into_owned() };
+    let schema = unsafe {
+        CStr::from_ptr((*stmt).remote_schema)
+            .to_string_lossy()
+            .into_owned()
+    };
     if schema != QUERIES_SCHEMA {
         return import_datasets(&config, &server, &schema, (explicit, names, options));
     }

@@ -567,7 +567,11 @@ pub extern "C-unwind" fn get_foreign_paths(
         // max_reads_per_scan reads: a nested loop is chosen for fewer keys than the bound
         let max_reads = info.max_reads as f64;
         // a Dune table's scan runs DuneSQL: once per outer key would be one execution each
-        let outers = if statement { &[][..] } else { &joins.outers[..] };
+        let outers = if statement {
+            &[][..]
+        } else {
+            &joins.outers[..]
+        };
         for &outer in outers {
             let ppi = pg_sys::get_baserel_parampathinfo(root, baserel, outer);
             let rows = (*ppi).ppi_rows;
@@ -854,7 +858,15 @@ pub extern "C-unwind" fn get_foreign_plan(
         plan.statement = statement;
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
         let scan_tlist = std::ptr::null_mut();
-        make_scan(tlist, local_quals, (*baserel).relid, &exprs, &plan, scan_tlist, outer_plan)
+        make_scan(
+            tlist,
+            local_quals,
+            (*baserel).relid,
+            &exprs,
+            &plan,
+            scan_tlist,
+            outer_plan,
+        )
     }
 }
 
@@ -1083,8 +1095,14 @@ unsafe fn add_group_path(
             let node = pg_sys::makeString(pg_sys::pstrdup(s.as_ptr()));
             private = pg_sys::lappend(private, node as *mut c_void);
         }
-        let path =
-            create_final_path(root, output_rel, target, rows, std::ptr::null_mut(), private);
+        let path = create_final_path(
+            root,
+            output_rel,
+            target,
+            rows,
+            std::ptr::null_mut(),
+            private,
+        );
         pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
     }
 }
@@ -1119,7 +1137,15 @@ unsafe fn group_plan(
             let te = pg_sys::makeTargetEntry(e, (i + 1) as i16, std::ptr::null_mut(), false);
             scan_tlist = pg_sys::lappend(scan_tlist, te as *mut c_void);
         }
-        make_scan(tlist, std::ptr::null_mut(), 0, &info.params, &plan, scan_tlist, outer_plan)
+        make_scan(
+            tlist,
+            std::ptr::null_mut(),
+            0,
+            &info.params,
+            &plan,
+            scan_tlist,
+            outer_plan,
+        )
     }
 }
 

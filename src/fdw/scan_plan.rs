@@ -1,10 +1,10 @@
 //! What the planner decided for a scan, carried to the executor as JSON text in the plan's
 //! fdw_private (plain values only, so that plans can be copied and cached).
 
+use crate::fdw::upper::Grouping;
 use dune_api::{
     ColumnRef, Condition, Filter, Item, Literal, LiteralType, Op, OrderKey, ResultSource, Select,
 };
-use crate::fdw::upper::Grouping;
 use serde::{Deserialize, Serialize};
 
 /// A value in a pushed-down predicate: known at plan time, or a parameter (a prepared
@@ -126,7 +126,10 @@ impl ScanPlan {
         let (items, group_by) = match &stmt.grouping {
             Some(g) => (g.items.clone(), g.group_by.clone()),
             None => (
-                columns.into_iter().map(|c| Item::Column(column(c))).collect(),
+                columns
+                    .into_iter()
+                    .map(|c| Item::Column(column(c)))
+                    .collect(),
                 Vec::new(),
             ),
         };

@@ -72,7 +72,9 @@ unsafe fn aggregate(ctx: &Ctx, node: *mut pg_sys::Node) -> Option<Item> {
         {
             return None;
         }
-        let name = CStr::from_ptr(pg_sys::get_func_name((*agg).aggfnoid)).to_str().ok()?;
+        let name = CStr::from_ptr(pg_sys::get_func_name((*agg).aggfnoid))
+            .to_str()
+            .ok()?;
         let func = match name {
             "count" => Aggregate::Count,
             "sum" => Aggregate::Sum,

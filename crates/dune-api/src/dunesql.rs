@@ -14,8 +14,8 @@ use crate::error::{Error, NotFound, Result};
 use crate::filters::{Filter, Literal, Op, quote_column, quote_text};
 use crate::manage::json_of;
 use crate::retry::Idempotency;
-use serde_json::Value;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt::Write;
 
 /// How a literal compared with a column is written: by the column's DuneSQL type.
@@ -233,7 +233,11 @@ impl Select {
     /// Whether output columns are named by position (`c1`, `c2`, …): with a join or
     /// aggregates, where the same name could come twice or a function has none.
     pub fn positional(&self) -> bool {
-        self.from.len() > 1 || self.items.iter().any(|i| matches!(i, Item::Aggregate { .. }))
+        self.from.len() > 1
+            || self
+                .items
+                .iter()
+                .any(|i| matches!(i, Item::Aggregate { .. }))
     }
 
     /// The name of output column `i` (0-based) in the result.
@@ -508,7 +512,9 @@ impl Client {
             .http
             .send("GET", &url, None, Idempotency::Safe, NotFound::Table)?;
         let v = json_of(&reply.body, "dataset")?;
-        Dataset::from_json(&v).ok_or_else(|| Error::InvalidResponse(format!("dataset {slug}: no full_name in Dune's answer")))
+        Dataset::from_json(&v).ok_or_else(|| {
+            Error::InvalidResponse(format!("dataset {slug}: no full_name in Dune's answer"))
+        })
     }
 
     /// `GET /v1/datasets` page by page: every dataset whose full name starts with `prefix`
@@ -525,7 +531,11 @@ impl Client {
                 .http
                 .send("GET", &url, None, Idempotency::Safe, NotFound::Table)?;
             let v = json_of(&reply.body, "list datasets")?;
-            let page = v.get("datasets").and_then(Value::as_array).cloned().unwrap_or_default();
+            let page = v
+                .get("datasets")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             let n = page.len();
             out.extend(
                 page.iter()
@@ -565,10 +575,18 @@ mod tests {
                 "TIMESTAMP '2024-01-02 00:00:00'",
             ),
             (text("2024-01-02"), LiteralType::Date, "DATE '2024-01-02'"),
-            (Literal::Bytes(vec![0, 0xab]), LiteralType::Varbinary, "0x00ab"),
+            (
+                Literal::Bytes(vec![0, 0xab]),
+                LiteralType::Varbinary,
+                "0x00ab",
+            ),
             (Literal::Bytes(vec![]), LiteralType::Varbinary, "X''"),
             (Literal::Number("2.5".into()), LiteralType::Double, "2.5E0"),
-            (Literal::Number("-1e300".into()), LiteralType::Double, "-1e300"),
+            (
+                Literal::Number("-1e300".into()),
+                LiteralType::Double,
+                "-1e300",
+            ),
             (Literal::Number("42".into()), LiteralType::Integer, "42"),
             (Literal::Number("42".into()), LiteralType::Varchar, "'42'"),
             (
@@ -603,8 +621,15 @@ mod tests {
         let s = Select {
             from: vec!["dex.trades".into()],
             join: None,
-            items: vec![Item::Column(col(0, "project")), Item::Column(col(0, "amount_usd"))],
-            types: vec![(0, "block_time".into(), LiteralType::Timestamp { zoned: true })],
+            items: vec![
+                Item::Column(col(0, "project")),
+                Item::Column(col(0, "amount_usd")),
+            ],
+            types: vec![(
+                0,
+                "block_time".into(),
+                LiteralType::Timestamp { zoned: true },
+            )],
             filters: vec![
                 Condition::On {
                     rel: 0,

@@ -157,7 +157,11 @@ impl Typed {
         params: &ParamValues,
     ) -> FdwResult<ReadSpec> {
         let plan = &self.setup.plan;
-        let sent: Vec<_> = plan.filters.iter().filter_map(|f| params.filter(f)).collect();
+        let sent: Vec<_> = plan
+            .filters
+            .iter()
+            .filter_map(|f| params.filter(f))
+            .collect();
         let complete = sent.len() == plan.filters.len();
         if !stmt.require_filter.is_empty()
             && !sent.iter().any(|f| restricts(f, &stmt.require_filter))
