@@ -433,7 +433,7 @@ fn filter_required(table: &str, columns: &[String]) -> Report {
         ),
     )
     .hint(format!(
-        "Add one, for example WHERE {} > now() - interval '1 day'; conditions on other columns, LIMIT, or values PostgreSQL cannot send (NULL, infinity) do not count. To read the whole table anyway, give the table an empty rule: ALTER FOREIGN TABLE {table} OPTIONS (ADD require_filter '') (SET when it has one).",
+        "Add one, such as a range or an equality on {} (WHERE block_time > now() - interval '1 day' for a time); conditions on other columns, LIMIT, or values PostgreSQL cannot send (NULL, infinity) do not count. To read the whole table anyway, give the table an empty rule: ALTER FOREIGN TABLE {table} OPTIONS (ADD require_filter '') (SET when it has one).",
         columns[0]
     ))
 }

@@ -380,6 +380,9 @@ pub struct TableOptions {
     /// `require_filter`, over the server's: a scan of a Dune table must restrict one of these
     /// columns in the DuneSQL it runs.
     pub require_filter: Option<Vec<String>>,
+    /// `max_age` of a `dune_table` table: a scan reads the execution of the same DuneSQL
+    /// that ended this recently (remembered by the result cache) instead of running it.
+    pub statement_max_age: Option<std::time::Duration>,
 }
 
 /// The value of option `name`, if given.
@@ -416,12 +419,16 @@ impl TableOptions {
         if sources.len() != 1 {
             return Err(source_count_error(&sources));
         }
-        if sources[0] != "query_id"
-            && let Some(bad) = ["mode", "max_age"].into_iter().find(|n| get(n).is_some())
+        // max_age: a saved query's latest result, or a Dune table's statement run recently
+        let allowed =
+            |n: &str| sources[0] == "query_id" || (n == "max_age" && sources[0] == "dune_table");
+        if let Some(bad) = ["mode", "max_age"]
+            .into_iter()
+            .find(|n| get(n).is_some() && !allowed(n))
         {
             return Err(FdwError::InvalidOption {
-                message: format!("option {bad} applies only to a table with query_id"),
-                hint: Some("A table with sql or dune_table executes its SQL at each scan; a table with execution_id reads that execution.".into()),
+                message: format!("option {bad} applies only to a table with query_id{}", if bad == "max_age" { " or dune_table" } else { "" }),
+                hint: Some("A table with sql executes its SQL at each scan; a table with execution_id reads that execution.".into()),
             });
         }
         let fetch_size = match get("fetch_size") {
@@ -466,6 +473,10 @@ impl TableOptions {
             dune_table_upload,
             insert_batch_bytes,
             require_filter: get("require_filter").map(column_list),
+            statement_max_age: match (sources[0], get("max_age")) {
+                ("dune_table", Some(v)) => Some(max_age_of(v)?),
+                _ => None,
+            },
         })
     }
 

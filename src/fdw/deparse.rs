@@ -306,11 +306,11 @@ pub unsafe fn reads_param_column(ctx: &Ctx, node: *mut pg_sys::Node) -> bool {
     }
 }
 
-fn builtin(opno: pg_sys::Oid) -> bool {
+pub(crate) fn builtin(opno: pg_sys::Oid) -> bool {
     u32::from(opno) < pg_sys::FirstNormalObjectId
 }
 
-unsafe fn op_name(opno: pg_sys::Oid) -> Option<String> {
+pub(crate) unsafe fn op_name(opno: pg_sys::Oid) -> Option<String> {
     // SAFETY: get_opname returns a palloc'd name or NULL.
     unsafe {
         let p = pg_sys::get_opname(opno);

@@ -145,7 +145,10 @@ fn explain_statement(
     verbose: bool,
     es: *mut pg_sys::ExplainState,
 ) {
-    property(c"Dune Table", &stmt.from, es);
+    match &stmt.join {
+        Some(j) => property(c"Dune Tables", &format!("{}, {}", stmt.from, j.right), es),
+        None => property(c"Dune Table", &stmt.from, es),
+    }
     if !verbose {
         return;
     }
@@ -165,6 +168,9 @@ fn explain_statement(
     }
     if !stmt.require_filter.is_empty() {
         property(c"Dune Require Filter", &stmt.require_filter.join(", "), es);
+    }
+    if let Some(ms) = stmt.max_age_ms {
+        property(c"Dune Max Age", &format!("{} s", ms / 1000), es);
     }
 }
 

@@ -161,12 +161,10 @@ fn parameters_of(config: &ClientConfig, query: QueryId) -> (Vec<(String, String)
 /// takes (a query's options are refused by name).
 fn dataset_options(options: &[(String, String)]) -> FdwResult<()> {
     for (k, v) in options {
-        if SOURCE_OPTIONS.contains(&k.as_str())
-            || ["params", "mode", "max_age"].contains(&k.as_str())
-        {
+        if SOURCE_OPTIONS.contains(&k.as_str()) || ["params", "mode"].contains(&k.as_str()) {
             return Err(FdwError::InvalidOption {
                 message: format!("option \"{k}\" cannot be given to IMPORT FOREIGN SCHEMA of Dune's tables"),
-                hint: Some("Each imported table gets its own dune_table; require_filter, performance, fetch_size and fetch_concurrency pass through.".into()),
+                hint: Some("Each imported table gets its own dune_table; require_filter, max_age, performance, fetch_size and fetch_concurrency pass through.".into()),
             });
         }
         options::check(Object::Table, k, v)?;

@@ -7,6 +7,7 @@ pub mod dune_tables;
 pub mod explain;
 pub mod handler;
 pub mod import;
+pub mod join;
 pub mod modify;
 pub mod plan;
 pub mod scan;

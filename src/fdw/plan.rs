@@ -22,7 +22,7 @@ const REQUEST_COST: f64 = 100.0;
 /// What a row costs to receive and decode: about what a local sequential scan spends on a
 /// row (its page share and cpu_tuple_cost), so that the planner weighs a Dune result as it
 /// would weigh the same rows held locally.
-const ROW_COST: f64 = 0.02;
+pub(crate) const ROW_COST: f64 = 0.02;
 /// The rows assumed for a result of unknown size (never read, never analyzed).
 const DEFAULT_ROWS: f64 = 1000.0;
 /// Rows one results request returns, for costing (`fetch_size`'s default).
@@ -30,7 +30,7 @@ const ROWS_PER_REQUEST: f64 = 32_000.0;
 /// The cost that keeps the planner from a path it must not take (PostgreSQL's disable_cost).
 const UNUSABLE_COST: f64 = 1.0e10;
 /// The first request's cost, paid before the first row.
-const STARTUP_COST: f64 = REQUEST_COST;
+pub(crate) const STARTUP_COST: f64 = REQUEST_COST;
 
 /// The cost of reading `rows` rows: one request per page, and each row.
 fn read_cost(rows: f64) -> f64 {
@@ -51,32 +51,32 @@ fn scan_cost(info: &RelInfo, rows: f64, tuples: f64) -> (f64, f64) {
 /// What GetForeignRelSize learns of a scan, kept on the relation (`baserel->fdw_private`) for
 /// GetForeignPaths and GetForeignPlan, as postgres_fdw keeps its `PgFdwRelationInfo`: the
 /// table is loaded and the quals deparsed once per relation.
-struct RelInfo {
-    table: Table,
-    source: PlanSource,
-    filters: Vec<Filter<PValue>>,
+pub(crate) struct RelInfo {
+    pub(crate) table: Table,
+    pub(crate) source: PlanSource,
+    pub(crate) filters: Vec<Filter<PValue>>,
     /// Parameter expressions found in the quals, to become the plan's fdw_exprs.
-    params: Vec<*mut pg_sys::Node>,
+    pub(crate) params: Vec<*mut pg_sys::Node>,
     /// Every qual was pushed exactly (a LIMIT may then be pushed too).
-    all_pushed: bool,
+    pub(crate) all_pushed: bool,
     /// The Dune columns the scan needs; None for all.
-    columns: Option<Vec<String>>,
+    pub(crate) columns: Option<Vec<String>>,
     /// The result cache holds the whole result (these columns, unfiltered): reads cost no
     /// request, whatever their filters.
-    cached: bool,
+    pub(crate) cached: bool,
     /// Values of parameter columns from `column = value` quals: (parameter, value).
-    param_values: Vec<(String, PValue)>,
+    pub(crate) param_values: Vec<(String, PValue)>,
     /// `max_reads_per_scan`, the table's or the server's.
-    max_reads: u64,
+    pub(crate) max_reads: u64,
     /// A scan of a Dune table: what its DuneSQL needs (ORDER BY's NULLS filled in by the plan).
-    statement: Option<Statement>,
+    pub(crate) statement: Option<Statement>,
 }
 
 /// The RelInfo that get_foreign_rel_size left on `baserel`.
 ///
 /// # Safety
 /// `baserel` must be a dune_fdw relation whose size was estimated by get_foreign_rel_size.
-unsafe fn rel_info<'a>(baserel: *mut pg_sys::RelOptInfo) -> &'a RelInfo {
+pub(crate) unsafe fn rel_info<'a>(baserel: *mut pg_sys::RelOptInfo) -> &'a RelInfo {
     // SAFETY: get_foreign_rel_size stored a RelInfo leaked into the planner's memory context,
     // which outlives the planner callbacks.
     unsafe { &*((*baserel).fdw_private as *const RelInfo) }
@@ -428,6 +428,11 @@ unsafe fn statement_of(
         nulls_first: Vec::new(),
         relid: table.relid.to_u32(),
         grouping: None,
+        join: None,
+        max_age_ms: table
+            .options
+            .statement_max_age
+            .map(|d| d.as_millis() as u64),
     }))
 }
 
@@ -824,7 +829,10 @@ pub extern "C-unwind" fn get_foreign_plan(
     // fdw_exprs the parameter nodes found in the quals.
     unsafe {
         if (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
-            return group_plan(root, best_path, tlist, outer_plan);
+            return group_plan(baserel, best_path, tlist, outer_plan);
+        }
+        if (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_JOINREL {
+            return crate::fdw::join::join_plan(baserel, best_path, tlist, outer_plan);
         }
         let info = rel_info(baserel);
         let ctx = Ctx::new((*baserel).relid, &info.table);
@@ -872,7 +880,7 @@ pub extern "C-unwind" fn get_foreign_plan(
 
 /// The plan of a scan of `info`'s relation with these LIMIT/OFFSET and the join filters of a
 /// parameterized path (no sort, parameter values or statement yet).
-fn base_plan(
+pub(crate) fn base_plan(
     info: &RelInfo,
     limit: Option<u64>,
     offset: u64,
@@ -904,7 +912,7 @@ fn base_plan(
 ///
 /// # Safety
 /// Planner lists and nodes of the statement being planned.
-unsafe fn make_scan(
+pub(crate) unsafe fn make_scan(
     tlist: *mut pg_sys::List,
     local_quals: *mut pg_sys::List,
     scanrelid: pg_sys::Index,
@@ -1069,32 +1077,41 @@ unsafe fn add_group_path(
     input_rel: *mut pg_sys::RelOptInfo,
     output_rel: *mut pg_sys::RelOptInfo,
 ) {
-    // SAFETY: as the function requires; the path's fdw_private holds two String nodes.
+    // SAFETY: as the function requires; the GroupInfo is leaked into the planner's memory
+    // context, which frees it with the plan's memory.
     unsafe {
-        let Some(baserel) = single_scan(root).filter(|&r| r == input_rel) else {
-            return;
+        let ctxs: Vec<Ctx> = match single_scan(root).filter(|&r| r == input_rel) {
+            Some(baserel) => {
+                let info = rel_info(baserel);
+                if info.statement.is_none() || !info.all_pushed {
+                    return;
+                }
+                vec![Ctx::new((*baserel).relid, &info.table)]
+            }
+            // a join of two Dune tables pushed down (every qual of it in its DuneSQL)
+            None => match crate::fdw::join::join_sides(input_rel) {
+                Some(sides) => sides.into(),
+                None => return,
+            },
         };
-        let info = rel_info(baserel);
-        if info.statement.is_none() || !info.all_pushed {
-            return;
-        }
-        let ctx = Ctx::new((*baserel).relid, &info.table);
         let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG as usize];
-        let Some(grouping) = crate::fdw::upper::grouping(root, &ctx, target) else {
+        let column = crate::fdw::upper::resolver(&ctxs);
+        let Some(grouping) = crate::fdw::upper::grouping(root, &column, target) else {
             return;
         };
         let rows = if grouping.group_by.is_empty() {
             1.0
         } else {
-            ((*baserel).rows / 10.0).clamp(1.0, 1_000_000.0)
+            ((*input_rel).rows / 10.0).clamp(1.0, 1_000_000.0)
         };
-        let json = CString::new(serde_json::to_string(&grouping).expect("plans serialize"))
-            .expect("JSON has no NUL");
-        let mut private = std::ptr::null_mut();
-        for s in [c"group", json.as_c_str()] {
-            let node = pg_sys::makeString(pg_sys::pstrdup(s.as_ptr()));
-            private = pg_sys::lappend(private, node as *mut c_void);
-        }
+        let info = GroupInfo {
+            input_rel,
+            grouping,
+        };
+        let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(info);
+        (*output_rel).fdw_private = ptr as *mut c_void;
+        let marker = pg_sys::makeString(pg_sys::pstrdup(c"group".as_ptr()));
+        let private = pg_sys::lappend(std::ptr::null_mut(), marker as *mut c_void);
         let path = create_final_path(
             root,
             output_rel,
@@ -1114,23 +1131,25 @@ unsafe fn add_group_path(
 /// # Safety
 /// The planner's arguments of GetForeignPlan for a path made by `add_group_path`.
 unsafe fn group_plan(
-    root: *mut pg_sys::PlannerInfo,
+    upper: *mut pg_sys::RelOptInfo,
     best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    // SAFETY: as the function requires.
+    // SAFETY: as the function requires; the upper relation's fdw_private is add_group_path's.
     unsafe {
-        let baserel = single_scan(root).expect("a grouped path has one base relation");
-        let info = rel_info(baserel);
-        let private = PgList::<pg_sys::String>::from_pg((*best_path).fdw_private);
-        let json = CStr::from_ptr((*private.get_ptr(1).expect("grouping")).sval);
-        let grouping = serde_json::from_str(&json.to_string_lossy()).expect("our JSON");
-        let mut statement = info.statement.clone().expect("a Dune table's scan");
-        statement.grouping = Some(grouping);
-        let mut plan = base_plan(info, None, 0, Vec::new());
+        let group = &*((*upper).fdw_private as *const GroupInfo);
+        let input = group.input_rel;
+        let (mut plan, params) = if (*input).reloptkind == pg_sys::RelOptKind::RELOPT_JOINREL {
+            crate::fdw::join::join_scan_plan(input)
+        } else {
+            let info = rel_info(input);
+            (base_plan(info, None, 0, Vec::new()), info.params.clone())
+        };
         plan.columns = None;
-        plan.statement = Some(statement);
+        if let Some(s) = plan.statement.as_mut() {
+            s.grouping = Some(group.grouping.clone());
+        }
         let mut scan_tlist = std::ptr::null_mut();
         let exprs = PgList::<pg_sys::Expr>::from_pg((*(*best_path).path.pathtarget).exprs);
         for (i, e) in exprs.iter_ptr().enumerate() {
@@ -1141,12 +1160,19 @@ unsafe fn group_plan(
             tlist,
             std::ptr::null_mut(),
             0,
-            &info.params,
+            &params,
             &plan,
             scan_tlist,
             outer_plan,
         )
     }
+}
+
+/// What add_group_path decided, kept on the grouping's relation for GetForeignPlan.
+struct GroupInfo {
+    /// The scan or pushed join grouped.
+    input_rel: *mut pg_sys::RelOptInfo,
+    grouping: crate::fdw::upper::Grouping,
 }
 
 /// A final path over `baserel`, cheaper than the base path under a Limit node.

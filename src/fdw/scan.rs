@@ -257,10 +257,9 @@ pub fn setup_for(table: &Table, plan: ScanPlan, role: pg_sys::Oid) -> FdwResult<
         config.ignore_max_datapoints = ignore;
     }
     let latest = table.is_latest_results();
-    let attrs = match plan.statement.as_ref().and_then(|s| s.grouping.as_ref()) {
-        // a grouped scan's rows are its outputs c1, c2, … (fdw_scan_tlist)
-        Some(g) => g
-            .outputs
+    let attrs = match plan.statement.as_ref().and_then(|s| s.outputs()) {
+        // a grouped or joined scan's rows are its outputs c1, c2, … (fdw_scan_tlist)
+        Some(outputs) => outputs
             .iter()
             .enumerate()
             .map(|(i, &(type_oid, typmod))| {

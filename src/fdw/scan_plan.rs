@@ -3,7 +3,8 @@
 
 use crate::fdw::upper::Grouping;
 use dune_api::{
-    ColumnRef, Condition, Filter, Item, Literal, LiteralType, Op, OrderKey, ResultSource, Select,
+    ColumnRef, Condition, Filter, Item, JoinKind, Literal, LiteralType, Op, OrderKey, ResultSource,
+    Select,
 };
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +97,54 @@ pub struct Statement {
     /// The grouping and aggregates the statement computes (an aggregate pushed down).
     #[serde(default)]
     pub grouping: Option<Grouping>,
+    /// The second table the statement joins (a join pushed down); this one is `r1`.
+    #[serde(default)]
+    pub join: Option<Join>,
+    /// `max_age` in ms: read the execution of the same statement that ended this recently.
+    #[serde(default)]
+    pub max_age_ms: Option<u64>,
+}
+
+impl Statement {
+    /// The PostgreSQL type and typmod of each output of a grouped or joined statement (its
+    /// rows are these, named c1, c2, …); None for a table's own columns.
+    pub fn outputs(&self) -> Option<&[(u32, i32)]> {
+        match (&self.grouping, &self.join) {
+            (Some(g), _) => Some(&g.outputs),
+            (None, Some(j)) => Some(&j.outputs),
+            (None, None) => None,
+        }
+    }
+
+    /// Its rows are exactly the answer (grouped or joined): PostgreSQL has no qual left to
+    /// check, so every planned filter must be sent.
+    pub fn exact(&self) -> bool {
+        self.grouping.is_some() || self.join.is_some()
+    }
+}
+
+/// A join of two Dune tables written into the DuneSQL (`join.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Join {
+    /// INNER or LEFT.
+    pub kind: JoinKind,
+    /// The second table, as DuneSQL names it (`r2`).
+    pub right: String,
+    /// The second foreign table's name, for messages.
+    pub right_table: String,
+    /// Its columns' literal types.
+    pub right_types: Vec<(String, LiteralType)>,
+    /// Its `require_filter`.
+    pub right_require: Vec<String>,
+    /// The join clauses (equalities of a column of each).
+    pub clauses: Vec<Condition>,
+    /// For each planned filter, the table it is on (0 or 1); a LEFT join's filters on the
+    /// second table go into ON.
+    pub filter_rels: Vec<usize>,
+    /// The output columns.
+    pub items: Vec<Item>,
+    /// Each output's PostgreSQL type and typmod.
+    pub outputs: Vec<(u32, i32)>,
 }
 
 /// Whether `f` keeps only some values of one of `columns` (a comparison other than `<>`, an
@@ -123,9 +172,10 @@ impl ScanPlan {
             rel: 0,
             name: name.clone(),
         };
-        let (items, group_by) = match &stmt.grouping {
-            Some(g) => (g.items.clone(), g.group_by.clone()),
-            None => (
+        let (items, group_by) = match (&stmt.grouping, &stmt.join) {
+            (Some(g), _) => (g.items.clone(), g.group_by.clone()),
+            (None, Some(j)) => (j.items.clone(), Vec::new()),
+            (None, None) => (
                 columns
                     .into_iter()
                     .map(|c| Item::Column(column(c)))
@@ -133,19 +183,42 @@ impl ScanPlan {
                 Vec::new(),
             ),
         };
+        let mut types: Vec<_> = stmt
+            .types
+            .iter()
+            .map(|(c, t)| (0, c.clone(), t.clone()))
+            .collect();
+        let mut from = vec![stmt.from.clone()];
+        let mut join = None;
+        let mut conditions = Vec::new();
+        for (i, filter) in filters.into_iter().enumerate() {
+            let rel = stmt
+                .join
+                .as_ref()
+                .and_then(|j| j.filter_rels.get(i).copied())
+                .unwrap_or(0);
+            conditions.push(Condition::On { rel, filter });
+        }
+        if let Some(j) = &stmt.join {
+            from.push(j.right.clone());
+            types.extend(j.right_types.iter().map(|(c, t)| (1, c.clone(), t.clone())));
+            let mut on = j.clauses.clone();
+            // LEFT JOIN: the second table's filters choose the rows it joins, in ON
+            if j.kind == JoinKind::Left {
+                let (inner, outer): (Vec<_>, Vec<_>) = conditions
+                    .into_iter()
+                    .partition(|c| matches!(c, Condition::On { rel: 1, .. }));
+                on.extend(inner);
+                conditions = outer;
+            }
+            join = Some((j.kind, on));
+        }
         Select {
-            from: vec![stmt.from.clone()],
-            join: None,
+            from,
+            join,
             items,
-            types: stmt
-                .types
-                .iter()
-                .map(|(c, t)| (0, c.clone(), t.clone()))
-                .collect(),
-            filters: filters
-                .into_iter()
-                .map(|filter| Condition::On { rel: 0, filter })
-                .collect(),
+            types,
+            filters: conditions,
             group_by,
             order_by: self
                 .sort_by

@@ -25,6 +25,23 @@ use pgrx::{PgList, pg_sys};
 use serde::{Deserialize, Serialize};
 use std::ffi::CStr;
 
+/// The relation (0, or 1 for a join's second table) and column an expression reads, if it is
+/// a plain column of the grouped scan's relations.
+pub type Resolver<'a> = dyn Fn(*mut pg_sys::Node) -> Option<(usize, &'a Column)> + 'a;
+
+/// A [`Resolver`] over the relations of `ctxs` (one for a table, two for a join).
+///
+/// # Safety
+/// The nodes it is given must be expression nodes.
+pub unsafe fn resolver<'a>(ctxs: &'a [Ctx<'a>]) -> Box<Resolver<'a>> {
+    Box::new(move |node| {
+        // SAFETY: as the function requires.
+        ctxs.iter()
+            .enumerate()
+            .find_map(|(i, c)| unsafe { c.column(node) }.map(|col| (i, col)))
+    })
+}
+
 /// The grouping a scan computes on Dune: its output columns (the grouping target's order),
 /// the GROUP BY positions, and each output's PostgreSQL type and typmod.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,7 +51,7 @@ pub struct Grouping {
     pub outputs: Vec<(u32, i32)>,
 }
 
-fn groupable(col: &Column) -> bool {
+pub(crate) fn groupable(col: &Column) -> bool {
     matches!(col.rule().compare, Compare::Exact { .. })
         && col.type_oid != pg_sys::FLOAT4OID
         && col.type_oid != pg_sys::FLOAT8OID
@@ -57,7 +74,7 @@ fn summable(col: &Column, avg: bool) -> bool {
 ///
 /// # Safety
 /// `node` must be a valid expression node of the grouping target.
-unsafe fn aggregate(ctx: &Ctx, node: *mut pg_sys::Node) -> Option<Item> {
+unsafe fn aggregate<'a>(column: &Resolver<'a>, node: *mut pg_sys::Node) -> Option<Item> {
     // SAFETY: checked to be an Aggref; its args are TargetEntries; catalog lookups by oid.
     unsafe {
         if (*node).type_ != pg_sys::NodeTag::T_Aggref {
@@ -96,7 +113,7 @@ unsafe fn aggregate(ctx: &Ctx, node: *mut pg_sys::Node) -> Option<Item> {
         if args.len() != 1 {
             return None;
         }
-        let col = ctx.column((*args.get_ptr(0)?).expr as *mut pg_sys::Node)?;
+        let (rel, col) = column((*args.get_ptr(0)?).expr as *mut pg_sys::Node)?;
         let ok = match func {
             Aggregate::Count => !distinct || groupable(col),
             _ if distinct => false,
@@ -107,7 +124,7 @@ unsafe fn aggregate(ctx: &Ctx, node: *mut pg_sys::Node) -> Option<Item> {
         ok.then(|| Item::Aggregate {
             func,
             arg: Some(ColumnRef {
-                rel: 0,
+                rel,
                 name: col.remote.clone(),
             }),
             distinct,
@@ -120,9 +137,9 @@ unsafe fn aggregate(ctx: &Ctx, node: *mut pg_sys::Node) -> Option<Item> {
 ///
 /// # Safety
 /// `root` and `target` must be the planner's, at UPPERREL_GROUP_AGG.
-pub unsafe fn grouping(
+pub unsafe fn grouping<'a>(
     root: *mut pg_sys::PlannerInfo,
-    ctx: &Ctx,
+    column: &Resolver<'a>,
     target: *mut pg_sys::PathTarget,
 ) -> Option<Grouping> {
     // SAFETY: the planner's Query and PathTarget; sortgrouprefs has one entry per expr when
@@ -147,14 +164,14 @@ pub unsafe fn grouping(
             let grouped = sgref != 0
                 && !pg_sys::get_sortgroupref_clause_noerr(sgref, (*parse).groupClause).is_null();
             let item = if grouped {
-                let col = ctx.column(expr).filter(|c| groupable(c))?;
+                let (rel, col) = column(expr).filter(|(_, c)| groupable(c))?;
                 g.group_by.push(i + 1);
                 Item::Column(ColumnRef {
-                    rel: 0,
+                    rel,
                     name: col.remote.clone(),
                 })
             } else {
-                aggregate(ctx, strip(expr))?
+                aggregate(column, strip(expr))?
             };
             g.items.push(item);
             g.outputs

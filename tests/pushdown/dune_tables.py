@@ -116,6 +116,23 @@ def order_limit(outputs):
     return sql, keys
 
 
+def top_query(tables, values):
+    """ORDER BY a key of dex.trades (block_number and evt_index are unique together) in any
+    direction, LIMIT and OFFSET: Dune picks the rows (column orders it keeps exactly)."""
+    key = ["t.block_number", "t.evt_index", "t.amount_usd"]
+    extra = [f"t.{c}" for c, _ in rng.sample(TRADES, k=rng.randint(0, 2))]
+    outputs = key + [e for e in extra if e not in key]
+    preds = [predicate("t", TRADES, values["trades"]) for _ in range(rng.choice([0, 1, 2]))]
+    dirs = ["", " DESC", " DESC NULLS LAST", " NULLS FIRST"]
+    positions = rng.choice([[1, 2], [1, 2, 3]])
+    rng.shuffle(positions)
+    order = ", ".join(f"{p}{rng.choice(dirs)}" for p in positions)
+    tail = f" ORDER BY {order} LIMIT {rng.choice([1, 5, 20])}"
+    if rng.random() < 0.4:
+        tail += f" OFFSET {rng.choice([1, 3, 10])}"
+    return f"SELECT {', '.join(outputs)} FROM {{trades}} t{where_of(preds)}{tail}", [1, 2, 3]
+
+
 def scan_query(tables, values):
     name = rng.choice(["trades", "erc20"])
     cols = TRADES if name == "trades" else ERC20
@@ -218,7 +235,7 @@ FOREIGN = {"trades": "dt_dex.trades", "erc20": "dt_tokens.erc20"}
 LOCAL = {"trades": "dt_local_trades", "erc20": "dt_local_erc20"}
 
 
-PUSHED = {"WHERE": 0, "GROUP BY": 0, "ORDER BY": 0, "LIMIT": 0}
+PUSHED = {"WHERE": 0, "GROUP BY": 0, "ORDER BY": 0, "LIMIT": 0, "JOIN": 0}
 
 
 def count_pushed(cur, sql):
@@ -230,7 +247,8 @@ def count_pushed(cur, sql):
 
 
 def compare(cur, values, case):
-    make = rng.choices([scan_query, group_query, join_query, local_join_query], weights=[45, 25, 15, 15])[0]
+    make = rng.choices([scan_query, top_query, group_query, join_query, local_join_query],
+                       weights=[35, 10, 25, 15, 15])[0]
     sql, keys = make(None, values)
     count_pushed(cur, sql)
     prepared = MARK in sql and rng.random() < 0.25
@@ -291,7 +309,8 @@ def main():
             print(f"dune tables differential: DuneSQL with {PUSHED}", flush=True)
             # the comparison means something only if Dune did the work in many of them
             for clause, least in (("WHERE", CASES // 3), ("GROUP BY", CASES // 20),
-                                  ("ORDER BY", CASES // 20), ("LIMIT", CASES // 100)):
+                                  ("ORDER BY", CASES // 20), ("LIMIT", CASES // 30),
+                                  ("JOIN", CASES // 30)):
                 tally.check(PUSHED[clause] >= least, f"{clause} in the DuneSQL of at least {least} queries",
                             f"{PUSHED[clause]}")
         finally:

@@ -113,6 +113,15 @@ pub struct LatestSeen {
     pub total_row_count: Option<u64>,
 }
 
+/// The execution last seen for a DuneSQL statement (`max_age` of a Dune table's scan).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatementSeen {
+    /// Its id.
+    pub execution_id: String,
+    /// When it ended (`execution_ended_at`), in ms since the Unix epoch.
+    pub ended_ms: i64,
+}
+
 /// One account's cache.
 #[derive(Debug, Clone)]
 pub struct ResultCache {
@@ -298,6 +307,28 @@ impl ResultCache {
     /// only saves requests).
     pub fn remember_latest(&self, query: QueryId, params: Option<&Params>, seen: &LatestSeen) {
         let path = self.latest_path(query, params);
+        if let Some(parent) = path.parent()
+            && create_dir(parent).is_ok()
+            && let Ok(json) = serde_json::to_vec(seen)
+        {
+            let _ = write_atomic(&path, &json);
+        }
+    }
+
+    fn statement_path(&self, sql: &str) -> PathBuf {
+        self.dir
+            .join("statements")
+            .join(format!("{}.json", digest(&[sql], 32)))
+    }
+
+    /// The execution last seen for the DuneSQL `sql` (byte for byte), if any.
+    pub fn statement_seen(&self, sql: &str) -> Option<StatementSeen> {
+        serde_json::from_slice(&fs::read(self.statement_path(sql)).ok()?).ok()
+    }
+
+    /// Remembers the execution of `sql` (errors ignored: the cache only saves executions).
+    pub fn remember_statement(&self, sql: &str, seen: &StatementSeen) {
+        let path = self.statement_path(sql);
         if let Some(parent) = path.parent()
             && create_dir(parent).is_ok()
             && let Ok(json) = serde_json::to_vec(seen)

@@ -67,7 +67,9 @@ pub fn write_literal(out: &mut String, value: &Literal, ty: &LiteralType) {
             }
         }
         (Literal::Number(n), LiteralType::Exact(name)) if is_plain_number(n) => {
-            if n.bytes().filter(u8::is_ascii_digit).count() <= 18 {
+            // a fraction stays a decimal literal (exact up to 38 digits; past that Trino
+            // refuses it): a CAST to the column's type would round it
+            if n.bytes().filter(u8::is_ascii_digit).count() <= 18 || n.contains(['.', 'e', 'E']) {
                 out.push_str(n);
             } else {
                 let _ = write!(out, "CAST({} AS {name})", quote_text(n));
@@ -230,10 +232,11 @@ pub struct Select {
 }
 
 impl Select {
-    /// Whether output columns are named by position (`c1`, `c2`, …): with a join or
-    /// aggregates, where the same name could come twice or a function has none.
+    /// Whether output columns are named by position (`c1`, `c2`, …): with a join, a
+    /// grouping or aggregates, where the same name could come twice or a function has none.
     pub fn positional(&self) -> bool {
         self.from.len() > 1
+            || !self.group_by.is_empty()
             || self
                 .items
                 .iter()
@@ -598,6 +601,16 @@ mod tests {
                 Literal::Number("123456789012345678".into()),
                 LiteralType::Exact("uint256".into()),
                 "123456789012345678",
+            ),
+            (
+                Literal::Number("123456789012345678.5".into()),
+                LiteralType::Exact("decimal(38, 0)".into()),
+                "123456789012345678.5",
+            ),
+            (
+                Literal::Number("123456789012345678.5".into()),
+                LiteralType::Exact("decimal(38, 0)".into()),
+                "123456789012345678.5",
             ),
             (Literal::Bool(true), LiteralType::Boolean, "true"),
             (Literal::Placeholder(2), LiteralType::Varchar, "$2"),

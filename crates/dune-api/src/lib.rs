@@ -34,7 +34,9 @@ mod time;
 mod uploads;
 
 pub use abandon::{AbandonGuard, any_abandoned, cancel_abandoned, cancel_armed};
-pub use cache::{CacheEntry, EntryMeta, Hit, LatestSeen, ResultCache, Serve, Writer, serves};
+pub use cache::{
+    CacheEntry, EntryMeta, Hit, LatestSeen, ResultCache, Serve, StatementSeen, Writer, serves,
+};
 pub use cancel::Cancel;
 pub use client::{Client, QueryParameter, Read, columns_param};
 pub use config::{CacheSettings, ClientConfig, DEFAULT_API_URL, normalize_api_url};

@@ -4,7 +4,7 @@
 
 use crate::abandon::AbandonGuard;
 use crate::ahead::{self, Ahead, Handed};
-use crate::cache::{LatestSeen, ResultCache, Serve, Writer};
+use crate::cache::{LatestSeen, ResultCache, Serve, StatementSeen, Writer};
 use crate::client::{Client, Location, Read};
 use crate::config::ClientConfig;
 use crate::error::{Error, NotFound, Result};
@@ -245,6 +245,7 @@ pub fn read(
             ReadEvent::Page(page) if writing => {
                 if writer.is_none() {
                     remember_latest(&cache, spec, page);
+                    remember_statement(&cache, spec, page);
                     writer = cache.writer(page, &spec.read, spec.offset);
                 }
                 if let Some(w) = writer.as_mut()
@@ -408,6 +409,25 @@ fn remember_latest(cache: &ResultCache, spec: &ReadSpec, first: &Page) {
             .filter(|_| spec.read.filters.is_none()),
     };
     cache.remember_latest(*query, params.as_ref(), &seen);
+}
+
+/// Remembers the execution of a DuneSQL statement, for a later scan with `max_age` to read it
+/// instead of running the same statement again.
+fn remember_statement(cache: &ResultCache, spec: &ReadSpec, first: &Page) {
+    let ResultSource::Sql { sql, .. } = &spec.source else {
+        return;
+    };
+    if let Some(ended_ms) = first
+        .execution_ended_at
+        .as_deref()
+        .and_then(parse_rfc3339_ms)
+    {
+        let seen = StatementSeen {
+            execution_id: first.execution_id.clone(),
+            ended_ms,
+        };
+        cache.remember_statement(sql.as_str(), &seen);
+    }
 }
 
 /// [`read`] without the cache, from `at`.

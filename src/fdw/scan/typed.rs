@@ -9,10 +9,10 @@ use crate::backend::jsonb::PAGES_AHEAD;
 use crate::backend::progress::PartialWarning;
 use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::{ConversionLocation, cell_datum};
-use crate::fdw::scan_plan::{PValue, PlanSource, Statement, param_text, restricts};
+use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan, Statement, param_text, restricts};
 use dune_api::{
-    ExecState, ExecutionId, Read, ReadEvent, ReadSpec, ResultSource, Sql, Started, conjunction,
-    read, sort_by, within_bound,
+    ExecState, ExecutionId, Filter, Read, ReadEvent, ReadSpec, ResultCache, ResultSource, Sql,
+    Started, conjunction, read, sort_by, within_bound,
 };
 use pg_format::{Cell, Prepared, Target, prepare};
 use pgrx::pg_sys;
@@ -109,6 +109,11 @@ impl Typed {
         let PlanSource::Result(source) = &plan.source else {
             unreachable!("typed tables read a result")
         };
+        // a grouped statement answers even when no row matches (count(*) is 0), and a LEFT
+        // JOIN's left rows come whatever its second table's filters keep
+        if let Some(stmt) = plan.statement.as_ref().filter(|s| s.exact()) {
+            return self.statement_spec(stmt, source, params).map(Some);
+        }
         // `x = NULL` (a NULL outer key, a NULL parameter): no row, nothing to read
         if params.null_in_conjunct(&plan.filters) {
             return Ok(None);
@@ -157,30 +162,38 @@ impl Typed {
         params: &ParamValues,
     ) -> FdwResult<ReadSpec> {
         let plan = &self.setup.plan;
-        let sent: Vec<_> = plan
-            .filters
-            .iter()
-            .filter_map(|f| params.filter(f))
-            .collect();
-        let complete = sent.len() == plan.filters.len();
-        if !stmt.require_filter.is_empty()
-            && !sent.iter().any(|f| restricts(f, &stmt.require_filter))
-        {
-            return Err(FdwError::FilterRequired {
-                table: plan.table.clone(),
-                columns: stmt.require_filter.clone(),
-            });
+        let mut sent = Vec::new();
+        for f in &plan.filters {
+            match params.filter(f) {
+                Some(f) => sent.push(f),
+                // a grouped statement must see exactly the rows the quals keep: a conjunct
+                // compared with NULL keeps none; another value DuneSQL cannot hold is an error
+                None if stmt.exact() => sent.push(no_row(f, params).ok_or_else(|| {
+                    FdwError::InvalidArgument(format!(
+                        "a value compared in the grouped or joined query over foreign table \"{}\" cannot be written in DuneSQL (infinity, NaN, an out-of-range date, or a NULL inside OR): nothing was run",
+                        plan.table
+                    ))
+                })?),
+                None => {}
+            }
         }
+        let complete = sent.len() == plan.filters.len();
+        check_required(plan, stmt, &sent)?;
         let select = plan.select(stmt, sent, complete);
         let performance = match source {
             ResultSource::Sql { performance, .. } => performance.clone(),
             _ => None,
         };
-        Ok(ReadSpec {
-            source: ResultSource::Sql {
-                sql: Sql::try_from(select.to_sql().as_str())?,
+        let sql = select.to_sql();
+        let source = match self.recent_execution(stmt, &sql) {
+            Some(id) => ResultSource::Execution(ExecutionId::try_from(id.as_str())?),
+            None => ResultSource::Sql {
+                sql: Sql::try_from(sql.as_str())?,
                 performance,
             },
+        };
+        Ok(ReadSpec {
+            source,
             read: Read::default(),
             limit: select.limit,
             offset: 0,
@@ -190,6 +203,19 @@ impl Typed {
                 .map_or(self.setup.config.fetch_concurrency, |n| n as usize),
             wait: DEFAULT_WAIT,
         })
+    }
+
+    /// With `max_age`: the execution of the same DuneSQL that ended within it, as the result
+    /// cache remembers it (nothing without the cache).
+    fn recent_execution(&self, stmt: &Statement, sql: &str) -> Option<String> {
+        let max_age = stmt.max_age_ms? as i64;
+        let settings = self.setup.config.cache.as_ref()?;
+        let seen = ResultCache::for_account(settings, &self.setup.config).statement_seen(sql)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis() as i64;
+        (now - seen.ended_ms <= max_age).then_some(seen.execution_id)
     }
 
     /// `source` with the values parameter columns were given (over the table's `params`);
@@ -379,6 +405,46 @@ impl Typed {
 }
 
 /// Decodes a page for the table's columns (on the I/O thread).
+/// `require_filter`: each table of the statement whose rule names columns must have a sent
+/// filter restricting one of them (a join's filters are tagged with their table).
+fn check_required(plan: &ScanPlan, stmt: &Statement, sent: &[Filter]) -> FdwResult<()> {
+    let mut rules = vec![(0, plan.table.clone(), &stmt.require_filter)];
+    if let Some(j) = &stmt.join {
+        rules.push((1, j.right_table.clone(), &j.right_require));
+    }
+    for (rel, table, required) in rules {
+        let on_rel = |i: usize| stmt.join.as_ref().map_or(0, |j| j.filter_rels[i]) == rel;
+        let restricted = sent
+            .iter()
+            .enumerate()
+            .any(|(i, f)| on_rel(i) && restricts(f, required));
+        if !required.is_empty() && !restricted {
+            return Err(FdwError::FilterRequired {
+                table,
+                columns: required.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// For a planned conjunct compared with a NULL parameter (it keeps no row): a filter that
+/// keeps none, `col IS NULL AND col IS NOT NULL`; None for any other conjunct.
+fn no_row(f: &Filter<PValue>, params: &ParamValues) -> Option<Filter> {
+    if !params.null_in_conjunct(std::slice::from_ref(f)) {
+        return None;
+    }
+    let column = match f {
+        Filter::Compare { column, .. } | Filter::In { column, .. } => column.clone(),
+        _ => return None,
+    };
+    let null = |negated| Filter::IsNull {
+        column: column.clone(),
+        negated,
+    };
+    Some(Filter::And(vec![null(false), null(true)]))
+}
+
 fn typed_page(page: dune_api::Page, targets: &[(Option<String>, Target)]) -> TypedPage {
     TypedPage {
         partial: page.state == ExecState::CompletedPartial,

@@ -15,7 +15,7 @@ SELECT e -> 'requests' -> 'datasets_get' AS get, e -> 'requests' -> 'datasets_li
 -- what cannot be imported
 SELECT show_error($$IMPORT FOREIGN SCHEMA "dex" LIMIT TO (nothing) FROM SERVER dune INTO dune_dex$$);
 SELECT show_error($$IMPORT FOREIGN SCHEMA "dex" FROM SERVER dune INTO dune_dex OPTIONS (query_id '1')$$);
-SELECT show_error($$IMPORT FOREIGN SCHEMA "dex" FROM SERVER dune INTO dune_dex OPTIONS (max_age '1 day')$$);
+SELECT show_error($$IMPORT FOREIGN SCHEMA "dex" FROM SERVER dune INTO dune_dex OPTIONS (mode 'execute')$$);
 
 -- EXPLAIN VERBOSE shows the DuneSQL; a plain EXPLAIN runs nothing
 SELECT emulator('reset') IS NOT NULL AS reset;
@@ -41,11 +41,26 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT min(project) FROM dune_dex.trades;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT project, count(*) FROM dune_dex.trades GROUP BY 1 HAVING count(*) > 500;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT avg(block_number) FROM dune_dex.trades;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM dune_dex.trades WHERE lower(project) = 'curve';
--- a join of two Dune tables runs two statements, joined here
+-- a join of two Dune tables runs as one statement, with the grouping above it
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT e.symbol, count(*) FROM dune_dex.trades t JOIN dune_tokens.erc20 e
   ON e.contract_address = t.token_bought_address AND e.blockchain = t.blockchain
 WHERE t.blockchain = 'arbitrum' GROUP BY e.symbol;
+-- LEFT JOIN: the second table's conditions go into ON
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT t.project, e.symbol FROM dune_dex.trades t LEFT JOIN dune_tokens.erc20 e
+  ON e.contract_address = t.token_bought_address AND e.decimals = 6
+WHERE t.block_date = '2024-01-02';
+-- not pushed: a join clause other than an equality, a condition PostgreSQL keeps, FULL JOIN
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT t.project, e.symbol FROM dune_dex.trades t JOIN dune_tokens.erc20 e
+  ON e.contract_address = t.token_bought_address AND e.decimals < t.evt_index;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT t.project, e.symbol FROM dune_dex.trades t JOIN dune_tokens.erc20 e
+  ON e.contract_address = t.token_bought_address WHERE lower(e.symbol) = 'weth';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT t.project, e.symbol FROM dune_dex.trades t FULL JOIN dune_tokens.erc20 e
+  ON e.contract_address = t.token_bought_address;
 SELECT e -> 'executions_created' AS executions FROM emulator() e;
 
 -- the rows
@@ -59,6 +74,49 @@ SELECT decimals, count(*) FROM dune_tokens.erc20 GROUP BY decimals ORDER BY deci
 -- each of these statements is one execution (the first one reads all 5,000 rows, the grouped
 -- ones a few rows each)
 SELECT e -> 'executions_created' AS executions, e -> 'rows_served' AS rows FROM emulator() e;
+-- a grouped statement answers one row even when a NULL parameter keeps none (generic plan)
+PREPARE by_project(text) AS SELECT count(*), sum(block_number) FROM dune_dex.trades WHERE project = $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE by_project(NULL);
+EXECUTE by_project(NULL);
+EXECUTE by_project('curve');
+PREPARE below(float8) AS SELECT count(*) FROM dune_dex.trades WHERE amount_usd < $1;
+SELECT show_error($$EXECUTE below('Infinity')$$);
+EXECUTE below(100);
+RESET plan_cache_mode;
+DEALLOCATE by_project;
+DEALLOCATE below;
+-- GROUP BY without an aggregate
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT blockchain FROM dune_dex.trades WHERE blockchain LIKE 'a%' GROUP BY blockchain;
+SELECT blockchain FROM dune_dex.trades WHERE blockchain LIKE 'a%' GROUP BY blockchain ORDER BY 1;
+
+-- a pushed join gives the rows of the join computed here
+SELECT count(*), count(e.symbol), count(DISTINCT e.symbol) FROM (
+  SELECT t.project, e.symbol FROM dune_dex.trades t LEFT JOIN dune_tokens.erc20 e
+    ON e.contract_address = t.token_bought_address AND e.decimals = 6
+  WHERE t.block_date = '2024-01-02') e;
+SELECT count(*), count(e.symbol), count(DISTINCT e.symbol) FROM (
+  SELECT t.project, e.symbol FROM (SELECT * FROM dune_dex.trades OFFSET 0) t
+  LEFT JOIN (SELECT * FROM dune_tokens.erc20 OFFSET 0) e
+    ON e.contract_address = t.token_bought_address AND e.decimals = 6
+  WHERE t.block_date = '2024-01-02') e;
+
+-- max_age: a scan reads the execution of the same statement that ended within it (the
+-- result cache remembers it; the tests run with the cache off, so it is turned on here)
+ALTER SERVER dune OPTIONS (SET cache 'on');
+ALTER FOREIGN TABLE dune_tokens.erc20 OPTIONS (ADD max_age '1 hour');
+SELECT emulator('reset') IS NOT NULL AS reset;
+SELECT count(*) FROM dune_tokens.erc20 WHERE decimals = 18;
+SELECT count(*) FROM dune_tokens.erc20 WHERE decimals = 18;
+SELECT count(*) FROM dune_tokens.erc20 WHERE decimals = 6;
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
+ALTER FOREIGN TABLE dune_tokens.erc20 OPTIONS (DROP max_age);
+SELECT count(*) FROM dune_tokens.erc20 WHERE decimals = 18;
+SELECT e -> 'executions_created' AS executions FROM emulator() e;
+SELECT dune_cache_clear() >= 0 AS cleared;
+ALTER SERVER dune OPTIONS (SET cache 'off');
+SELECT show_error($$CREATE FOREIGN TABLE s (x int) SERVER dune OPTIONS (sql 'SELECT 1 AS x', max_age '1 day')$$);
 
 -- require_filter: a scan that restricts none of the columns ends before anything is run
 SELECT emulator('reset') IS NOT NULL AS reset;
@@ -82,6 +140,14 @@ ALTER SERVER dune OPTIONS (DROP require_filter);
 SELECT show_error($$ALTER FOREIGN TABLE dune_dex.trades OPTIONS (SET require_filter 'no_such_column')$$);
 SELECT show_error('SELECT count(*) FROM dune_dex.trades');
 ALTER FOREIGN TABLE dune_dex.trades OPTIONS (DROP require_filter);
+-- in a pushed join, each table's rule is checked on its own conditions
+ALTER FOREIGN TABLE dune_tokens.erc20 OPTIONS (ADD require_filter 'blockchain');
+SELECT show_error($$SELECT t.project, e.symbol FROM dune_dex.trades t JOIN dune_tokens.erc20 e
+  ON e.contract_address = t.token_bought_address WHERE t.blockchain = 'base'$$);
+SELECT count(e.symbol) FROM dune_dex.trades t JOIN dune_tokens.erc20 e
+  ON e.contract_address = t.token_bought_address AND e.blockchain = t.blockchain
+WHERE t.blockchain = 'base';
+ALTER FOREIGN TABLE dune_tokens.erc20 OPTIONS (DROP require_filter);
 CREATE FOREIGN TABLE q (x int) SERVER dune OPTIONS (query_id '1252207');
 SELECT show_error($$ALTER FOREIGN TABLE q OPTIONS (ADD require_filter 'x')$$);
 DROP FOREIGN TABLE q;
