@@ -61,6 +61,25 @@ def sockets(pid):
     return n
 
 
+MARK = "\x00"
+
+
+def with_constants(sql, prepared, mark=MARK):
+    """A statement whose constants are marked (`<mark>expr<mark>`): with them inlined, or with
+    $1, $2, … and the arguments for EXECUTE (a prepared statement)."""
+    parts = sql.split(mark)
+    if not prepared:
+        return "".join(parts), []
+    text, args = [], []
+    for i, part in enumerate(parts):
+        if i % 2:
+            args.append(part)
+            text.append(f"${len(args)}")
+        else:
+            text.append(part)
+    return "".join(text), args
+
+
 class Tally:
     """Counts checks and prints `<name>: N passed, M failed` at the end (read by scripts/test.sh)."""
 

@@ -13,7 +13,9 @@
 //! for the join done here.
 
 use crate::fdw::deparse::{Ctx, builtin, op_name, strip};
-use crate::fdw::plan::{ROW_COST, RelInfo, STARTUP_COST, base_plan, make_scan, rel_info};
+use crate::fdw::plan::{
+    ROW_COST, RelInfo, STARTUP_COST, base_plan, make_scan, rel_info, target_list,
+};
 use crate::fdw::scan_plan::{Join, PValue, ScanPlan};
 use crate::fdw::table::Column;
 use crate::fdw::upper::groupable;
@@ -177,7 +179,7 @@ unsafe fn join_of(
         Some(Join {
             kind,
             right: is.from.clone(),
-            right_table: i.table.name.clone(),
+            right_table: i.table.qualified.clone(),
             right_types: is.types.clone(),
             right_require: is.require_filter.clone(),
             clauses,
@@ -277,12 +279,8 @@ pub unsafe fn join_plan(
     // SAFETY: as the function requires.
     unsafe {
         let (plan, params) = join_scan_plan(joinrel);
-        let mut scan_tlist = std::ptr::null_mut();
-        let exprs = PgList::<pg_sys::Expr>::from_pg((*(*best_path).path.pathtarget).exprs);
-        for (n, e) in exprs.iter_ptr().enumerate() {
-            let te = pg_sys::makeTargetEntry(e, (n + 1) as i16, std::ptr::null_mut(), false);
-            scan_tlist = pg_sys::lappend(scan_tlist, te as *mut c_void);
-        }
+        let exprs = PgList::<pg_sys::Node>::from_pg((*(*best_path).path.pathtarget).exprs);
+        let scan_tlist = target_list(&exprs.iter_ptr().collect::<Vec<_>>());
         make_scan(
             tlist,
             std::ptr::null_mut(),

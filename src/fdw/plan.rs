@@ -427,6 +427,7 @@ unsafe fn statement_of(
         require_filter: required_filters(table)?,
         nulls_first: Vec::new(),
         relid: table.relid.to_u32(),
+        qualified: table.qualified.clone(),
         grouping: None,
         join: None,
         max_age_ms: table
@@ -829,7 +830,7 @@ pub extern "C-unwind" fn get_foreign_plan(
     // fdw_exprs the parameter nodes found in the quals.
     unsafe {
         if (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
-            return group_plan(baserel, best_path, tlist, outer_plan);
+            return group_plan(baserel, tlist, outer_plan);
         }
         if (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_JOINREL {
             return crate::fdw::join::join_plan(baserel, best_path, tlist, outer_plan);
@@ -1096,7 +1097,7 @@ unsafe fn add_group_path(
         };
         let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG as usize];
         let column = crate::fdw::upper::resolver(&ctxs);
-        let Some(grouping) = crate::fdw::upper::grouping(root, &column, target) else {
+        let Some((grouping, tlist)) = crate::fdw::upper::grouping(root, &column, target) else {
             return;
         };
         let rows = if grouping.group_by.is_empty() {
@@ -1107,6 +1108,7 @@ unsafe fn add_group_path(
         let info = GroupInfo {
             input_rel,
             grouping,
+            tlist,
         };
         let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(info);
         (*output_rel).fdw_private = ptr as *mut c_void;
@@ -1132,7 +1134,6 @@ unsafe fn add_group_path(
 /// The planner's arguments of GetForeignPlan for a path made by `add_group_path`.
 unsafe fn group_plan(
     upper: *mut pg_sys::RelOptInfo,
-    best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
@@ -1150,12 +1151,7 @@ unsafe fn group_plan(
         if let Some(s) = plan.statement.as_mut() {
             s.grouping = Some(group.grouping.clone());
         }
-        let mut scan_tlist = std::ptr::null_mut();
-        let exprs = PgList::<pg_sys::Expr>::from_pg((*(*best_path).path.pathtarget).exprs);
-        for (i, e) in exprs.iter_ptr().enumerate() {
-            let te = pg_sys::makeTargetEntry(e, (i + 1) as i16, std::ptr::null_mut(), false);
-            scan_tlist = pg_sys::lappend(scan_tlist, te as *mut c_void);
-        }
+        let scan_tlist = target_list(&group.tlist);
         make_scan(
             tlist,
             std::ptr::null_mut(),
@@ -1168,11 +1164,34 @@ unsafe fn group_plan(
     }
 }
 
+/// A target list of `exprs`, numbered from 1 (a ForeignScan's fdw_scan_tlist).
+///
+/// # Safety
+/// `exprs` must be expression nodes of the plan being made.
+pub(crate) unsafe fn target_list(exprs: &[*mut pg_sys::Node]) -> *mut pg_sys::List {
+    // SAFETY: as the function requires; the list is made in the current memory context.
+    unsafe {
+        let mut list = std::ptr::null_mut();
+        for (i, &e) in exprs.iter().enumerate() {
+            let te = pg_sys::makeTargetEntry(
+                e as *mut pg_sys::Expr,
+                (i + 1) as i16,
+                std::ptr::null_mut(),
+                false,
+            );
+            list = pg_sys::lappend(list, te as *mut c_void);
+        }
+        list
+    }
+}
+
 /// What add_group_path decided, kept on the grouping's relation for GetForeignPlan.
 struct GroupInfo {
     /// The scan or pushed join grouped.
     input_rel: *mut pg_sys::RelOptInfo,
     grouping: crate::fdw::upper::Grouping,
+    /// The scan's outputs (fdw_scan_tlist), one per item of the grouping.
+    tlist: Vec<*mut pg_sys::Node>,
 }
 
 /// A final path over `baserel`, cheaper than the base path under a Limit node.

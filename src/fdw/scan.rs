@@ -137,6 +137,8 @@ pub trait Executor {
 }
 
 pub struct ScanState {
+    /// The foreign table's name, for messages.
+    table: String,
     started: bool,
     /// Reads started in this statement (one per rescan with new parameter values).
     reads: u64,
@@ -237,17 +239,6 @@ pub fn role_for(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
     }
 }
 
-/// The name of the table a scan reads, for messages.
-fn plan_table(node: *mut pg_sys::ForeignScanState) -> String {
-    // SAFETY: the scan's own relation, open while it runs.
-    unsafe {
-        let rel = (*node).ss.ss_currentRelation;
-        std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr())
-            .to_string_lossy()
-            .into_owned()
-    }
-}
-
 /// What an executor of `plan` over `table` needs, reading as `role`: the client settings
 /// (the table's `ignore_max_datapoints_per_request` over the server's) and one Attr per
 /// attribute.
@@ -323,11 +314,14 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
         if plan.statement.is_none() {
             crate::fdw::modify::check_read_columns(&table, role_for(node)).or_raise();
         }
+        // a Dune table's scan runs one execution per distinct parameter values (a LATERAL
+        // subquery's, a correlated subquery's): bounded as a parameterized scan's reads are
         let max_reads = match plan.max_reads_per_scan {
-            _ if !plan.parameterized => None,
+            _ if !plan.parameterized && plan.statement.is_none() => None,
             Some(n) => Some(n),
             None => Some(options::max_reads_per_scan(&table.server.options).or_raise()),
         };
+        let plan_name = plan.table.clone();
         let setup = setup_for(&table, plan, role_for(node)).or_raise();
         let exprs = PgList::<pg_sys::Node>::from_pg((*fsplan).fdw_exprs);
         let param_types = exprs.iter_ptr().map(|e| pg_sys::exprType(e)).collect();
@@ -336,6 +330,7 @@ pub extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState,
             .iter_ptr()
             .collect();
         let state = ScanState {
+            table: plan_name.clone(),
             started: false,
             reads: 0,
             max_reads,
@@ -368,7 +363,7 @@ pub extern "C-unwind" fn iterate_foreign_scan(
                 state.reads += 1;
                 if state.reads > max {
                     FdwError::TooManyReads {
-                        table: plan_table(node),
+                        table: state.table.clone(),
                         max,
                     }
                     .raise();

@@ -94,6 +94,9 @@ pub struct Statement {
     pub nulls_first: Vec<bool>,
     /// The foreign table (a grouped scan has no scan relation to take it from).
     pub relid: u32,
+    /// Its `schema.name`, for messages.
+    #[serde(default)]
+    pub qualified: String,
     /// The grouping and aggregates the statement computes (an aggregate pushed down).
     #[serde(default)]
     pub grouping: Option<Grouping>,

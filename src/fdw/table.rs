@@ -42,6 +42,8 @@ pub struct Table {
     pub name: String,
     /// The foreign table's oid.
     pub relid: pg_sys::Oid,
+    /// `schema.name`, quoted where needed, for messages users may paste.
+    pub qualified: String,
     pub server: ServerInfo,
     pub options: TableOptions,
     /// One entry per attribute (attnum - 1); None for a dropped column.
@@ -58,6 +60,13 @@ impl Table {
             let server = server_by_oid((*ft).serverid)?;
             let rel = PgRelation::open(relid);
             let name = rel.name().to_string();
+            let quote = |s: &str| {
+                let c = std::ffi::CString::new(s).unwrap_or_default();
+                std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            let qualified = format!("{}.{}", quote(rel.namespace()), quote(&name));
             let options = TableOptions::parse(&name, &def_elems((*ft).options))?;
             let columns = rel
                 .tuple_desc()
@@ -90,6 +99,7 @@ impl Table {
             Ok(Table {
                 name,
                 relid,
+                qualified,
                 server,
                 options,
                 columns,

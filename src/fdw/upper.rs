@@ -141,7 +141,7 @@ pub unsafe fn grouping<'a>(
     root: *mut pg_sys::PlannerInfo,
     column: &Resolver<'a>,
     target: *mut pg_sys::PathTarget,
-) -> Option<Grouping> {
+) -> Option<(Grouping, Vec<*mut pg_sys::Node>)> {
     // SAFETY: the planner's Query and PathTarget; sortgrouprefs has one entry per expr when
     // not NULL.
     unsafe {
@@ -154,6 +154,10 @@ pub unsafe fn grouping<'a>(
             group_by: Vec::new(),
             outputs: Vec::new(),
         };
+        // the scan's outputs (fdw_scan_tlist): grouping keys and aggregates; an expression
+        // over them (`round(sum(x))`) is computed by PostgreSQL from those outputs
+        let mut tlist: Vec<*mut pg_sys::Node> = Vec::new();
+        let mut vars = Vec::new();
         let exprs = PgList::<pg_sys::Node>::from_pg((*target).exprs);
         for (i, expr) in exprs.iter_ptr().enumerate() {
             let sgref = if (*target).sortgrouprefs.is_null() {
@@ -163,22 +167,62 @@ pub unsafe fn grouping<'a>(
             };
             let grouped = sgref != 0
                 && !pg_sys::get_sortgroupref_clause_noerr(sgref, (*parse).groupClause).is_null();
-            let item = if grouped {
+            if grouped {
                 let (rel, col) = column(expr).filter(|(_, c)| groupable(c))?;
-                g.group_by.push(i + 1);
-                Item::Column(ColumnRef {
+                g.group_by.push(g.items.len() + 1);
+                let item = Item::Column(ColumnRef {
                     rel,
                     name: col.remote.clone(),
-                })
-            } else {
-                aggregate(column, strip(expr))?
-            };
-            g.items.push(item);
-            g.outputs
-                .push((pg_sys::exprType(expr).to_u32(), pg_sys::exprTypmod(expr)));
+                });
+                add(&mut g, &mut tlist, item, expr);
+                continue;
+            }
+            let pulled = pg_sys::pull_var_clause(expr, pg_sys::PVC_INCLUDE_AGGREGATES as i32);
+            for node in PgList::<pg_sys::Node>::from_pg(pulled).iter_ptr() {
+                match (*node).type_ {
+                    pg_sys::NodeTag::T_Aggref => {
+                        if !tlist
+                            .iter()
+                            .any(|&t| pg_sys::equal(t as *const _, node as *const _))
+                        {
+                            let item = aggregate(column, node)?;
+                            add(&mut g, &mut tlist, item, node);
+                        }
+                    }
+                    pg_sys::NodeTag::T_Var => vars.push(node),
+                    _ => return None,
+                }
+            }
+        }
+        // a column outside aggregates must be a grouping key (PostgreSQL checked it; its key
+        // must be among the outputs)
+        let known = |v: *mut pg_sys::Node| {
+            tlist
+                .iter()
+                .any(|&t| pg_sys::equal(strip(t) as *const _, v as *const _))
+        };
+        if !vars.into_iter().all(known) {
+            return None;
         }
         // every GROUP BY key must be an output (a key left out of the target is not supported)
         let keys = PgList::<pg_sys::SortGroupClause>::from_pg((*parse).groupClause).len();
-        (keys == g.group_by.len() && !g.items.is_empty()).then_some(g)
+        (keys == g.group_by.len() && !g.items.is_empty()).then_some((g, tlist))
     }
+}
+
+/// Adds an output of the grouped scan: its item and its expression.
+///
+/// # Safety
+/// `expr` must be an expression node.
+unsafe fn add(
+    g: &mut Grouping,
+    tlist: &mut Vec<*mut pg_sys::Node>,
+    item: Item,
+    expr: *mut pg_sys::Node,
+) {
+    // SAFETY: as the function requires.
+    let (ty, typmod) = unsafe { (pg_sys::exprType(expr).to_u32(), pg_sys::exprTypmod(expr)) };
+    g.items.push(item);
+    g.outputs.push((ty, typmod));
+    tlist.push(expr);
 }

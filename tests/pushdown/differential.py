@@ -22,7 +22,7 @@ import sys
 import psycopg
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Tally, connect, emulator  # noqa: E402
+from harness import MARK, Tally, connect, emulator, with_constants  # noqa: E402
 
 DEFAULT_SEED = 20261130
 _seed = os.environ.get("PUSHDOWN_SEED") or str(DEFAULT_SEED)
@@ -103,7 +103,6 @@ def local_values(cur, table, col):
         return None
 
 
-MARK = "\x00"
 
 
 def const(expr):
@@ -174,21 +173,6 @@ def query_parts(cols, values):
 
 def datapoints():
     return emulator("stats?brief=1")["datapoints_served"]
-
-
-def with_constants(sql, prepared):
-    """The statement with its constants inlined, or with $n and the arguments of EXECUTE."""
-    parts = sql.split(MARK)
-    if not prepared:
-        return "".join(parts), []
-    text, args = [], []
-    for i, part in enumerate(parts):
-        if i % 2:
-            args.append(part)
-            text.append(f"${len(args)}")
-        else:
-            text.append(part)
-    return "".join(text), args
 
 
 def run(cur, sql, prepared):

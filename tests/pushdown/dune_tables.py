@@ -22,7 +22,7 @@ import sys
 import psycopg
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Tally, connect, emulator  # noqa: E402
+from harness import MARK, Tally, connect, emulator, with_constants  # noqa: E402
 
 _seed = os.environ.get("DUNE_TABLES_SEED") or "20261130"
 SEED = random.SystemRandom().randrange(1, 2**31) if _seed == "random" else int(_seed)
@@ -41,7 +41,6 @@ TRADES = [("blockchain", "text"), ("project", "text"), ("version", "text"), ("bl
           ("tx_hash", "bytea"), ("evt_index", "bigint"), ("token_bought_address", "bytea")]
 ERC20 = [("blockchain", "text"), ("contract_address", "bytea"), ("symbol", "text"), ("decimals", "bigint")]
 NUMERIC = ("bigint", "float8", "numeric")
-MARK = "\x00"
 
 
 def const(expr):
@@ -145,6 +144,11 @@ def scan_query(tables, values):
 
 def aggregate(alias, cols):
     col, kind = rng.choice(cols)
+    # an expression over aggregates: the aggregates on Dune, the expression here
+    if rng.random() < 0.15:
+        if kind in ("bigint", "numeric", "timestamptz", "date"):
+            return f"(max({alias}.{col}) - min({alias}.{col}))"
+        return "(count(*) + 1)"
     ordered = [] if kind == "bytea" else ["min", "max"]
     f = rng.choice(["count", "count"] + ordered + (["sum", "avg"] if kind in NUMERIC else []))
     if f == "count" and rng.random() < 0.4:
@@ -212,18 +216,11 @@ def rows_key(rows):
 
 
 def run(cur, sql, names, prepared):
-    parts = sql.format(**names).split(MARK)
+    text, args = with_constants(sql.format(**names), prepared)
     if not prepared:
-        cur.execute("".join(parts))
+        cur.execute(text)
         return cur.fetchall()
-    text, args = [], []
-    for i, p in enumerate(parts):
-        if i % 2:
-            args.append(p)
-            text.append(f"${len(args)}")
-        else:
-            text.append(p)
-    cur.execute(f"PREPARE dt_q AS {''.join(text)}")
+    cur.execute(f"PREPARE dt_q AS {text}")
     try:
         cur.execute(f"EXECUTE dt_q({', '.join(args)})")
         return cur.fetchall()

@@ -152,7 +152,25 @@ pub fn create_dune_table(
     server: &str,
     options: &[(String, String)],
 ) -> String {
-    let mut opts = vec![format!("dune_table {}", quote_literal(full_name))];
+    let source = ("dune_table", full_name.to_string());
+    create_statement(
+        local_name,
+        &result_columns(names, types),
+        server,
+        source,
+        options,
+    )
+}
+
+/// `CREATE FOREIGN TABLE name (columns) SERVER server OPTIONS (source, options…)`.
+fn create_statement(
+    name: &str,
+    columns: &[String],
+    server: &str,
+    (source, value): (&str, String),
+    options: &[(String, String)],
+) -> String {
+    let mut opts = vec![format!("{source} {}", quote_literal(&value))];
     opts.extend(
         options
             .iter()
@@ -160,8 +178,8 @@ pub fn create_dune_table(
     );
     format!(
         "CREATE FOREIGN TABLE {} (\n{}\n) SERVER {} OPTIONS ({})",
-        quote_ident(local_name),
-        result_columns(names, types).join(",\n"),
+        quote_ident(name),
+        columns.join(",\n"),
         quote_ident(server),
         opts.join(", ")
     )
@@ -182,18 +200,13 @@ pub fn create_foreign_table(
 ) -> String {
     let mut columns = result_columns(names, types);
     columns.extend(parameter_columns(names, parameters));
-    let mut opts = vec![format!("query_id {}", quote_literal(&query_id.to_string()))];
-    opts.extend(
-        options
-            .iter()
-            .map(|(k, v)| format!("{k} {}", quote_literal(v))),
-    );
-    format!(
-        "CREATE FOREIGN TABLE {} (\n{}\n) SERVER {} OPTIONS ({})",
-        quote_ident(&format!("query_{query_id}")),
-        columns.join(",\n"),
-        quote_ident(server),
-        opts.join(", ")
+    let name = format!("query_{query_id}");
+    create_statement(
+        &name,
+        &columns,
+        server,
+        ("query_id", query_id.to_string()),
+        options,
     )
 }
 

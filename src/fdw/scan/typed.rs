@@ -9,7 +9,7 @@ use crate::backend::jsonb::PAGES_AHEAD;
 use crate::backend::progress::PartialWarning;
 use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::{ConversionLocation, cell_datum};
-use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan, Statement, param_text, restricts};
+use crate::fdw::scan_plan::{PValue, PlanSource, Statement, param_text, restricts};
 use dune_api::{
     ExecState, ExecutionId, Filter, Read, ReadEvent, ReadSpec, ResultCache, ResultSource, Sql,
     Started, conjunction, read, sort_by, within_bound,
@@ -178,7 +178,7 @@ impl Typed {
             }
         }
         let complete = sent.len() == plan.filters.len();
-        check_required(plan, stmt, &sent)?;
+        check_required(stmt, &sent)?;
         let select = plan.select(stmt, sent, complete);
         let performance = match source {
             ResultSource::Sql { performance, .. } => performance.clone(),
@@ -407,8 +407,8 @@ impl Typed {
 /// Decodes a page for the table's columns (on the I/O thread).
 /// `require_filter`: each table of the statement whose rule names columns must have a sent
 /// filter restricting one of them (a join's filters are tagged with their table).
-fn check_required(plan: &ScanPlan, stmt: &Statement, sent: &[Filter]) -> FdwResult<()> {
-    let mut rules = vec![(0, plan.table.clone(), &stmt.require_filter)];
+fn check_required(stmt: &Statement, sent: &[Filter]) -> FdwResult<()> {
+    let mut rules = vec![(0, stmt.qualified.clone(), &stmt.require_filter)];
     if let Some(j) = &stmt.join {
         rules.push((1, j.right_table.clone(), &j.right_require));
     }

@@ -34,6 +34,10 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT blockchain, block_date, count(*), count(DISTINCT taker), min(block_time), max(block_number),
        sum(token_bought_amount_raw), avg(amount_usd)
 FROM dune_dex.trades WHERE project IN ('uniswap', 'curve') GROUP BY blockchain, block_date;
+-- an expression over aggregates: the aggregates are computed on Dune, the rest here
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT project, round(sum(amount_usd)) AS usd, count(*) * 2 FROM dune_dex.trades
+WHERE blockchain = 'ethereum' GROUP BY project;
 -- what stays in PostgreSQL: a text sort (its order is the collation's), text min/max, HAVING,
 -- an avg of integers (Trino's is a double), a qual Dune cannot evaluate (then the grouping too)
 EXPLAIN (VERBOSE, COSTS OFF) SELECT symbol FROM dune_tokens.erc20 ORDER BY symbol LIMIT 3;
@@ -90,6 +94,16 @@ DEALLOCATE below;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT blockchain FROM dune_dex.trades WHERE blockchain LIKE 'a%' GROUP BY blockchain;
 SELECT blockchain FROM dune_dex.trades WHERE blockchain LIKE 'a%' GROUP BY blockchain ORDER BY 1;
+
+-- a LATERAL subquery reads the table once per outer value, within max_reads_per_scan
+CREATE TEMP TABLE picks AS SELECT * FROM (VALUES ('uniswap'), ('curve'), ('balancer')) v(project);
+ALTER FOREIGN TABLE dune_dex.trades OPTIONS (ADD max_reads_per_scan '2');
+SELECT show_error($$SELECT p.project, l.n FROM picks p, LATERAL (
+  SELECT count(*) AS n FROM dune_dex.trades t WHERE t.project = p.project AND t.blockchain = 'base') l$$);
+ALTER FOREIGN TABLE dune_dex.trades OPTIONS (DROP max_reads_per_scan);
+SELECT p.project, l.n FROM picks p, LATERAL (
+  SELECT count(*) AS n FROM dune_dex.trades t WHERE t.project = p.project AND t.blockchain = 'base') l
+ORDER BY 1;
 
 -- a pushed join gives the rows of the join computed here
 SELECT count(*), count(e.symbol), count(DISTINCT e.symbol) FROM (
