@@ -203,8 +203,9 @@ pub extern "C-unwind" fn get_foreign_join_paths(
     // SAFETY: the planner's structures; the JoinInfo is leaked into the planner's memory
     // context (current here), which frees it with the plan's memory.
     unsafe {
-        // PostgreSQL asks once per order of the two sides: the first answer is kept
-        if !(*joinrel).fdw_private.is_null() {
+        // PostgreSQL asks once per order of the two sides: the first answer is kept; a join
+        // with lateral references would be a parameterized join, which PostgreSQL refuses
+        if !(*joinrel).fdw_private.is_null() || !(*joinrel).lateral_relids.is_null() {
             return;
         }
         let Some(join) = join_of(root, joinrel, (outerrel, innerrel), jointype, extra) else {

@@ -177,7 +177,8 @@ pub unsafe fn grouping<'a>(
                 add(&mut g, &mut tlist, item, expr);
                 continue;
             }
-            let pulled = pg_sys::pull_var_clause(expr, pg_sys::PVC_INCLUDE_AGGREGATES as i32);
+            let flags = pg_sys::PVC_INCLUDE_AGGREGATES | pg_sys::PVC_INCLUDE_PLACEHOLDERS;
+            let pulled = pg_sys::pull_var_clause(expr, flags as i32);
             for node in PgList::<pg_sys::Node>::from_pg(pulled).iter_ptr() {
                 match (*node).type_ {
                     pg_sys::NodeTag::T_Aggref => {

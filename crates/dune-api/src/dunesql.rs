@@ -69,7 +69,8 @@ pub fn write_literal(out: &mut String, value: &Literal, ty: &LiteralType) {
         (Literal::Number(n), LiteralType::Exact(name)) if is_plain_number(n) => {
             // a fraction stays a decimal literal (exact up to 38 digits; past that Trino
             // refuses it): a CAST to the column's type would round it
-            if n.bytes().filter(u8::is_ascii_digit).count() <= 18 || n.contains(['.', 'e', 'E']) {
+            let fraction = n.contains('.') && !n.contains(['e', 'E']);
+            if n.bytes().filter(u8::is_ascii_digit).count() <= 18 || fraction {
                 out.push_str(n);
             } else {
                 let _ = write!(out, "CAST({} AS {name})", quote_text(n));

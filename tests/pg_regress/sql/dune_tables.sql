@@ -104,6 +104,18 @@ ALTER FOREIGN TABLE dune_dex.trades OPTIONS (DROP max_reads_per_scan);
 SELECT p.project, l.n FROM picks p, LATERAL (
   SELECT count(*) AS n FROM dune_dex.trades t WHERE t.project = p.project AND t.blockchain = 'base') l
 ORDER BY 1;
+-- a pushed join and grouping inside a LATERAL subquery, run once per outer row
+SELECT p.project, ss.n, ss.symbols FROM picks p LEFT JOIN LATERAL (
+  SELECT count(*) AS n, count(DISTINCT e.symbol) AS symbols, p.project AS ly
+  FROM dune_dex.trades tr JOIN dune_tokens.erc20 e ON e.contract_address = tr.token_bought_address
+  WHERE tr.project = p.project AND tr.blockchain = 'base') ss ON true
+ORDER BY 1;
+SELECT p.project, ss.n, ss.symbols FROM picks p LEFT JOIN LATERAL (
+  SELECT count(*) AS n, count(DISTINCT e.symbol) AS symbols, p.project AS ly
+  FROM (SELECT * FROM dune_dex.trades OFFSET 0) tr
+  JOIN (SELECT * FROM dune_tokens.erc20 OFFSET 0) e ON e.contract_address = tr.token_bought_address
+  WHERE tr.project = p.project AND tr.blockchain = 'base') ss ON true
+ORDER BY 1;
 
 -- a pushed join gives the rows of the join computed here
 SELECT count(*), count(e.symbol), count(DISTINCT e.symbol) FROM (
