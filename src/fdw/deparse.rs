@@ -72,6 +72,43 @@ pub unsafe fn datum_literal(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Opti
     }
 }
 
+/// Whether a datum of `type_oid` is an infinity or NaN, which no Dune literal writes: Some(true)
+/// for -infinity, Some(false) for +infinity and NaN (PostgreSQL orders NaN above every number).
+///
+/// # Safety
+/// `datum` must be a valid, non-NULL datum of `type_oid`.
+pub unsafe fn datum_infinity(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Option<bool> {
+    // SAFETY: the caller guarantees the datum's type.
+    unsafe {
+        match type_oid {
+            pg_sys::FLOAT4OID => {
+                let f = f32::from_bits(datum.value() as u32);
+                (!f.is_finite()).then_some(f < 0.0)
+            }
+            pg_sys::FLOAT8OID => {
+                let f = f64::from_bits(datum.value() as u64);
+                (!f.is_finite()).then_some(f < 0.0)
+            }
+            pg_sys::NUMERICOID => match output_text(type_oid, datum).as_str() {
+                "-Infinity" => Some(true),
+                "Infinity" | "NaN" => Some(false),
+                _ => None,
+            },
+            pg_sys::TIMESTAMPTZOID | pg_sys::TIMESTAMPOID => match datum.value() as i64 {
+                i64::MIN => Some(true),
+                i64::MAX => Some(false),
+                _ => None,
+            },
+            pg_sys::DATEOID => match datum.value() as i32 {
+                i32::MIN => Some(true),
+                i32::MAX => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// What deparsing needs: the scanned relation and the parameters collected so far.
 pub struct Ctx<'a> {
     pub varno: u32,

@@ -12,7 +12,7 @@ use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::backend::options;
 use crate::fdw::convert::Attr;
-use crate::fdw::deparse::{array_datum_elements, datum_literal};
+use crate::fdw::deparse::{array_datum_elements, datum_infinity, datum_literal};
 use crate::fdw::plan::plan_of;
 use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan};
 use crate::fdw::table::{Column, Table};
@@ -29,13 +29,28 @@ pub struct ScanSetup {
 }
 
 /// The values of the plan's parameters for one (re)scan, as Dune literals: one for a scalar,
-/// the elements for an array (`= ANY($1)`); None when NULL or not representable.
-pub struct ParamValues(Vec<Option<Vec<Literal>>>, Vec<bool>);
+/// the elements for an array (`= ANY($1)`); None when NULL or not representable. Then which
+/// are NULL, and which are an infinity or NaN (`deparse::datum_infinity`).
+pub struct ParamValues(Vec<Option<Vec<Literal>>>, Vec<bool>, Vec<Option<bool>>);
 
 impl ParamValues {
     /// No parameters (a read whose plan has none).
     pub fn none() -> ParamValues {
-        ParamValues(Vec::new(), Vec::new())
+        ParamValues(Vec::new(), Vec::new(), Vec::new())
+    }
+
+    /// Whether a planned value is a NULL parameter.
+    pub fn is_null(&self, v: &PValue) -> bool {
+        matches!(v, PValue::Param { index, .. } if self.1.get(*index) == Some(&true))
+    }
+
+    /// For a parameter that is an infinity or NaN: Some(true) for -infinity, Some(false) for
+    /// +infinity or NaN.
+    pub fn infinite(&self, v: &PValue) -> Option<bool> {
+        match v {
+            PValue::Param { index, .. } => *self.2.get(*index)?,
+            PValue::Lit(_) => None,
+        }
     }
 
     /// Whether a top-level filter compares with a NULL parameter: no row can match (every
@@ -159,6 +174,7 @@ impl ScanState {
         unsafe {
             let econtext = (*node).ss.ps.ps_ExprContext;
             let mut nulls = Vec::new();
+            let mut infinite = Vec::new();
             let values = self
                 .param_states
                 .iter()
@@ -167,6 +183,7 @@ impl ScanState {
                     let mut isnull = false;
                     let d = pg_sys::ExecEvalExpr(state, econtext, &mut isnull);
                     nulls.push(isnull);
+                    infinite.push((!isnull).then(|| datum_infinity(d, ty)).flatten());
                     if isnull {
                         return None;
                     }
@@ -181,7 +198,7 @@ impl ScanState {
                     datum_literal(d, ty).map(|l| vec![l])
                 })
                 .collect();
-            ParamValues(values, nulls)
+            ParamValues(values, nulls, infinite)
         }
     }
 }

@@ -119,6 +119,19 @@ impl Statement {
         }
     }
 
+    /// How literals compared with `column` are written, for planned filter number `filter`
+    /// (a join's filters are on either table).
+    pub fn literal_type(&self, filter: usize, column: &str) -> &LiteralType {
+        let types = match &self.join {
+            Some(j) if j.filter_rels.get(filter) == Some(&1) => &j.right_types,
+            _ => &self.types,
+        };
+        types
+            .iter()
+            .find(|(c, _)| c == column)
+            .map_or(&LiteralType::Unknown, |(_, t)| t)
+    }
+
     /// Its rows are exactly the answer (grouped or joined): PostgreSQL has no qual left to
     /// check, so every planned filter must be sent.
     pub fn exact(&self) -> bool {

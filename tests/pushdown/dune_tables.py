@@ -84,6 +84,10 @@ def predicate(alias, cols, values):
         return f"{ref} IN ({', '.join(picks)})"
     if r < 0.27 and kind == "text":
         return f"{ref} LIKE '{v[: rng.randint(1, 3)].replace(chr(39), chr(39) * 2)}%'"
+    if r < 0.25 and kind in ("timestamptz", "date", "numeric"):
+        # an infinite bound (prepared: a parameter Dune cannot hold, rewritten by its meaning)
+        inf = rng.choice(["'infinity'", "'-infinity'"] + (["'NaN'"] if kind == "numeric" else []))
+        return f"{ref} {rng.choice(['<', '<=', '>', '>=', '=', '<>'])} {const(inf + '::' + kind)}"
     if r < 0.32 and kind == "timestamptz":
         return f"{ref} > {const('now() - interval ' + repr(str(rng.randint(250, 1200)) + ' days'))}"
     ops = ["=", "<>"] if kind == "bytea" else ["=", "<>", "<", "<=", ">", ">="]
@@ -248,7 +252,8 @@ def compare(cur, values, case):
                        weights=[35, 10, 25, 15, 15])[0]
     sql, keys = make(None, values)
     count_pushed(cur, sql)
-    prepared = MARK in sql and rng.random() < 0.25
+    # an infinite constant is sent only as a parameter (a generic plan's): always prepared
+    prepared = MARK in sql and (rng.random() < 0.25 or "infinity" in sql or "NaN" in sql)
     if prepared:
         cur.execute("SET plan_cache_mode = force_generic_plan")
     try:

@@ -11,8 +11,8 @@ use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::{ConversionLocation, cell_datum};
 use crate::fdw::scan_plan::{PValue, PlanSource, Statement, param_text, restricts};
 use dune_api::{
-    ExecState, ExecutionId, Filter, Read, ReadEvent, ReadSpec, ResultCache, ResultSource, Sql,
-    Started, conjunction, read, sort_by, within_bound,
+    ExecState, ExecutionId, Filter, LiteralType, Op, Read, ReadEvent, ReadSpec, ResultCache,
+    ResultSource, Sql, Started, conjunction, read, sort_by, within_bound,
 };
 use pg_format::{Cell, Prepared, Target, prepare};
 use pgrx::pg_sys;
@@ -163,17 +163,17 @@ impl Typed {
     ) -> FdwResult<ReadSpec> {
         let plan = &self.setup.plan;
         let mut sent = Vec::new();
-        for f in &plan.filters {
-            match params.filter(f) {
+        for (i, f) in plan.filters.iter().enumerate() {
+            match resolve(f, params, &|c| stmt.literal_type(i, c)) {
                 Some(f) => sent.push(f),
-                // a grouped statement must see exactly the rows the quals keep: a conjunct
-                // compared with NULL keeps none; another value DuneSQL cannot hold is an error
-                None if stmt.exact() => sent.push(no_row(f, params).ok_or_else(|| {
-                    FdwError::InvalidArgument(format!(
-                        "a value compared in the grouped or joined query over foreign table \"{}\" cannot be written in DuneSQL (infinity, NaN, an out-of-range date, or a NULL inside OR): nothing was run",
+                // a grouped statement must see exactly the rows the quals keep: a value DuneSQL
+                // cannot hold is an error
+                None if stmt.exact() => {
+                    return Err(FdwError::InvalidArgument(format!(
+                        "a value compared in the grouped or joined query over foreign table \"{}\" cannot be written in DuneSQL (an infinity or NaN compared with a double, or a date past year 9999): nothing was run",
                         plan.table
-                    ))
-                })?),
+                    )));
+                }
                 None => {}
             }
         }
@@ -428,14 +428,66 @@ fn check_required(stmt: &Statement, sent: &[Filter]) -> FdwResult<()> {
     Ok(())
 }
 
-/// For a planned conjunct compared with a NULL parameter (it keeps no row): a filter that
-/// keeps none, `col IS NULL AND col IS NOT NULL`; None for any other conjunct.
-fn no_row(f: &Filter<PValue>, params: &ParamValues) -> Option<Filter> {
-    if !params.null_in_conjunct(std::slice::from_ref(f)) {
+/// A comparison with an infinity or NaN parameter, on a column whose Dune type holds only
+/// finite values (any but double): `x < +infinity`, `x <= +infinity`, `x <> ±infinity` and
+/// `x > -infinity`, `x >= -infinity` keep every non-NULL row (`x IS NOT NULL`); the others keep
+/// none (`x IS NULL AND x IS NOT NULL`). PostgreSQL orders NaN above every number, as
+/// +infinity.
+fn infinite_bound<'a>(
+    f: &Filter<PValue>,
+    params: &ParamValues,
+    ty: &dyn Fn(&str) -> &'a LiteralType,
+) -> Option<Filter> {
+    let Filter::Compare { column, op, value } = f else {
+        return None;
+    };
+    if matches!(ty(column), LiteralType::Double | LiteralType::Unknown) {
         return None;
     }
+    let negative = params.infinite(value)?;
+    let every = matches!(
+        (negative, op),
+        (false, Op::Lt | Op::Le | Op::Ne) | (true, Op::Gt | Op::Ge | Op::Ne)
+    );
+    let null = |negated| Filter::IsNull {
+        column: column.clone(),
+        negated,
+    };
+    Some(if every {
+        null(true)
+    } else {
+        Filter::And(vec![null(false), null(true)])
+    })
+}
+
+/// A planned filter with its parameters' values, at any depth of AND and OR: a comparison
+/// with an infinity or NaN by [`infinite_bound`], a strict comparison with NULL (never true
+/// in a WHERE, which has no NOT here) as no row. None when a value cannot be written (an
+/// infinity compared with a double).
+fn resolve<'a>(
+    f: &Filter<PValue>,
+    params: &ParamValues,
+    ty: &dyn Fn(&str) -> &'a LiteralType,
+) -> Option<Filter> {
+    let all = |parts: &[Filter<PValue>]| -> Option<Vec<Filter>> {
+        parts.iter().map(|p| resolve(p, params, ty)).collect()
+    };
+    match f {
+        Filter::And(parts) => Some(Filter::And(all(parts)?)),
+        Filter::Or(parts) => Some(Filter::Or(all(parts)?)),
+        _ => params
+            .filter(f)
+            .or_else(|| infinite_bound(f, params, ty))
+            .or_else(|| null_comparison(f, params)),
+    }
+}
+
+/// A comparison with a NULL parameter (`x = NULL`, `x IN (NULL)`), which keeps no row: `x IS
+/// NULL AND x IS NOT NULL`.
+fn null_comparison(f: &Filter<PValue>, params: &ParamValues) -> Option<Filter> {
     let column = match f {
-        Filter::Compare { column, .. } | Filter::In { column, .. } => column.clone(),
+        Filter::Compare { column, value, .. } if params.is_null(value) => column,
+        Filter::In { column, values } if values.iter().all(|v| params.is_null(v)) => column,
         _ => return None,
     };
     let null = |negated| Filter::IsNull {

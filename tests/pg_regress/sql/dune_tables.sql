@@ -87,6 +87,28 @@ EXECUTE by_project('curve');
 PREPARE below(float8) AS SELECT count(*) FROM dune_dex.trades WHERE amount_usd < $1;
 SELECT show_error($$EXECUTE below('Infinity')$$);
 EXECUTE below(100);
+-- an infinite bound on a timestamp or a number Dune holds finitely: every row, or none
+PREPARE between(timestamptz, timestamptz) AS
+  SELECT count(*) FROM dune_dex.trades WHERE block_time >= $1 AND block_time < $2;
+EXECUTE between('2024-03-01', 'infinity');
+EXECUTE between('-infinity', '2024-01-02');
+EXECUTE between('infinity', 'infinity');
+SELECT count(*) FILTER (WHERE block_time >= '2024-03-01') AS since,
+       count(*) FILTER (WHERE block_time < '2024-01-02') AS before
+FROM (SELECT * FROM dune_dex.trades OFFSET 0) t;
+PREPARE raw_below(numeric) AS SELECT count(*) FROM dune_dex.trades WHERE token_bought_amount_raw < $1;
+EXECUTE raw_below('Infinity');
+EXECUTE raw_below('NaN');
+EXECUTE raw_below('-Infinity');
+SELECT count(token_bought_amount_raw) AS not_null FROM (SELECT * FROM dune_dex.trades OFFSET 0) t;
+-- a NULL parameter inside OR: that branch keeps no row
+PREPARE either(text) AS SELECT count(*) FROM dune_dex.trades WHERE project = $1 OR blockchain = 'base';
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE either(NULL);
+EXECUTE either(NULL);
+SELECT count(*) FROM (SELECT * FROM dune_dex.trades OFFSET 0) t WHERE blockchain = 'base';
+DEALLOCATE either;
+DEALLOCATE between;
+DEALLOCATE raw_below;
 RESET plan_cache_mode;
 DEALLOCATE by_project;
 DEALLOCATE below;
