@@ -106,7 +106,6 @@ unsafe fn aggregate<'a>(column: &Resolver<'a>, node: *mut pg_sys::Node) -> Optio
                 func,
                 arg: None,
                 distinct: false,
-                cast: None,
             });
         }
         let args = PgList::<pg_sys::TargetEntry>::from_pg((*agg).args);
@@ -128,7 +127,6 @@ unsafe fn aggregate<'a>(column: &Resolver<'a>, node: *mut pg_sys::Node) -> Optio
                 name: col.remote.clone(),
             }),
             distinct,
-            cast: None,
         })
     }
 }

@@ -148,8 +148,8 @@ impl Aggregate {
 pub enum Item {
     /// A column.
     Column(ColumnRef),
-    /// `f(x)`, `f(DISTINCT x)` or `count(*)` (no argument); `cast` wraps the argument
-    /// (`CAST(x AS decimal(38, 0))` keeps a sum of bigints exact past 2^63).
+    /// `f(x)`, `f(DISTINCT x)` or `count(*)` (no argument). A sum of bigints stays a bigint
+    /// on Trino, which fails past 2^63 rather than answer wrongly.
     Aggregate {
         /// The function.
         func: Aggregate,
@@ -157,8 +157,6 @@ pub enum Item {
         arg: Option<ColumnRef>,
         /// `DISTINCT`.
         distinct: bool,
-        /// A DuneSQL type the argument is cast to first.
-        cast: Option<String>,
     },
 }
 
@@ -336,7 +334,6 @@ impl Select {
                 func,
                 arg,
                 distinct,
-                cast,
             } => {
                 out.push_str(func.name());
                 out.push('(');
@@ -346,12 +343,7 @@ impl Select {
                         if *distinct {
                             out.push_str("DISTINCT ");
                         }
-                        match cast {
-                            Some(t) => {
-                                let _ = write!(out, "CAST({} AS {t})", self.column(a));
-                            }
-                            None => out.push_str(&self.column(a)),
-                        }
+                        out.push_str(&self.column(a));
                     }
                 }
                 out.push(')');
@@ -455,11 +447,6 @@ impl DuneRelation {
             DuneRelation::Dataset { schema, table } => format!("{schema}.{table}"),
             DuneRelation::Upload(t) => t.to_string(),
         }
-    }
-
-    /// The catalog's slug (`GET /v1/datasets/{slug}`, API reference §16).
-    pub fn slug(&self) -> String {
-        self.sql_name()
     }
 }
 
@@ -701,13 +688,11 @@ mod tests {
                     func: Aggregate::Sum,
                     arg: Some(col(0, "token_bought_amount_raw")),
                     distinct: false,
-                    cast: Some("decimal(38, 0)".into()),
                 },
                 Item::Aggregate {
                     func: Aggregate::Count,
                     arg: None,
                     distinct: false,
-                    cast: None,
                 },
             ],
             types: vec![],
@@ -723,7 +708,7 @@ mod tests {
         };
         assert_eq!(
             s.to_sql(),
-            "SELECT r2.\"symbol\" AS c1, sum(CAST(r1.\"token_bought_amount_raw\" AS decimal(38, 0))) AS c2, count(*) AS c3 FROM dex.trades r1 LEFT JOIN tokens.erc20 r2 ON r1.\"token_bought_address\" = r2.\"contract_address\" GROUP BY 1 ORDER BY 1 ASC NULLS LAST"
+            "SELECT r2.\"symbol\" AS c1, sum(r1.\"token_bought_amount_raw\") AS c2, count(*) AS c3 FROM dex.trades r1 LEFT JOIN tokens.erc20 r2 ON r1.\"token_bought_address\" = r2.\"contract_address\" GROUP BY 1 ORDER BY 1 ASC NULLS LAST"
         );
         assert_eq!(s.output_name(0), "c1");
     }
