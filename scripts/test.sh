@@ -6,7 +6,7 @@
 #
 #   scripts/test.sh                 everything (what CI runs)
 #   scripts/test.sh pushdown types  only these: golden tests (tests/pg_regress/sql/<name>.sql,
-#                                   with those the schedule puts before them), Python suites
+#                                   each after the shared setup only), Python suites
 #                                   (faults, interrupts, ...) or steps (lint, cargo, structure,
 #                                   sdk); `scripts/test.sh list` names them
 set -uo pipefail
@@ -116,30 +116,38 @@ check_server_log() {
     fi
 }
 
-# regress [TEST...]: the golden SQL tests, all of the schedule by default. Tests build on the
-# objects of those before them in the schedule, so named tests run with every test the
-# schedule puts before them.
+# regress all|TEST...: the golden SQL tests (all: the schedule's). Each runs in a database of
+# its own made by the shared setup (tests/pg_regress/sql/setup.sql) and nothing else, so that
+# any one of them runs alone as `scripts/test.sh <name>`; then the database is made once more
+# by the setup alone, for the Python suites (`regress` with no test does only that).
 regress() {
     say "pg_regress: tests/pg_regress against a scratch cluster and the emulator"
-    local out="$ROOT/target/pg_regress" which=(--schedule="$ROOT/tests/pg_regress/schedule")
-    if [ $# -gt 0 ]; then
-        local t last=0 i
-        for t in "$@"; do
-            for i in "${!REGRESS_TESTS[@]}"; do [ "${REGRESS_TESTS[$i]}" = "$t" ] && [ "$i" -gt "$last" ] && last=$i; done
-        done
-        which=("${REGRESS_TESTS[@]:0:$((last + 1))}")
-    fi
+    local out="$ROOT/target/pg_regress" tests=() t total=0 failed=0
+    [ "${1:-}" = all ] && set -- "${REGRESS_TESTS[@]}"
+    for t in "$@"; do [ "$t" = setup ] || tests+=("$t"); done
     rm -rf "$out" && mkdir -p "$out"
-    "$($PG_CONFIG --pgxs | xargs dirname)/../test/regress/pg_regress" \
-        --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=dune_fdw_regress \
-        --inputdir="$ROOT/tests/pg_regress" --outputdir="$out" --bindir="$PG_BIN" \
-        "${which[@]}" 2>&1 | tee "$TMP/regress.log"
-    [ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
-    local total failed
-    total=$(grep -Ec ' \.\.\. +(ok|FAILED|failed)' "$TMP/regress.log" || true)
-    failed=$(grep -Ec ' \.\.\. +(FAILED|failed)' "$TMP/regress.log" || true)
-    [ "$total" -gt 0 ] || failed=1
-    count $((total - failed)) "$failed" "pg_regress"
+    : > "$TMP/regress.log"
+    for t in "${tests[@]}" ""; do
+        local dir="$out/${t:-setup}" which=(setup $t)
+        mkdir -p "$dir"
+        "$($PG_CONFIG --pgxs | xargs dirname)/../test/regress/pg_regress" \
+            --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=dune_fdw_regress \
+            --inputdir="$ROOT/tests/pg_regress" --outputdir="$dir" --bindir="$PG_BIN" \
+            "${which[@]}" > "$dir/log" 2>&1
+        if [ -n "$t" ]; then
+            grep -E "^test $t |^(not )?ok [0-9]+ +[-+] $t " "$dir/log" | tee -a "$TMP/regress.log"
+            total=$((total + 1))
+            if ! grep -Eq "^test $t +\.\.\. +ok|^ok [0-9]+ +[-+] $t " "$dir/log" \
+                || ! grep -Eq "^test setup +\.\.\. +ok|^ok [0-9]+ +[-+] setup " "$dir/log"; then
+                failed=$((failed + 1))
+                [ -f "$dir/regression.diffs" ] && cat "$dir/regression.diffs"
+            fi
+        elif ! grep -Eq "^test setup +\.\.\. +ok|^ok [0-9]+ +[-+] setup " "$dir/log"; then
+            cat "$dir/log" "$dir/regression.diffs" 2>/dev/null
+            failed=$((failed + 1))
+        fi
+    done
+    count $((total - failed > 0 ? total - failed : 0)) "$failed" "pg_regress"
     check_server_log "after pg_regress"
 }
 
@@ -181,7 +189,7 @@ wants structure && structure
 if [ ${#WANT_REGRESS[@]} -gt 0 ] || [ ${#WANT_SUITES[@]} -gt 0 ]; then
     if start_services; then
         # the suites need the database the golden test setup makes
-        if [ "${WANT_REGRESS[*]}" = all ]; then regress; elif [ ${#WANT_REGRESS[@]} -gt 0 ]; then regress "${WANT_REGRESS[@]}"; else regress setup; fi
+        regress "${WANT_REGRESS[@]}"
         for s in "${WANT_SUITES[@]}"; do
             s="${s#*:}"
             python_suite "${s%%:*}" "${s#*:}"

@@ -10,6 +10,7 @@ use dune_api::{
     ApiKey, CacheSettings, ClientConfig, DEFAULT_API_URL, ExecutionId, Params, Performance,
     QueryId, ResultSource, Sql, TableName, normalize_api_url,
 };
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The value of the table option marking the latest-results table (`dune_latest_results`).
@@ -316,29 +317,101 @@ pub const DEFAULT_CACHE_MB: u64 = 1024;
 /// loop reads once per outer key or parameter value).
 pub const DEFAULT_MAX_READS_PER_SCAN: u64 = 100;
 
-/// The server's `max_reads_per_scan`.
-pub fn max_reads_per_scan(options: &[(String, String)]) -> FdwResult<u64> {
-    match option(options, "max_reads_per_scan") {
-        Some(v) => integer("max_reads_per_scan", v, 1, 1_000_000),
-        None => Ok(DEFAULT_MAX_READS_PER_SCAN),
-    }
-}
-
-/// The server's `insert_batch_bytes`.
-pub fn insert_batch_bytes(options: &[(String, String)]) -> FdwResult<u64> {
-    match option(options, "insert_batch_bytes") {
-        Some(v) => integer("insert_batch_bytes", v, 1024, MAX_INSERT_BATCH_BYTES),
-        None => Ok(DEFAULT_INSERT_BATCH_BYTES),
-    }
-}
-
 /// Where a foreign table's rows come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableSource {
     /// A result of Dune: a query's latest result or a new execution, raw SQL, an execution.
     Result(ResultSource),
+    /// A Dune table (option `dune_table`), read by a DuneSQL statement.
+    DuneTable(DuneTableOptions),
     /// `dune_latest_results`: the query ids come from the WHERE clause.
     LatestResults,
+}
+
+/// The options of a table with `dune_table`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuneTableOptions {
+    /// The name as written: `dune.<ns>.<table>` is an uploaded table (read with DuneSQL,
+    /// written by INSERT and COPY, cleared by TRUNCATE); `<schema>.<table>` is one of Dune's
+    /// tables (`dex.trades`) or, when Dune's catalog does not know it, the upload
+    /// `dune.<schema>.<table>` (resolved when a scan is planned, in the FDW's `dune_table`).
+    pub name: TableName,
+    /// It was written `dune.<ns>.<table>`: an upload, without asking the catalog.
+    pub upload: bool,
+    /// `max_age`: a scan reads the execution of the same DuneSQL that ended this recently
+    /// (remembered by the result cache) instead of running it.
+    pub max_age: Option<Duration>,
+    /// `performance`: the tier the statement runs on.
+    pub performance: Option<Performance>,
+}
+
+/// The settings of a foreign table's scans and writes, each the table's option, else the
+/// server's, else the default: resolved once ([`settings`]) and carried in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Rows per results request (`fetch_size`).
+    pub fetch_size: u64,
+    /// Results requests in flight (`fetch_concurrency`).
+    pub fetch_concurrency: u64,
+    /// `ignore_max_datapoints_per_request`.
+    pub ignore_max_datapoints: bool,
+    /// The most reads a scan makes in a statement (`max_reads_per_scan`).
+    pub max_reads_per_scan: u64,
+    /// NDJSON bytes per insert request (`insert_batch_bytes`).
+    pub insert_batch_bytes: u64,
+    /// `require_filter`: the columns a scan of a Dune table must restrict (the table's own
+    /// list, or the server's, which applies to the tables that have one of its columns).
+    pub require_filter: Vec<String>,
+    /// `require_filter` is the table's own (a column it names must exist).
+    pub require_filter_own: bool,
+}
+
+/// The value of option `name` given to `object`, parsed by its kind in [`OPTIONS`]: an
+/// integer within its bounds.
+fn integer_option(
+    object: Object,
+    options: &[(String, String)],
+    name: &str,
+) -> FdwResult<Option<u64>> {
+    let Some(value) = option(options, name) else {
+        return Ok(None);
+    };
+    match OPTIONS
+        .iter()
+        .find(|(n, objects, _)| *n == name && objects.contains(&object))
+    {
+        Some((_, _, Integer(min, max))) => integer(name, value, *min, *max).map(Some),
+        _ => Err(unknown(object, name)),
+    }
+}
+
+/// The value of the boolean option `name`, if given.
+fn bool_option(options: &[(String, String)], name: &str) -> FdwResult<Option<bool>> {
+    option(options, name).map(|v| boolean(name, v)).transpose()
+}
+
+/// The settings of a foreign table with these options on a server with these (table over
+/// server over default; the server's defaults are `ClientConfig::new`'s and this module's).
+pub fn settings(server: &[(String, String)], table: &[(String, String)]) -> FdwResult<Settings> {
+    let mut config = ClientConfig::new(DEFAULT_API_URL, ApiKey::new(""))?;
+    apply_server(server, &mut config)?;
+    let int = |name: &str, default: u64| -> FdwResult<u64> {
+        match integer_option(Table, table, name)? {
+            Some(v) => Ok(v),
+            None => Ok(integer_option(Server, server, name)?.unwrap_or(default)),
+        }
+    };
+    let own = option(table, "require_filter");
+    Ok(Settings {
+        fetch_size: int("fetch_size", config.page_size)?,
+        fetch_concurrency: int("fetch_concurrency", config.fetch_concurrency as u64)?,
+        ignore_max_datapoints: bool_option(table, "ignore_max_datapoints_per_request")?
+            .unwrap_or(config.ignore_max_datapoints),
+        max_reads_per_scan: int("max_reads_per_scan", DEFAULT_MAX_READS_PER_SCAN)?,
+        insert_batch_bytes: int("insert_batch_bytes", DEFAULT_INSERT_BATCH_BYTES)?,
+        require_filter: column_list(own.or(option(server, "require_filter")).unwrap_or("")),
+        require_filter_own: own.is_some(),
+    })
 }
 
 /// The column names of a `require_filter` value (`block_time, block_date`), trimmed, empty
@@ -351,38 +424,11 @@ pub fn column_list(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// The server's `require_filter` columns (none when not set).
-pub fn require_filter(server_options: &[(String, String)]) -> Vec<String> {
-    option(server_options, "require_filter").map_or_else(Vec::new, column_list)
-}
-
-/// A foreign table's options, parsed and checked together.
+/// A foreign table's options, parsed and checked together: where its rows come from (the
+/// settings of its scans are [`settings`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableOptions {
     pub source: TableSource,
-    /// Rows per results request, over the server's `fetch_size`.
-    pub fetch_size: Option<u64>,
-    /// Results requests in flight at once, over the server's `fetch_concurrency`.
-    pub fetch_concurrency: Option<u64>,
-    /// `ignore_max_datapoints_per_request`, over the server's.
-    pub ignore_max_datapoints: Option<bool>,
-    /// The most reads one scan makes in a statement, over the server's `max_reads_per_scan`.
-    pub max_reads_per_scan: Option<u64>,
-    /// The Dune table (option `dune_table`): `dune.<ns>.<table>` is an uploaded table, read
-    /// with DuneSQL, written by INSERT and COPY, cleared by TRUNCATE; `<schema>.<table>` is one
-    /// of Dune's tables (`dex.trades`) or, when Dune's catalog does not know it, the upload
-    /// `dune.<schema>.<table>` (resolved when a scan is planned, in the FDW's `dune_tables`).
-    pub dune_table: Option<TableName>,
-    /// `dune_table` was written `dune.<ns>.<table>`: an upload, without asking the catalog.
-    pub dune_table_upload: bool,
-    /// NDJSON bytes per insert request, over the server's `insert_batch_bytes`.
-    pub insert_batch_bytes: Option<u64>,
-    /// `require_filter`, over the server's: a scan of a Dune table must restrict one of these
-    /// columns in the DuneSQL it runs.
-    pub require_filter: Option<Vec<String>>,
-    /// `max_age` of a `dune_table` table: a scan reads the execution of the same DuneSQL
-    /// that ended this recently (remembered by the result cache) instead of running it.
-    pub statement_max_age: Option<std::time::Duration>,
 }
 
 /// The value of option `name`, if given.
@@ -431,52 +477,30 @@ impl TableOptions {
                 hint: Some("A table with sql executes its SQL at each scan; a table with execution_id reads that execution.".into()),
             });
         }
-        let fetch_size = match get("fetch_size") {
-            Some(v) => Some(integer("fetch_size", v, 1, 1_000_000)?),
-            None => None,
-        };
-        let fetch_concurrency = match get("fetch_concurrency") {
-            Some(v) => Some(integer("fetch_concurrency", v, 1, MAX_FETCH_CONCURRENCY)?),
-            None => None,
-        };
-        let ignore_max_datapoints = get("ignore_max_datapoints_per_request")
-            .map(|v| boolean("ignore_max_datapoints_per_request", v))
-            .transpose()?;
-        let max_reads_per_scan = get("max_reads_per_scan")
-            .map(|v| integer("max_reads_per_scan", v, 1, 1_000_000))
-            .transpose()?;
-        let insert_batch_bytes = get("insert_batch_bytes")
-            .map(|v| integer("insert_batch_bytes", v, 1024, MAX_INSERT_BATCH_BYTES))
-            .transpose()?;
-        let dune_table = get("dune_table").map(TableName::parse).transpose()?;
-        let dune_table_upload = get("dune_table").is_some_and(|t| t.trim().starts_with("dune."));
-        if dune_table.is_none() && get("require_filter").is_some() {
+        for name in [
+            "fetch_size",
+            "fetch_concurrency",
+            "max_reads_per_scan",
+            "insert_batch_bytes",
+        ] {
+            integer_option(Table, options, name)?;
+        }
+        bool_option(options, "ignore_max_datapoints_per_request")?;
+        let dune_table = sources[0] == "dune_table";
+        if !dune_table && get("require_filter").is_some() {
             return Err(FdwError::InvalidOption {
                 message: "option require_filter applies only to a table with dune_table".into(),
                 hint: Some("It guards scans of Dune's tables, whose DuneSQL Dune runs and bills; a query's result is read as it is.".into()),
             });
         }
-        if dune_table.is_some() && get("params").is_some() {
+        if dune_table && get("params").is_some() {
             return Err(FdwError::InvalidOption {
                 message: "option params applies only to a table with query_id".into(),
                 hint: Some("A Dune table has no parameters.".into()),
             });
         }
-        let source = Self::source(table, sources[0], options)?;
         Ok(TableOptions {
-            source,
-            fetch_size,
-            fetch_concurrency,
-            ignore_max_datapoints,
-            max_reads_per_scan,
-            dune_table,
-            dune_table_upload,
-            insert_batch_bytes,
-            require_filter: get("require_filter").map(column_list),
-            statement_max_age: match (sources[0], get("max_age")) {
-                ("dune_table", Some(v)) => Some(max_age_of(v)?),
-                _ => None,
-            },
+            source: Self::source(table, sources[0], options)?,
         })
     }
 
@@ -502,10 +526,14 @@ impl TableOptions {
                 performance,
             },
             "execution_id" => ResultSource::Execution(ExecutionId::try_from(text)?),
-            "dune_table" => ResultSource::Sql {
-                sql: Sql::try_from(TableName::parse(text)?.select_all().as_str())?,
-                performance,
-            },
+            "dune_table" => {
+                return Ok(TableSource::DuneTable(DuneTableOptions {
+                    name: TableName::parse(text)?,
+                    upload: text.trim().starts_with("dune."),
+                    max_age: get("max_age").map(max_age_of).transpose()?,
+                    performance,
+                }));
+            }
             _ => {
                 let id = integer("query_id", text, 1, i64::MAX as u64)?;
                 let query = QueryId::try_from(id as i64)?;

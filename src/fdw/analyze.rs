@@ -5,11 +5,12 @@
 
 use crate::backend::error::{FdwResult, OrRaise};
 use crate::backend::options::TableSource;
-use crate::fdw::scan::setup_for;
-use crate::fdw::scan::typed::Typed;
-use crate::fdw::scan_plan::{PlanSource, ScanPlan};
+use crate::fdw::scan::executor::{Executor, setup_for};
+use crate::fdw::scan::result::ResultExec;
+use crate::fdw::scan::rows::ReadsRows;
+use crate::fdw::scan_plan::{ResultScan, ScanPlan};
 use crate::fdw::table::Table;
-use dune_api::ResultSource;
+use dune_api::{ResultRequest, ResultSource};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::c_int;
@@ -59,30 +60,14 @@ pub extern "C-unwind" fn analyze_foreign_table(
 
 /// The plan of a sample read: every declared result column (parameter columns are not in the
 /// result), nothing else.
-fn sample_plan(table: &Table, source: ResultSource) -> ScanPlan {
+fn sample_plan(table: &Table, source: ResultSource) -> ResultScan {
     let mut columns: Vec<String> = Vec::new();
     for c in table.live_columns().filter(|c| c.param.is_none()) {
         if !columns.contains(&c.remote) {
             columns.push(c.remote.clone());
         }
     }
-    ScanPlan {
-        table: table.name.clone(),
-        source: PlanSource::Result(source),
-        fetch_size: table.options.fetch_size,
-        fetch_concurrency: table.options.fetch_concurrency,
-        ignore_max_datapoints: table.options.ignore_max_datapoints,
-        max_reads_per_scan: None,
-        columns: Some(columns),
-        filters: Vec::new(),
-        param_values: Vec::new(),
-        sort_by: Vec::new(),
-        statement: None,
-        limit: None,
-        offset: 0,
-        final_limit: false,
-        parameterized: false,
-    }
+    ResultScan::new(table, source, ResultRequest::columns(Some(columns)))
 }
 
 /// Reads the sample into `rows` (at most `targrows` heap tuples); the rows kept, and the
@@ -98,17 +83,17 @@ unsafe fn sample_into(
         return Ok(0);
     };
     let plan = sample_plan(&table, source);
-    let width = plan.columns.as_ref().map_or(1, |c| c.len().max(1)) as u64;
-    let ignore = plan.ignore_max_datapoints.unwrap_or(false);
+    let width = plan.request.columns.as_ref().map_or(1, |c| c.len().max(1)) as u64;
     // SAFETY: the current role, on the backend thread.
-    let setup = setup_for(&table, plan, unsafe { pg_sys::GetUserId() })?;
-    let cap = if ignore || setup.config.ignore_max_datapoints {
+    let role = unsafe { pg_sys::GetUserId() };
+    let setup = setup_for(&table, &ScanPlan::Result(plan.clone()), role)?;
+    let cap = if setup.config.ignore_max_datapoints {
         u64::MAX
     } else {
         MAX_DATAPOINTS / width
     };
-    let mut exec = Typed::sampling(setup, (targrows as u64).min(cap).max(1));
-    super::scan::Executor::start(&mut exec, &super::scan::ParamValues::none())?;
+    let mut exec = ResultExec::sampling(setup, plan, (targrows as u64).min(cap).max(1));
+    exec.start(&[])?;
     let mut kept = 0;
     // SAFETY: a virtual slot of the relation's descriptor, dropped before returning; each
     // row is copied into a heap tuple in the current (ANALYZE's) memory context.
@@ -116,7 +101,7 @@ unsafe fn sample_into(
         let slot = pg_sys::MakeSingleTupleTableSlot((*relation).rd_att, &pg_sys::TTSOpsVirtual);
         while kept < targrows {
             pg_sys::ExecClearTuple(slot);
-            if !exec.advance(None, slot) {
+            if !exec.reader().advance(None, slot) {
                 break;
             }
             *rows.add(kept) = pg_sys::ExecCopySlotHeapTuple(slot);
@@ -124,7 +109,7 @@ unsafe fn sample_into(
         }
         pg_sys::ExecDropSingleTupleTableSlot(slot);
     }
-    *totalrows = exec.total_rows().map_or(kept as f64, |n| n as f64);
+    *totalrows = exec.reader().total_rows().map_or(kept as f64, |n| n as f64);
     Ok(kept)
 }
 

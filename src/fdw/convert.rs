@@ -16,7 +16,7 @@ unsafe extern "C" {
     fn errcontext_msg(fmt: *const c_char, ...) -> c_int;
 }
 
-/// What a column of the latest-results view holds.
+/// What a column of the latest-results table (`dune_latest_results`) holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LatestResultsRole {
     QueryId,
@@ -68,11 +68,12 @@ impl Attr {
         }
     }
 
-    pub fn new(col: &Column, view: bool) -> Attr {
+    /// The attribute of `col`, a column of the latest-results table when `latest`.
+    pub fn new(col: &Column, latest: bool) -> Attr {
         let (mut input_fn, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
         // SAFETY: a catalog lookup for a valid type oid (the column's).
         unsafe { pg_sys::getTypeInputInfo(col.type_oid, &mut input_fn, &mut ioparam) };
-        let role = match (view, col.name.as_str()) {
+        let role = match (latest, col.name.as_str()) {
             (true, "query_id") => Some(LatestResultsRole::QueryId),
             (true, "params") => Some(LatestResultsRole::Params),
             (true, "execution_id") => Some(LatestResultsRole::ExecutionId),

@@ -1,14 +1,16 @@
-//! From planner expressions to Dune predicates, by the rules of `pg_format::pushdown`: a
-//! predicate is translated when Dune keeps exactly the rows PostgreSQL keeps (or, marked not
-//! exact, a superset of them); every qual is re-checked locally anyway, so a predicate that is
-//! not translated only costs rows, never correctness, and a LIMIT is pushed only when every
-//! qual was translated exactly.
+//! From planner expressions to Dune conditions (`dune_api::Expr` over one relation, its values
+//! typed by the column they are compared with), by the rules of `pg_format::pushdown`: a
+//! condition is translated when Dune keeps exactly the rows PostgreSQL keeps (or, marked not
+//! exact, a superset of them). A scan whose rows PostgreSQL rechecks loses only rows by what
+//! is not translated, never correctness, and a LIMIT is pushed only when every qual was
+//! translated exactly; a join or a grouping is built only on scans with every qual translated.
+//! The same conditions become result filters or a statement's WHERE.
 
-use crate::fdw::scan_plan::PValue;
+use crate::fdw::datum::{array_datum_elements, datum_literal, output_text};
 use crate::fdw::table::{Column, Table};
-use dune_api::{Filter, Literal, Op};
+use dune_api::{Expr, Literal, Op, PValue};
 use pg_format::{
-    Compare, Family, date_text, rounding_bounds, rounding_bounds_micros, timestamp_text, type_rule,
+    Compare, Family, rounding_bounds, rounding_bounds_micros, timestamp_text, type_rule,
 };
 use pgrx::pg_sys;
 use std::ffi::CStr;
@@ -16,97 +18,6 @@ use std::ffi::CStr;
 /// How values of `type_oid` compare on Dune (the type table of `pg_format`).
 pub fn family(type_oid: pg_sys::Oid) -> Family {
     type_rule(type_oid.to_u32()).family
-}
-
-/// A datum of `type_oid` as a Dune literal, when Dune reads it as PostgreSQL does.
-///
-/// # Safety
-/// `datum` must be a valid, non-NULL datum of `type_oid`.
-pub unsafe fn datum_literal(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Option<Literal> {
-    // SAFETY: the caller guarantees the datum's type; varlena values are detoasted by the
-    // output functions and text_to_cstring.
-    unsafe {
-        Some(match type_oid {
-            pg_sys::INT2OID => Literal::Number((datum.value() as i16).to_string()),
-            pg_sys::INT4OID => Literal::Number((datum.value() as i32).to_string()),
-            pg_sys::INT8OID => Literal::Number((datum.value() as i64).to_string()),
-            pg_sys::FLOAT4OID => {
-                let f = f32::from_bits(datum.value() as u32);
-                if !f.is_finite() {
-                    return None;
-                }
-                Literal::Number(f.to_string())
-            }
-            pg_sys::FLOAT8OID => {
-                let f = f64::from_bits(datum.value() as u64);
-                if !f.is_finite() {
-                    return None;
-                }
-                Literal::Number(f.to_string())
-            }
-            pg_sys::NUMERICOID => {
-                let text = output_text(type_oid, datum);
-                if !text
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-                {
-                    return None; // NaN, Infinity
-                }
-                Literal::Number(text)
-            }
-            pg_sys::BOOLOID => Literal::Bool(datum.value() != 0),
-            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => {
-                let p = pg_sys::text_to_cstring(datum.cast_mut_ptr());
-                Literal::Text(CStr::from_ptr(p).to_string_lossy().into_owned())
-            }
-            pg_sys::BYTEAOID => {
-                let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-                Literal::Bytes(pgrx::varlena::varlena_to_byte_slice(v).to_vec())
-            }
-            pg_sys::TIMESTAMPTZOID | pg_sys::TIMESTAMPOID => {
-                Literal::Text(timestamp_text(datum.value() as i64)?)
-            }
-            pg_sys::DATEOID => Literal::Text(date_text(datum.value() as i32)?),
-            _ => return None,
-        })
-    }
-}
-
-/// Whether a datum of `type_oid` is an infinity or NaN, which no Dune literal writes: Some(true)
-/// for -infinity, Some(false) for +infinity and NaN (PostgreSQL orders NaN above every number).
-///
-/// # Safety
-/// `datum` must be a valid, non-NULL datum of `type_oid`.
-pub unsafe fn datum_infinity(datum: pg_sys::Datum, type_oid: pg_sys::Oid) -> Option<bool> {
-    // SAFETY: the caller guarantees the datum's type.
-    unsafe {
-        match type_oid {
-            pg_sys::FLOAT4OID => {
-                let f = f32::from_bits(datum.value() as u32);
-                (!f.is_finite()).then_some(f < 0.0)
-            }
-            pg_sys::FLOAT8OID => {
-                let f = f64::from_bits(datum.value() as u64);
-                (!f.is_finite()).then_some(f < 0.0)
-            }
-            pg_sys::NUMERICOID => match output_text(type_oid, datum).as_str() {
-                "-Infinity" => Some(true),
-                "Infinity" | "NaN" => Some(false),
-                _ => None,
-            },
-            pg_sys::TIMESTAMPTZOID | pg_sys::TIMESTAMPOID => match datum.value() as i64 {
-                i64::MIN => Some(true),
-                i64::MAX => Some(false),
-                _ => None,
-            },
-            pg_sys::DATEOID => match datum.value() as i32 {
-                i32::MIN => Some(true),
-                i32::MAX => Some(false),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
 }
 
 /// What deparsing needs: the scanned relation and the parameters collected so far.
@@ -151,12 +62,12 @@ pub unsafe fn strip(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// The column `node` reads, if it is a plain column of the scanned relation.
     ///
     /// # Safety
     /// `node` must be NULL or a valid expression node.
-    pub unsafe fn column(&self, node: *mut pg_sys::Node) -> Option<&Column> {
+    pub unsafe fn column(&self, node: *mut pg_sys::Node) -> Option<&'a Column> {
         // SAFETY: checked to be a Var before the cast.
         unsafe {
             let node = strip(node);
@@ -179,7 +90,7 @@ impl Ctx<'_> {
     ///
     /// # Safety
     /// `node` must be NULL or a valid expression node.
-    pub unsafe fn param_column(&self, node: *mut pg_sys::Node) -> Option<&Column> {
+    pub unsafe fn param_column(&self, node: *mut pg_sys::Node) -> Option<&'a Column> {
         // SAFETY: checked to be a Var before the cast.
         unsafe {
             let node = strip(node);
@@ -239,12 +150,9 @@ impl Ctx<'_> {
 
 impl Ctx<'_> {
     /// `node` (a parameter, or an outer column) as the next scan-time value.
-    fn param(&mut self, node: *mut pg_sys::Node, ty: pg_sys::Oid) -> PValue {
+    fn param(&mut self, node: *mut pg_sys::Node, _ty: pg_sys::Oid) -> PValue {
         self.params.push(node);
-        PValue::Param {
-            index: self.params.len() - 1,
-            type_oid: u32::from(ty),
-        }
+        PValue::Param(self.params.len() - 1)
     }
 
     /// An array parameter (`= ANY($1)`, `= ANY(ARRAY(SELECT …))`) whose elements are of
@@ -283,12 +191,23 @@ unsafe fn stable_value(node: *mut pg_sys::Node) -> bool {
     }
 }
 
-/// `param_column = value`: the parameter's name and its value (a constant, a parameter, an
-/// outer column of a parameterized path, a stable expression).
+/// A value given to a query parameter by `param_column = value`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QueryParam {
+    /// The parameter's name.
+    pub name: String,
+    /// Its value (a constant, a parameter, an outer column of a parameterized path, a stable
+    /// expression).
+    pub value: PValue,
+    /// The value is a date (the column's type or the value's), sent as its midnight.
+    pub date: bool,
+}
+
+/// `param_column = value`: the parameter and its value.
 ///
 /// # Safety
 /// `node` must be a valid expression node.
-pub unsafe fn param_equality(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<(String, PValue)> {
+pub unsafe fn param_equality(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<QueryParam> {
     // SAFETY: an OpExpr (checked) whose args are expression nodes.
     unsafe {
         let node = strip(node);
@@ -320,7 +239,12 @@ pub unsafe fn param_equality(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<(
             }
             None => return None,
         };
-        Some((col.param.clone()?, value))
+        let date = want == Family::Date || pg_sys::exprType(strip(other)) == pg_sys::DATEOID;
+        Some(QueryParam {
+            name: col.param.clone()?,
+            value,
+            date,
+        })
     }
 }
 
@@ -376,25 +300,46 @@ unsafe fn list_nodes(list: *mut pg_sys::List) -> Vec<*mut pg_sys::Node> {
     }
 }
 
-/// A translated WHERE clause: the Dune predicate, and whether Dune keeps exactly PostgreSQL's
+/// A translated WHERE clause: the Dune condition, and whether Dune keeps exactly PostgreSQL's
 /// rows with it (else a superset).
 pub struct Pushed {
-    pub filter: Filter<PValue>,
+    pub filter: Expr<PValue>,
     pub exact: bool,
 }
 
-fn exact(filter: Filter<PValue>) -> Option<Pushed> {
+fn exact(filter: Expr<PValue>) -> Option<Pushed> {
     Some(Pushed {
         filter,
         exact: true,
     })
 }
 
-fn superset(filter: Filter<PValue>) -> Option<Pushed> {
+fn superset(filter: Expr<PValue>) -> Option<Pushed> {
     Some(Pushed {
         filter,
         exact: false,
     })
+}
+
+/// `col op value`, the value written in the column's type.
+fn compared(col: &Column, op: Op, value: PValue) -> Expr<PValue> {
+    Expr::compare(
+        Expr::column(0, &col.remote),
+        op,
+        Expr::Value {
+            value,
+            ty: col.literal_type(),
+        },
+    )
+}
+
+/// `col IN (values)`.
+fn listed(col: &Column, values: Vec<PValue>) -> Expr<PValue> {
+    Expr::In {
+        expr: Box::new(Expr::column(0, &col.remote)),
+        values,
+        ty: col.literal_type(),
+    }
 }
 
 /// A WHERE clause as a Dune predicate, or None when it cannot be translated.
@@ -416,11 +361,7 @@ pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Pushed> {
                 let col = ctx.column(node)?;
                 let is_exact = matches!(col.rule().compare, Compare::Exact { .. });
                 (col.type_oid == pg_sys::BOOLOID && is_exact).then(|| Pushed {
-                    filter: Filter::Compare {
-                        column: col.remote.clone(),
-                        op: Op::Eq,
-                        value: PValue::Lit(Literal::Bool(true)),
-                    },
+                    filter: compared(col, Op::Eq, PValue::Lit(Literal::Bool(true))),
                     exact: true,
                 })
             }
@@ -442,8 +383,8 @@ unsafe fn bool_expr(ctx: &mut Ctx, b: *mut pg_sys::BoolExpr) -> Option<Pushed> {
         let all_exact = parts.iter().all(|p| p.exact);
         let filters = parts.into_iter().map(|p| p.filter).collect();
         let filter = match (*b).boolop {
-            pg_sys::BoolExprType::AND_EXPR => Filter::And(filters),
-            pg_sys::BoolExprType::OR_EXPR => Filter::Or(filters),
+            pg_sys::BoolExprType::AND_EXPR => Expr::And(filters),
+            pg_sys::BoolExprType::OR_EXPR => Expr::Or(filters),
             _ => return None,
         };
         Some(Pushed {
@@ -458,12 +399,7 @@ unsafe fn bool_expr(ctx: &mut Ctx, b: *mut pg_sys::BoolExpr) -> Option<Pushed> {
 unsafe fn rewritten(col: &Column, op: Op, ty: pg_sys::Oid, datum: pg_sys::Datum) -> Option<Pushed> {
     // SAFETY: a non-NULL datum of type `ty`, of the column's family (checked by the caller).
     unsafe {
-        let column = col.remote.clone();
-        let cmp = |op, v: Literal| Filter::Compare {
-            column: column.clone(),
-            op,
-            value: PValue::Lit(v),
-        };
+        let cmp = |op, v: Literal| compared(col, op, PValue::Lit(v));
         match col.rule().compare {
             Compare::Rounded { digits } => {
                 let (lo, hi) = if ty == pg_sys::NUMERICOID {
@@ -480,7 +416,7 @@ unsafe fn rewritten(col: &Column, op: Op, ty: pg_sys::Oid, datum: pg_sys::Datum)
                     return None;
                 };
                 superset(match op {
-                    Op::Eq => Filter::And(vec![cmp(Op::Ge, lo), cmp(Op::Le, hi)]),
+                    Op::Eq => Expr::And(vec![cmp(Op::Ge, lo), cmp(Op::Le, hi)]),
                     Op::Lt | Op::Le => cmp(Op::Le, hi),
                     Op::Gt | Op::Ge => cmp(Op::Ge, lo),
                     Op::Ne => return None,
@@ -491,8 +427,8 @@ unsafe fn rewritten(col: &Column, op: Op, ty: pg_sys::Oid, datum: pg_sys::Datum)
                 let start = |d: i64| timestamp_text(d.checked_mul(86_400_000_000)?);
                 let (lo, hi) = (Literal::Text(start(day)?), Literal::Text(start(day + 1)?));
                 exact(match op {
-                    Op::Eq => Filter::And(vec![cmp(Op::Ge, lo), cmp(Op::Lt, hi)]),
-                    Op::Ne => Filter::Or(vec![cmp(Op::Lt, lo), cmp(Op::Ge, hi)]),
+                    Op::Eq => Expr::And(vec![cmp(Op::Ge, lo), cmp(Op::Lt, hi)]),
+                    Op::Ne => Expr::Or(vec![cmp(Op::Lt, lo), cmp(Op::Ge, hi)]),
                     Op::Lt => cmp(Op::Lt, lo),
                     Op::Le => cmp(Op::Lt, hi),
                     Op::Gt => cmp(Op::Ge, hi),
@@ -501,19 +437,6 @@ unsafe fn rewritten(col: &Column, op: Op, ty: pg_sys::Oid, datum: pg_sys::Datum)
             }
             _ => None,
         }
-    }
-}
-
-/// The text of a non-NULL datum of type `ty`, by the type's output function.
-unsafe fn output_text(ty: pg_sys::Oid, datum: pg_sys::Datum) -> String {
-    // SAFETY: a non-NULL datum of `ty`; the output function returns a palloc'd C string.
-    unsafe {
-        let mut out_fn = pg_sys::InvalidOid;
-        let mut varlena = false;
-        pg_sys::getTypeOutputInfo(ty, &mut out_fn, &mut varlena);
-        CStr::from_ptr(pg_sys::OidOutputFunctionCall(out_fn, datum))
-            .to_string_lossy()
-            .into_owned()
     }
 }
 
@@ -557,12 +480,13 @@ unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Pushed> {
                 return None;
             };
             // PostgreSQL's LIKE treats \ as an escape; Dune's does not.
-            let filter = Filter::Like {
-                column: col.remote,
+            let backslash = pattern.contains('\\');
+            let filter = Expr::Like {
+                expr: Box::new(Expr::column(0, &col.remote)),
                 pattern,
             };
             return match compare {
-                _ if !like || filter_has_backslash(&filter) => None,
+                _ if !like || backslash => None,
                 Compare::Exact { .. } => exact(filter),
                 _ => superset(filter),
             };
@@ -571,25 +495,20 @@ unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Pushed> {
         let op = if swapped { op.commute() } else { op };
         let ordering = !matches!(op, Op::Eq | Op::Ne);
         match compare {
-            Compare::Exact { ordered, .. } if ordered || !ordering => exact(Filter::Compare {
-                column: col.remote,
-                op,
-                value: ctx.value(other, cat)?,
-            }),
-            Compare::Superset { .. } if op == Op::Eq => superset(Filter::Compare {
-                column: col.remote,
-                op,
-                value: ctx.value(other, cat)?,
-            }),
-            Compare::Approximate if op != Op::Ne => superset(Filter::Compare {
-                column: col.remote,
-                op: match op {
+            Compare::Exact { ordered, .. } if ordered || !ordering => {
+                exact(compared(&col, op, ctx.value(other, cat)?))
+            }
+            Compare::Superset { .. } if op == Op::Eq => {
+                superset(compared(&col, op, ctx.value(other, cat)?))
+            }
+            Compare::Approximate if op != Op::Ne => {
+                let widened = match op {
                     Op::Lt => Op::Le,
                     Op::Gt => Op::Ge,
                     other => other,
-                },
-                value: ctx.value(other, cat)?,
-            }),
+                };
+                superset(compared(&col, widened, ctx.value(other, cat)?))
+            }
             Compare::Rounded { .. } | Compare::DateOfTimestamp => {
                 let c = constant(other, cat)?;
                 rewritten(&col, op, (*c).consttype, (*c).constvalue)
@@ -599,44 +518,11 @@ unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Pushed> {
     }
 }
 
-fn filter_has_backslash(f: &Filter<PValue>) -> bool {
-    matches!(f, Filter::Like { pattern, .. } if pattern.contains('\\'))
-}
-
 /// The elements of a non-NULL array constant, NULLs left out (`x IN (1, NULL)` selects the rows
 /// of `x IN (1)`), as constants of the element type.
 unsafe fn array_elements(c: *mut pg_sys::Const) -> (pg_sys::Oid, Vec<pg_sys::Datum>) {
     // SAFETY: a non-NULL Const of an array type.
     unsafe { array_datum_elements((*c).constvalue, (*c).consttype) }
-}
-
-/// The elements of a non-NULL array datum of type `array_type`, NULLs left out, with their
-/// element type.
-///
-/// # Safety
-/// `datum` must be a non-NULL value of the array type `array_type`.
-pub unsafe fn array_datum_elements(
-    datum: pg_sys::Datum,
-    array_type: pg_sys::Oid,
-) -> (pg_sys::Oid, Vec<pg_sys::Datum>) {
-    // SAFETY: an array datum, deconstructed with its element type's layout.
-    unsafe {
-        let elem_type = pg_sys::get_element_type(array_type);
-        let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
-        let (mut len, mut byval, mut align) = (0i16, false, 0i8);
-        pg_sys::get_typlenbyvalalign(elem_type, &mut len, &mut byval, &mut align);
-        let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
-        let mut nulls: *mut bool = std::ptr::null_mut();
-        let mut n = 0i32;
-        pg_sys::deconstruct_array(
-            array, elem_type, len as i32, byval, align as _, &mut elems, &mut nulls, &mut n,
-        );
-        let values = (0..n as usize)
-            .filter(|&i| !*nulls.add(i))
-            .map(|i| *elems.add(i))
-            .collect();
-        (elem_type, values)
-    }
 }
 
 /// `column = ANY('{...}')` with a constant array: an IN list, or for rewritten comparisons an
@@ -653,10 +539,7 @@ unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<P
         let arr = strip(args[1]);
         if let Some(list) = ctx.array_param(arr, cat) {
             let compare = col.rule().compare;
-            let filter = Filter::In {
-                column: col.remote,
-                values: vec![list],
-            };
+            let filter = listed(&col, vec![list]);
             return match compare {
                 Compare::Exact { .. } => exact(filter),
                 Compare::Superset { .. } | Compare::Approximate => superset(filter),
@@ -680,7 +563,7 @@ unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<P
                 parts.push(p.filter);
             }
             return Some(Pushed {
-                filter: Filter::Or(parts),
+                filter: Expr::Or(parts),
                 exact: all_exact,
             });
         }
@@ -688,10 +571,7 @@ unsafe fn array_op(ctx: &mut Ctx, e: *mut pg_sys::ScalarArrayOpExpr) -> Option<P
             .into_iter()
             .map(|d| datum_literal(d, elem_type).map(PValue::Lit))
             .collect::<Option<Vec<_>>>()?;
-        let filter = Filter::In {
-            column: col.remote,
-            values,
-        };
+        let filter = listed(&col, values);
         match compare {
             Compare::Exact { .. } => exact(filter),
             Compare::Superset { .. } | Compare::Approximate => superset(filter),
@@ -708,9 +588,7 @@ unsafe fn null_test(ctx: &mut Ctx, t: *mut pg_sys::NullTest) -> Option<Pushed> {
             return None;
         }
         let col = ctx.column((*t).arg as *mut pg_sys::Node)?;
-        exact(Filter::IsNull {
-            column: col.remote.clone(),
-            negated: (*t).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL,
-        })
+        let negated = (*t).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL;
+        exact(Expr::is_null(Expr::column(0, &col.remote), negated))
     }
 }

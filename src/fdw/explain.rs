@@ -2,13 +2,11 @@
 //! shows every request parameter. Nothing here calls the API.
 
 use crate::backend::connection;
-use crate::fdw::plan::plan_of;
+use crate::fdw::plan::node::plan_of;
 use crate::fdw::scan::role_for;
-use crate::fdw::scan_plan::{PValue, PlanSource, ScanPlan, Statement, param_text};
+use crate::fdw::scan_plan::{LatestScan, ResultScan, ScanPlan, StatementScan};
 use crate::fdw::table::Table;
-use dune_api::{
-    Filter, Literal, Read, ResultCache, ResultSource, columns_param, conjunction, sort_by,
-};
+use dune_api::{Literal, PValue, ResultCache, ResultSource, columns_param, param_text, sort_by};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -17,11 +15,6 @@ fn property(label: &CStr, value: &str, es: *mut pg_sys::ExplainState) {
     let v = CString::new(value.replace('\0', "")).expect("NULs removed");
     // SAFETY: ExplainPropertyText copies both strings into the explain output.
     unsafe { pg_sys::ExplainPropertyText(label.as_ptr(), v.as_ptr(), es) };
-}
-
-/// A value as EXPLAIN shows it: literals as sent, parameters as `$n`.
-fn shown(v: &PValue) -> Option<Literal> {
-    Some(v.shown())
 }
 
 /// Where a result comes from; VERBOSE adds the mode, max_age, parameters and tier.
@@ -77,22 +70,19 @@ fn explain_result(source: &ResultSource, verbose: bool, es: *mut pg_sys::Explain
 }
 
 /// The query ids and parameter set of a latest-results scan.
-fn explain_latest_results(
-    query_ids: &[PValue],
-    params: Option<&PValue>,
-    verbose: bool,
-    es: *mut pg_sys::ExplainState,
-) {
-    let ids: Vec<String> = query_ids
+fn explain_latest_results(plan: &LatestScan, verbose: bool, es: *mut pg_sys::ExplainState) {
+    let params = plan.params.as_ref();
+    let ids: Vec<String> = plan
+        .query_ids
         .iter()
-        .filter_map(shown)
+        .map(PValue::shown)
         .map(|l| match l {
             Literal::Number(n) => n,
             other => format!("{other:?}"),
         })
         .collect();
     property(c"Dune Latest Results", &ids.join(", "), es);
-    if let (true, Some(p)) = (verbose, params.and_then(shown))
+    if let (true, Some(p)) = (verbose, params.map(PValue::shown))
         && let Literal::Text(t) | Literal::Number(t) = p
     {
         property(c"Dune Params", &t, es);
@@ -100,76 +90,62 @@ fn explain_latest_results(
 }
 
 /// The request parameters that narrow what is read (VERBOSE).
-fn explain_read(plan: &ScanPlan, es: *mut pg_sys::ExplainState) {
-    if let Some(cols) = &plan.columns {
+fn explain_read(plan: &ResultScan, es: *mut pg_sys::ExplainState) {
+    let request = &plan.request;
+    if let Some(cols) = &request.columns {
         property(c"Dune Columns", &columns_param(cols), es);
     }
-    let filters: Vec<Filter> = plan
-        .filters
-        .iter()
-        .filter_map(|f| f.try_map(&mut shown))
-        .collect();
-    if let Some(f) = conjunction(&filters) {
+    if let Some(f) = request.shown_filters() {
         property(c"Dune Filters", &f, es);
     }
     if !plan.param_values.is_empty() {
         let shown: Vec<String> = plan
             .param_values
             .iter()
-            .map(|(name, v)| {
-                let value = match v.shown() {
+            .map(|p| {
+                let value = match p.value.shown() {
                     Literal::Placeholder(n) => format!("${n}"),
                     literal => format!("'{}'", param_text(&literal, false).replace('\'', "''")),
                 };
-                format!("{name} = {value}")
+                format!("{} = {value}", p.name)
             })
             .collect();
         property(c"Dune Parameter Values", &shown.join(", "), es);
     }
-    if let Some(s) = sort_by(&plan.sort_by) {
+    if let Some(s) = sort_by(&request.sort_by) {
         property(c"Dune Sort By", &s, es);
     }
-    if let Some(l) = plan.limit {
+    if let Some(l) = request.limit {
         property(c"Dune Limit", &l.to_string(), es);
     }
-    if plan.offset > 0 {
-        property(c"Dune Offset", &plan.offset.to_string(), es);
+    if request.offset > 0 {
+        property(c"Dune Offset", &request.offset.to_string(), es);
     }
 }
 
-/// A scan of a Dune table: the table, and with VERBOSE the DuneSQL it runs (parameters as
-/// `$n`, their values known when the scan starts), its tier and `require_filter`.
-fn explain_statement(
-    plan: &ScanPlan,
-    stmt: &Statement,
-    verbose: bool,
-    es: *mut pg_sys::ExplainState,
-) {
-    match &stmt.join {
-        Some(j) => property(c"Dune Tables", &format!("{}, {}", stmt.from, j.right), es),
-        None => property(c"Dune Table", &stmt.from, es),
+/// A statement's scan: its tables, and with VERBOSE the DuneSQL it runs (parameters as `$n`,
+/// their values known when the scan starts), its tier, `require_filter` and `max_age`.
+fn explain_statement(plan: &StatementScan, verbose: bool, es: *mut pg_sys::ExplainState) {
+    let from = plan.select.from.join(", ");
+    if plan.select.from.len() > 1 {
+        property(c"Dune Tables", &from, es);
+    } else {
+        property(c"Dune Table", &from, es);
     }
     if !verbose {
         return;
     }
-    let filters: Vec<Filter> = plan
-        .filters
-        .iter()
-        .filter_map(|f| f.try_map(&mut shown))
-        .collect();
-    let select = plan.select(stmt, filters, true);
-    property(c"Dune SQL", &select.to_sql(), es);
-    if let PlanSource::Result(ResultSource::Sql {
-        performance: Some(p),
-        ..
-    }) = &plan.source
-    {
+    if let Some(select) = plan.select.try_map(&mut |v| Some(v.shown())) {
+        property(c"Dune SQL", &select.to_sql(), es);
+    }
+    if let Some(p) = &plan.performance {
         property(c"Dune Performance", p.as_str(), es);
     }
-    if !stmt.require_filter.is_empty() {
-        property(c"Dune Require Filter", &stmt.require_filter.join(", "), es);
+    let require = &plan.relations[0].require_filter;
+    if !require.is_empty() {
+        property(c"Dune Require Filter", &require.join(", "), es);
     }
-    if let Some(ms) = stmt.max_age_ms {
+    if let Some(ms) = plan.max_age_ms {
         property(c"Dune Max Age", &format!("{} s", ms / 1000), es);
     }
 }
@@ -177,11 +153,11 @@ fn explain_statement(
 /// Whether the scan will be served from the result cache (VERBOSE): looked up in the cache
 /// of the account the scan would use, without a request.
 fn explain_cache(
-    plan: &ScanPlan,
-    source: &ResultSource,
+    plan: &ResultScan,
     node: *mut pg_sys::ForeignScanState,
     es: *mut pg_sys::ExplainState,
 ) {
+    let source = &plan.source;
     // SAFETY: the scan's relation, open while EXPLAIN runs.
     let relid = unsafe { (*(*node).ss.ss_currentRelation).rd_id };
     let Ok(table) = Table::load(relid) else {
@@ -195,23 +171,9 @@ fn explain_cache(
         return;
     };
     let cache = ResultCache::for_account(settings, &config);
-    let known: Vec<Filter> = plan
-        .filters
-        .iter()
-        .filter_map(|f| {
-            f.try_map(&mut |v| match v {
-                PValue::Lit(l) => Some(l.clone()),
-                PValue::Param { .. } => None,
-            })
-        })
-        .collect();
-    let read = Read {
-        columns: plan.columns.clone(),
-        filters: conjunction(&known).filter(|_| known.len() == plan.filters.len()),
-        sort_by: sort_by(&plan.sort_by),
-        sample_count: None,
-    };
-    let (limit, offset) = (plan.limit, plan.offset);
+    let request = &plan.request;
+    let (read, _) = request.planned_read();
+    let (limit, offset) = (request.limit, request.offset);
     let text = match source {
         ResultSource::Execution(id) => match cache.find(id.as_str(), &read, offset, limit) {
             Some(hit) => format!(
@@ -249,20 +211,15 @@ pub extern "C-unwind" fn explain_foreign_scan(
             (*es).verbose,
         )
     };
-    if let Some(stmt) = &plan.statement {
-        explain_statement(&plan, stmt, verbose, es);
-        return;
-    }
-    match &plan.source {
-        PlanSource::Result(source) => explain_result(source, verbose, es),
-        PlanSource::LatestResults { query_ids, params } => {
-            explain_latest_results(query_ids, params.as_ref(), verbose, es)
-        }
-    }
-    if verbose {
-        explain_read(&plan, es);
-        if let PlanSource::Result(source) = &plan.source {
-            explain_cache(&plan, source, node, es);
+    match &plan {
+        ScanPlan::Statement(s) => explain_statement(s, verbose, es),
+        ScanPlan::LatestResults(l) => explain_latest_results(l, verbose, es),
+        ScanPlan::Result(r) => {
+            explain_result(&r.source, verbose, es);
+            if verbose {
+                explain_read(r, es);
+                explain_cache(r, node, es);
+            }
         }
     }
 }

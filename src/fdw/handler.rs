@@ -1,7 +1,7 @@
-//! `dune_fdw_handler`: the FdwRoutine of the wrapper, pointing at the callbacks in plan.rs,
-//! scan.rs, explain.rs, import.rs, analyze.rs and modify.rs.
+//! `dune_fdw_handler`: the FdwRoutine of the wrapper, pointing at the callbacks in `plan/`,
+//! `scan/`, `explain.rs`, `import.rs`, `analyze.rs` and `modify/`.
 
-use crate::fdw::{analyze, explain, import, join, modify, plan, scan};
+use crate::fdw::{analyze, explain, import, modify, plan, scan};
 use pgrx::prelude::*;
 use pgrx::{AllocatedByRust, PgBox, pg_sys};
 
@@ -17,7 +17,7 @@ fn dune_fdw_handler() -> PgBox<pg_sys::FdwRoutine, AllocatedByRust> {
         r.GetForeignPaths = Some(plan::get_foreign_paths);
         r.GetForeignPlan = Some(plan::get_foreign_plan);
         r.GetForeignUpperPaths = Some(plan::get_foreign_upper_paths);
-        r.GetForeignJoinPaths = Some(join::get_foreign_join_paths);
+        r.GetForeignJoinPaths = Some(plan::get_foreign_join_paths);
         r.BeginForeignScan = Some(scan::begin_foreign_scan);
         r.IterateForeignScan = Some(scan::iterate_foreign_scan);
         r.ReScanForeignScan = Some(scan::rescan_foreign_scan);

@@ -3,8 +3,9 @@
 
 use crate::backend::catalog::{ServerInfo, def_elems, server_by_oid};
 use crate::backend::error::FdwResult;
-use crate::backend::options::{TableOptions, TableSource};
-use pg_format::{DuneKind, Rule, dune_kind, rule};
+use crate::backend::options::{self, Settings, TableOptions, TableSource};
+use dune_api::DuneType;
+use pg_format::{Rule, assumed_dune_type, rule};
 use pgrx::{PgRelation, pg_sys};
 
 #[derive(Debug, Clone)]
@@ -15,9 +16,7 @@ pub struct Column {
     pub type_oid: pg_sys::Oid,
     pub typmod: i32,
     /// Dune's type of the column (option `dune_type`, which IMPORT sets), if known.
-    pub dune: Option<DuneKind>,
-    /// The `dune_type` option as written.
-    pub dune_name: Option<String>,
+    pub dune: Option<DuneType>,
     /// Its collation compares equal only what is byte-for-byte equal.
     pub deterministic: bool,
     /// The query parameter this column stands for (option `param`): not a result column;
@@ -31,9 +30,17 @@ impl Column {
         rule(
             self.type_oid.to_u32(),
             self.typmod,
-            self.dune,
+            self.dune.as_ref(),
             self.deterministic,
         )
+    }
+
+    /// The Dune type literals compared with this column are written in: its `dune_type`, else
+    /// the one its PostgreSQL type suggests (None: not known).
+    pub fn literal_type(&self) -> Option<DuneType> {
+        self.dune
+            .clone()
+            .or_else(|| assumed_dune_type(self.type_oid.to_u32()))
     }
 }
 
@@ -46,6 +53,8 @@ pub struct Table {
     pub qualified: String,
     pub server: ServerInfo,
     pub options: TableOptions,
+    /// The settings of its scans and writes (its options over its server's).
+    pub settings: Settings,
     /// One entry per attribute (attnum - 1); None for a dropped column.
     pub columns: Vec<Option<Column>>,
 }
@@ -67,7 +76,9 @@ impl Table {
                     .into_owned()
             };
             let qualified = format!("{}.{}", quote(rel.namespace()), quote(&name));
-            let options = TableOptions::parse(&name, &def_elems((*ft).options))?;
+            let table_options = def_elems((*ft).options);
+            let options = TableOptions::parse(&name, &table_options)?;
+            let settings = options::settings(&server.options, &table_options)?;
             let columns = rel
                 .tuple_desc()
                 .iter()
@@ -88,8 +99,7 @@ impl Table {
                         remote: option("column_name").unwrap_or_else(|| att.name().to_string()),
                         type_oid: att.type_oid().value(),
                         typmod: att.type_mod(),
-                        dune: option("dune_type").map(|t| dune_kind(&t)),
-                        dune_name: option("dune_type"),
+                        dune: option("dune_type").map(|t| DuneType::parse(&t)),
                         deterministic: collation == pg_sys::InvalidOid
                             || pg_sys::get_collation_isdeterministic(collation),
                         param: option("param"),
@@ -102,6 +112,7 @@ impl Table {
                 qualified,
                 server,
                 options,
+                settings,
                 columns,
             })
         }

@@ -3,8 +3,9 @@ use crate::backend::catalog::def_elems;
 use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::functions::writes;
+use dune_api::DuneType;
 use dune_api::{TableName, UploadColumn};
-use pg_format::{UploadType, upload_type_for};
+use pg_format::{UploadType, column_type};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation, pg_sys};
 use serde_json::Value;
@@ -41,8 +42,8 @@ fn columns_of_json(v: &Value) -> FdwResult<Vec<UploadColumn>> {
         .collect()
 }
 
-/// The columns of a relation (a table, view or foreign table) by the type map of
-/// `pg_format::upload_type_for`, or a column's `dune_type` option; a foreign table's columns
+/// The columns of a relation (a table, view or foreign table) by `pg_format::column_type` (a
+/// column's `dune_type` option, else the type map); a foreign table's columns
 /// keep their `column_name` and leave out parameter columns; NOT NULL columns are not
 /// nullable. A NOTICE names the numeric columns that become double.
 fn columns_of_relation(rel: &PgRelation) -> FdwResult<Vec<UploadColumn>> {
@@ -68,11 +69,8 @@ fn columns_of_relation(rel: &PgRelation) -> FdwResult<Vec<UploadColumn>> {
         // a foreign table's column named otherwise on Dune keeps Dune's name
         let name = option("column_name").unwrap_or_else(|| att.name().to_string());
         let name = name.as_str();
-        let declared = option("dune_type");
-        let dune = declared
-            .as_deref()
-            .and_then(UploadType::parse)
-            .or_else(|| upload_type_for(base.to_u32(), typmod))
+        let declared = option("dune_type").map(|t| DuneType::parse(&t));
+        let dune = column_type(base.to_u32(), typmod, declared.as_ref(), None)
             .ok_or_else(|| FdwError::Unsupported {
                 message: format!("column \"{name}\" of \"{}\" has type {type_name}, which has no counterpart in Dune's uploaded tables", rel.name()),
                 hint: format!("Dune's upload types are {}; create the table from a view that casts the column, or give the columns as jsonb.", dune_api::UPLOAD_TYPES.join(", ")),

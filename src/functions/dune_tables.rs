@@ -2,17 +2,17 @@ use crate::backend::blocking;
 use crate::backend::connection;
 use crate::backend::error::{FdwResult, OrRaise};
 use crate::functions::timestamp;
+use dune_api::Upload;
 use pgrx::JsonB;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
-use serde_json::Value;
 
 /// The most tables listed.
 const MAX_TABLES: usize = 100_000;
 
 /// A time Dune writes in RFC 3339 as a timestamptz.
-fn time_of(v: Option<&Value>) -> Option<TimestampWithTimeZone> {
-    let ms = dune_api::parse_rfc3339_ms(v?.as_str()?)?;
+fn time_of(v: Option<&str>) -> Option<TimestampWithTimeZone> {
+    let ms = dune_api::parse_rfc3339_ms(v?)?;
     timestamp(u64::try_from(ms).ok()? * 1000)
 }
 
@@ -33,24 +33,19 @@ fn dune_tables() -> TableIterator<
         name!(columns, Option<JsonB>),
     ),
 > {
-    let run = || -> FdwResult<Vec<Value>> {
+    let run = || -> FdwResult<Vec<Upload>> {
         let config = connection::for_functions()?;
-        blocking::run(config, |c| c.list_tables(MAX_TABLES))
+        blocking::run(config, |c| c.uploads(MAX_TABLES))
     };
     let rows = run().or_raise();
-    TableIterator::new(rows.into_iter().filter_map(|t| {
-        let size = match t.get("table_size_bytes") {
-            Some(Value::String(s)) => s.parse().ok(),
-            Some(Value::Number(n)) => n.as_i64(),
-            _ => None,
-        };
-        Some((
-            t.get("full_name")?.as_str()?.to_string(),
-            t.get("is_private").and_then(Value::as_bool),
-            size,
-            time_of(t.get("created_at")),
-            time_of(t.get("updated_at")),
-            t.get("columns").cloned().map(JsonB),
-        ))
+    TableIterator::new(rows.into_iter().map(|t| {
+        (
+            t.full_name.clone(),
+            t.is_private,
+            t.size_bytes,
+            time_of(t.created_at.as_deref()),
+            time_of(t.updated_at.as_deref()),
+            Some(JsonB(t.columns_json())),
+        )
     }))
 }

@@ -249,10 +249,7 @@ pub const MAX_FILTERS_BYTES: usize = 2048;
 /// would pass the bound is left out, and smaller ones after it may still fit), and whether any
 /// was left out. `shown` renders a filter as it will be sent (a planned value as its `$n`);
 /// what is left out is applied by the caller (PostgreSQL rechecks every qual).
-pub fn within_bound<V>(
-    parts: Vec<Filter<V>>,
-    shown: impl Fn(&Filter<V>) -> Option<Filter>,
-) -> (Vec<Filter<V>>, bool) {
+pub fn within_bound<T>(parts: Vec<T>, shown: impl Fn(&T) -> Option<Filter>) -> (Vec<T>, bool) {
     let mut sent: Vec<Filter> = Vec::new();
     let mut kept = Vec::new();
     let mut dropped = false;

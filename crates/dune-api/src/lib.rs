@@ -12,10 +12,12 @@
 
 mod abandon;
 mod ahead;
+mod bind;
 mod cache;
 mod cancel;
 mod client;
 mod config;
+mod dune_type;
 mod dunesql;
 mod error;
 mod filters;
@@ -30,20 +32,22 @@ mod retry;
 mod rows;
 mod secret;
 mod source;
+mod statement;
 mod time;
 mod uploads;
 
 pub use abandon::{AbandonGuard, any_abandoned, cancel_abandoned, cancel_armed};
+pub use bind::{
+    Bound, BoundRequest, BoundSelect, Conjuncts, PValue, ParamValue, ResultRequest, bind_conjuncts,
+};
 pub use cache::{
     CacheEntry, EntryMeta, Hit, LatestSeen, ResultCache, Serve, StatementSeen, Writer, serves,
 };
 pub use cancel::Cancel;
 pub use client::{Client, QueryParameter, Read, columns_param};
 pub use config::{CacheSettings, ClientConfig, DEFAULT_API_URL, normalize_api_url};
-pub use dunesql::{
-    Aggregate, ColumnRef, Condition, Dataset, DuneRelation, Item, JoinKind, LiteralType, OrderKey,
-    Select, write_literal,
-};
+pub use dune_type::DuneType;
+pub use dunesql::{Dataset, DuneRelation, write_literal};
 pub use error::{Error, NotFound, Result};
 pub use filters::{Filter, Literal, MAX_FILTERS_BYTES, Op, conjunction, sort_by, within_bound};
 pub use manage::QueryAction;
@@ -53,9 +57,12 @@ pub use progress::{Progress, ProgressSink};
 pub use read::{ReadEvent, ReadSpec, Started, read};
 pub use rows::Rows;
 pub use secret::ApiKey;
-pub use source::{ExecutionId, PERFORMANCE_TIERS, Params, Performance, QueryId, ResultSource, Sql};
+pub use source::{
+    ExecutionId, PERFORMANCE_TIERS, Params, Performance, QueryId, ResultSource, Sql, param_text,
+};
+pub use statement::{Aggregate, ColumnRef, Expr, Join, JoinKind, OrderKey, Select};
 pub use time::parse_rfc3339_ms;
 pub use uploads::{
-    InsertFormat, Inserted, MAX_NAME_LEN, TableName, UPLOAD_TYPES, UploadColumn, check_name,
-    check_namespace,
+    InsertFormat, Inserted, MAX_NAME_LEN, TableName, UPLOAD_TYPES, Upload, UploadColumn,
+    UploadedColumn, check_name, check_namespace,
 };

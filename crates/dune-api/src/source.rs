@@ -138,7 +138,7 @@ impl Params {
         self.0
             .iter()
             .flat_map(|(k, v)| {
-                param_text(v)
+                query_param_texts(v)
                     .into_iter()
                     .map(move |t| (format!("params.{k}"), t))
             })
@@ -146,10 +146,10 @@ impl Params {
     }
 }
 
-fn param_text(v: &Value) -> Vec<String> {
+fn query_param_texts(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().flat_map(param_text).collect(),
+        Value::Array(items) => items.iter().flat_map(query_param_texts).collect(),
         other => vec![other.to_string()],
     }
 }
@@ -312,6 +312,24 @@ pub enum ResultSource {
     },
     /// An existing execution.
     Execution(ExecutionId),
+}
+
+/// A parameter value as Dune takes it: text as is, numbers in their digits, booleans as
+/// true/false, timestamps without a zero fraction (Dune's datetime parameters are
+/// `YYYY-MM-DD hh:mm:ss`, API reference §8), a `date` as its midnight, bytes as `0x…`.
+pub fn param_text(value: &crate::Literal, date: bool) -> String {
+    use crate::Literal;
+    match value {
+        Literal::Text(t) if date && t.len() == 10 => format!("{t} 00:00:00"),
+        Literal::Text(t) => t.strip_suffix(".000000").unwrap_or(t).to_string(),
+        Literal::Number(n) => n.clone(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Bytes(b) => format!(
+            "0x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+        Literal::Placeholder(n) => format!("${n}"),
+    }
 }
 
 impl ResultSource {

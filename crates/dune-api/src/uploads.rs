@@ -8,6 +8,8 @@
 //! upload (which replaces the table) are idempotent and retried as reads are.
 
 use crate::client::Client;
+use crate::dune_type::DuneType;
+use crate::dunesql::catalog_columns;
 use crate::error::{Error, NotFound, Result};
 use crate::http::Body;
 use crate::manage::json_of;
@@ -163,6 +165,69 @@ impl UploadColumn {
     }
 }
 
+/// An uploaded table as `GET /v1/uploads` lists it (API reference §9 and §16).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// `dune.<namespace>.<table>`.
+    pub full_name: String,
+    /// Whether only the owner may read it.
+    pub is_private: Option<bool>,
+    /// Its size in bytes (Dune writes it as a string or a number).
+    pub size_bytes: Option<i64>,
+    /// When it was created, as Dune writes it (RFC 3339).
+    pub created_at: Option<String>,
+    /// When it last changed (RFC 3339).
+    pub updated_at: Option<String>,
+    /// Its columns, in Dune's order.
+    pub columns: Vec<UploadedColumn>,
+}
+
+/// A column of an uploaded table as Dune lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadedColumn {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: DuneType,
+    /// Whether it takes NULL (Dune's `nullable`; true when not said).
+    pub nullable: bool,
+}
+
+impl Upload {
+    /// Reads one entry of the list; None without a `full_name`.
+    pub fn from_json(v: &Value) -> Option<Upload> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let columns = catalog_columns(v)
+            .into_iter()
+            .map(|(name, ty, nullable)| UploadedColumn {
+                name,
+                ty: DuneType::parse(&ty),
+                nullable: nullable != Some(false),
+            })
+            .collect();
+        Some(Upload {
+            full_name: text("full_name")?,
+            is_private: v.get("is_private").and_then(Value::as_bool),
+            size_bytes: match v.get("table_size_bytes") {
+                Some(Value::String(s)) => s.parse().ok(),
+                Some(Value::Number(n)) => n.as_i64(),
+                _ => None,
+            },
+            created_at: text("created_at"),
+            updated_at: text("updated_at"),
+            columns,
+        })
+    }
+
+    /// The columns as JSON, `[{"name", "type", "nullable"}]`.
+    pub fn columns_json(&self) -> Value {
+        self.columns
+            .iter()
+            .map(|c| serde_json::json!({"name": c.name, "type": c.ty.to_string(), "nullable": c.nullable}))
+            .collect()
+    }
+}
+
 /// What Dune answered to an insert (a 2xx): `{rows_written, bytes_written, name}`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Inserted {
@@ -226,9 +291,9 @@ impl Client {
     }
 
     /// GET /v1/uploads, following `next_offset`: the account's uploaded tables as Dune lists
-    /// them (`full_name`, `is_private`, `table_size_bytes`, times, `columns`), at most `max`.
-    pub fn list_tables(&self, max: usize) -> Result<Vec<Value>> {
-        let mut out: Vec<Value> = Vec::new();
+    /// them, at most `max`; an entry without a `full_name` is left out.
+    pub fn uploads(&self, max: usize) -> Result<Vec<Upload>> {
+        let mut out: Vec<Upload> = Vec::new();
         let mut offset: u64 = 0;
         loop {
             let limit = LIST_PAGE.min(max.saturating_sub(out.len())).max(1);
@@ -241,12 +306,12 @@ impl Client {
                 .send("GET", &url, None, Idempotency::Safe, NotFound::Table)?;
             let v = json_of(&reply.body, "list tables")?;
             let page = match v.get("tables") {
-                Some(Value::Array(a)) => a.clone(),
-                _ => Vec::new(),
+                Some(Value::Array(a)) => a.as_slice(),
+                _ => &[],
             };
             let next = v.get("next_offset").and_then(Value::as_u64);
             let empty = page.is_empty();
-            out.extend(page);
+            out.extend(page.iter().filter_map(Upload::from_json));
             match next {
                 Some(n) if !empty && n > offset && out.len() < max => offset = n,
                 _ => {

@@ -402,7 +402,7 @@ fn statement_errors_fail_the_execution_with_trino_messages() {
             "even number of digits",
         ),
     ];
-    // a uint256 beyond 64 bits: read in place, but not by the SQL engine
+    // a sum of uint256 past 2^256 - 1 fails, as in Trino
     let schema = json!([{"name": "raw", "type": "uint256"}]);
     let body = json!({"namespace": NS, "table_name": "big", "schema": schema});
     assert_eq!(call(&e, "POST", "/uploads", body).0, 200);
@@ -423,7 +423,7 @@ fn statement_errors_fail_the_execution_with_trino_messages() {
     let (_, _, _, got) = complete(&e, &format!("SELECT * FROM dune.{NS}.big"));
     assert_eq!(got[1], json!({"raw": huge}));
     let sum = format!("SELECT sum(raw) FROM dune.{NS}.big");
-    let want = format!("dune.{NS}.big holds a uint256 value beyond 64 bits");
+    let want = "Out of range for uint256".to_string();
     let cases: Vec<(&str, &str)> = cases
         .into_iter()
         .chain([(sum.as_str(), want.as_str())])
@@ -534,4 +534,55 @@ fn datasets_list_the_catalog_and_the_uploads() {
     assert_eq!(call(&e, "GET", "/datasets", Value::Null).0, 503);
     assert_eq!(call(&e, "GET", "/datasets/dex.trades", Value::Null).0, 429);
     assert_eq!(call(&e, "GET", "/datasets/dex.trades", Value::Null).0, 200);
+}
+
+/// uint256 and int256 over all their bits: compared, ordered, grouped, summed and cast exactly,
+/// as Trino does (the SQLite engine keeps them as digits with a numeric collation).
+#[test]
+fn wide_integers_compare_order_and_sum_exactly() {
+    let e = emulator();
+    let schema = json!([{"name": "u", "type": "uint256"}, {"name": "i", "type": "int256"}]);
+    let body = json!({"namespace": NS, "table_name": "wide", "schema": schema});
+    assert_eq!(call(&e, "POST", "/uploads", body).0, 200);
+    let two200 = "1606938044258990275541962092341162602522202993782792835301376";
+    let two200p1 = "1606938044258990275541962092341162602522202993782792835301377";
+    let minus = "-57896044618658097711785492504343953926634992332820282019728792003956564819968";
+    let csv = format!("u,i\n{two200p1},{minus}\n9,-1\n{two200},5\n10,{two200}\n");
+    let target = format!("/api/v1/uploads/{NS}/wide/insert");
+    assert_eq!(http(&e, "POST", &target, KEY, "text/csv", &csv).0, 200);
+    let t = format!("dune.{NS}.wide");
+    let rows = |sql: String| complete(&e, &sql).3;
+    let got = rows(format!("SELECT u FROM {t} ORDER BY u DESC"));
+    let us: Vec<&str> = got.iter().map(|r| r["u"].as_str().unwrap()).collect();
+    assert_eq!(
+        us,
+        [two200p1, two200, "10", "9"],
+        "numeric order, not text order"
+    );
+    let got = rows(format!(
+        "SELECT count(*) AS n FROM {t} WHERE u > CAST('{two200}' AS uint256) OR u = 9"
+    ));
+    assert_eq!(got[0]["n"], json!(2));
+    let got = rows(format!(
+        "SELECT sum(u) AS s, min(i) AS lo, max(i) AS hi FROM {t}"
+    ));
+    let sum = "3213876088517980551083924184682325205044405987565585670602772";
+    assert_eq!(got[0], json!({"s": sum, "lo": minus, "hi": two200}));
+    let got = rows(format!(
+        "SELECT i > 0 AS positive, count(*) AS n FROM {t} GROUP BY 1 ORDER BY 1"
+    ));
+    assert_eq!(
+        got,
+        vec![
+            json!({"positive": false, "n": 2}),
+            json!({"positive": true, "n": 2})
+        ]
+    );
+    let got = rows(format!(
+        "SELECT u FROM {t} WHERE u IN (10, 11) AND i = CAST('{two200}' AS int256)"
+    ));
+    assert_eq!(got, vec![json!({"u": "10"})]);
+    // a literal past 64 bits cannot be a SQLite integer: refused, not rounded
+    let (_, st) = run_sql(&e, &format!("SELECT u FROM {t} WHERE i = {two200}"));
+    assert_eq!(st["state"], json!("QUERY_STATE_FAILED"));
 }

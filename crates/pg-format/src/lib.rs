@@ -19,10 +19,10 @@ mod values;
 
 pub use prepare::{Cell, Prepared, Target, prepare, prepare_objects};
 pub use pushdown::{
-    Compare, DuneKind, Rule, Sort, dune_kind, rounding_bounds, rounding_bounds_micros, rule,
+    Compare, Rule, Sort, rounding_bounds, rounding_bounds_micros, rule, same_comparison,
 };
 pub use time::{PG_EPOCH_UNIX_SECS, date_text, timestamp_text};
-pub use type_table::{Family, TypeRule, oid, type_rule};
+pub use type_table::{Family, TypeRule, assumed_dune_type, oid, type_rule};
 pub use types::{create_dune_table, create_foreign_table, local_names, postgres_type};
-pub use upload::{NdjsonBatch, RowWriter, UploadType, accepts, upload_type_for};
+pub use upload::{NdjsonBatch, RowWriter, UploadType, accepts, column_type, upload_type_for};
 pub use values::shorten;

@@ -12,64 +12,7 @@
 //! is pushed. A LIMIT is pushed only when every qual is pushed exactly.
 
 use crate::type_table::oid;
-
-/// Dune's type of a column (`column_types` of a result, or a column's `dune_type` option), as
-/// far as comparisons go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DuneKind {
-    /// varchar, char: compared and sorted as text.
-    Text,
-    /// tinyint, smallint, integer, bigint.
-    Integer,
-    /// double.
-    Double,
-    /// real.
-    Real,
-    /// decimal(p, s), uint256, int256: exact numbers; `scale` for decimal(p, s).
-    Decimal {
-        /// Digits after the point (0 for uint256 and int256).
-        scale: Option<u32>,
-    },
-    /// boolean.
-    Boolean,
-    /// varbinary.
-    Binary,
-    /// date.
-    Date,
-    /// timestamp(p) [with time zone]: instants (zoned) or wall-clock times.
-    Timestamp {
-        /// `with time zone`: values are written with `UTC`.
-        zoned: bool,
-    },
-    /// Anything else (json, array, map, row, time, ...): never compared.
-    Other,
-}
-
-/// The kind of a DuneSQL type name as Dune spells it (`varchar(255)`, `decimal(38, 0)`,
-/// `timestamp(3) with time zone`).
-pub fn dune_kind(dune_type: &str) -> DuneKind {
-    let t = dune_type.trim().to_ascii_lowercase();
-    let base = t.split(['(', ' ']).next().unwrap_or("");
-    match base {
-        "varchar" | "char" => DuneKind::Text,
-        "tinyint" | "smallint" | "integer" | "int" | "bigint" => DuneKind::Integer,
-        "double" => DuneKind::Double,
-        "real" => DuneKind::Real,
-        "uint256" | "int256" => DuneKind::Decimal { scale: Some(0) },
-        "decimal" => DuneKind::Decimal {
-            scale: t
-                .split_once(',')
-                .and_then(|(_, s)| s.trim().trim_end_matches(')').trim().parse().ok()),
-        },
-        "boolean" => DuneKind::Boolean,
-        "varbinary" => DuneKind::Binary,
-        "date" => DuneKind::Date,
-        "timestamp" => DuneKind::Timestamp {
-            zoned: t.ends_with("with time zone"),
-        },
-        _ => DuneKind::Other,
-    }
-}
+use dune_api::DuneType;
 
 /// How the comparisons of one column may be pushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,9 +102,32 @@ fn numeric_scale(typmod: i32) -> Option<u32> {
         .and_then(|s| u32::try_from(s).ok())
 }
 
-fn number_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
-    use DuneKind::*;
-    let numeric_kind = matches!(dune, Some(Integer | Double | Real | Decimal { .. }));
+/// Dune's kinds of number, as far as comparisons go.
+#[derive(Clone, Copy, PartialEq)]
+enum Number {
+    /// tinyint … bigint.
+    Integer,
+    Double,
+    Real,
+    /// decimal(p, s), uint256 and int256 (scale 0).
+    Exact(u32),
+}
+
+fn number_of(dune: Option<&DuneType>) -> Option<Number> {
+    Some(match dune? {
+        t if t.is_integer() => Number::Integer,
+        DuneType::Double => Number::Double,
+        DuneType::Real => Number::Real,
+        DuneType::Decimal { scale, .. } => Number::Exact(*scale),
+        DuneType::Uint256 | DuneType::Int256 => Number::Exact(0),
+        _ => return None,
+    })
+}
+
+fn number_rule(local: u32, typmod: i32, dune: Option<&DuneType>) -> Rule {
+    use Number::*;
+    let number = number_of(dune);
+    let numeric_kind = number.is_some();
     // a local number read from Dune's text of a number keeps distinct values distinct
     let exact_sort = Sort::when(numeric_kind, Sort::Exact);
     // rounded or narrowed: ties appear that Dune breaks by its own value
@@ -172,14 +138,14 @@ fn number_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
         (oid::INT2 | oid::INT4 | oid::INT8, _) => exact(true, false, exact_sort),
         (oid::NUMERIC, _) => match numeric_scale(typmod) {
             // a float, or perhaps one: compared in binary floating point on Dune
-            None if matches!(dune, None | Some(Double | Real)) => Rule {
+            None if dune.is_none() || matches!(number, Some(Double | Real)) => Rule {
                 compare: Compare::Approximate,
                 sort: exact_sort,
             },
             None => exact(true, false, exact_sort),
-            Some(s) => match dune {
+            Some(s) => match number {
                 Some(Integer) => exact(true, false, Sort::Exact),
-                Some(Decimal { scale: Some(d) }) if d <= s => exact(true, false, Sort::Exact),
+                Some(Exact(d)) if d <= s => exact(true, false, Sort::Exact),
                 _ => Rule {
                     compare: Compare::Rounded { digits: s },
                     sort: coarser_sort,
@@ -187,7 +153,8 @@ fn number_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
             },
         },
         // floats are exact only over the same float
-        (oid::FLOAT8, Some(Double)) | (oid::FLOAT4, Some(Real)) => exact(true, false, Sort::Exact),
+        (oid::FLOAT8, _) if number == Some(Double) => exact(true, false, Sort::Exact),
+        (oid::FLOAT4, _) if number == Some(Real) => exact(true, false, Sort::Exact),
         (oid::FLOAT8 | oid::FLOAT4, _) => Rule {
             compare: Compare::Never,
             sort: coarser_sort,
@@ -196,8 +163,8 @@ fn number_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
     }
 }
 
-fn time_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
-    use DuneKind::*;
+fn time_rule(local: u32, typmod: i32, dune: Option<&DuneType>) -> Rule {
+    use DuneType::*;
     let precise = !(0..6).contains(&typmod);
     match (local, dune) {
         (oid::DATE, Some(Date)) => exact(true, false, Sort::Exact),
@@ -206,7 +173,7 @@ fn time_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
             sort: Sort::LastKey,
         },
         // a wall-clock time read as timestamptz depends on the session's TimeZone
-        (oid::TIMESTAMPTZ, Some(Timestamp { zoned: false })) => NEVER,
+        (oid::TIMESTAMPTZ, Some(Timestamp { zoned: false, .. })) => NEVER,
         (oid::TIMESTAMPTZ | oid::TIMESTAMP, Some(Timestamp { .. })) if precise => {
             exact(true, false, Sort::Exact)
         }
@@ -224,18 +191,21 @@ fn time_rule(local: u32, typmod: i32, dune: Option<DuneKind>) -> Rule {
 /// The rule for a column of local type `local` (a built-in OID) with `typmod`, over a Dune
 /// column of kind `dune` (None: not known). `deterministic`: the column's collation compares
 /// equal only what is byte-for-byte equal (always true of non-text types).
-pub fn rule(local: u32, typmod: i32, dune: Option<DuneKind>, deterministic: bool) -> Rule {
-    use DuneKind::*;
+pub fn rule(local: u32, typmod: i32, dune: Option<&DuneType>, deterministic: bool) -> Rule {
     match local {
         oid::INT2 | oid::INT4 | oid::INT8 | oid::NUMERIC | oid::FLOAT4 | oid::FLOAT8 => {
             number_rule(local, typmod, dune)
         }
         oid::DATE | oid::TIMESTAMP | oid::TIMESTAMPTZ => time_rule(local, typmod, dune),
-        oid::BOOL if matches!(dune, None | Some(Boolean)) => exact(false, false, Sort::Never),
-        oid::BYTEA if matches!(dune, None | Some(Binary)) => exact(false, false, Sort::Never),
+        oid::BOOL if matches!(dune, None | Some(DuneType::Boolean)) => {
+            exact(false, false, Sort::Never)
+        }
+        oid::BYTEA if matches!(dune, None | Some(DuneType::Varbinary)) => {
+            exact(false, false, Sort::Never)
+        }
         // text: bytes equal on both sides; order depends on the collation, so never sorted
         oid::TEXT | oid::VARCHAR if typmod < 0 && deterministic => match dune {
-            Some(Text) => exact(false, true, Sort::Never),
+            Some(t) if t.is_text() => exact(false, true, Sort::Never),
             None => Rule {
                 compare: Compare::Superset { like: true },
                 sort: Sort::Never,
@@ -243,6 +213,23 @@ pub fn rule(local: u32, typmod: i32, dune: Option<DuneKind>, deterministic: bool
             _ => NEVER,
         },
         _ => NEVER,
+    }
+}
+
+/// Whether two Dune columns compare the same way, so that an equality of one with the other
+/// means what it means between values of one type: both integers, both exact numbers of the
+/// same scale (decimal(p, s), uint256 and int256 have scale 0), both strings, both
+/// timestamps of the same kind (with or without time zone), or the same other type.
+pub fn same_comparison(a: &DuneType, b: &DuneType) -> bool {
+    match (number_of(Some(a)), number_of(Some(b))) {
+        (Some(x), Some(y)) => return x == y,
+        (None, None) => {}
+        _ => return false,
+    }
+    match (a, b) {
+        (x, y) if x.is_text() && y.is_text() => true,
+        (DuneType::Timestamp { zoned: x, .. }, DuneType::Timestamp { zoned: y, .. }) => x == y,
+        (x, y) => x == y,
     }
 }
 
@@ -292,41 +279,44 @@ mod tests {
     }
 
     #[test]
-    fn dune_type_names_are_read_as_dune_spells_them() {
-        assert_eq!(dune_kind("varchar(255)"), DuneKind::Text);
-        assert_eq!(
-            dune_kind("decimal(12, 7)"),
-            DuneKind::Decimal { scale: Some(7) }
-        );
-        assert_eq!(
-            dune_kind("timestamp(3) with time zone"),
-            DuneKind::Timestamp { zoned: true }
-        );
-        assert_eq!(dune_kind("timestamp"), DuneKind::Timestamp { zoned: false });
-        assert_eq!(dune_kind("uint256"), DuneKind::Decimal { scale: Some(0) });
-        assert_eq!(dune_kind("array(varbinary)"), DuneKind::Other);
+    fn equalities_across_columns_need_the_same_kind_of_comparison() {
+        let t = DuneType::parse;
+        assert!(same_comparison(&t("varchar(42)"), &t("varchar")));
+        assert!(same_comparison(&t("tinyint"), &t("bigint")));
+        assert!(same_comparison(&t("uint256"), &t("decimal(38, 0)")));
+        assert!(!same_comparison(&t("decimal(10, 2)"), &t("decimal(10, 0)")));
+        assert!(same_comparison(
+            &t("timestamp(3) with time zone"),
+            &t("timestamp with time zone")
+        ));
+        assert!(!same_comparison(
+            &t("timestamp"),
+            &t("timestamp with time zone")
+        ));
+        assert!(!same_comparison(&t("bigint"), &t("double")));
+        assert!(!same_comparison(&t("varbinary"), &t("varchar")));
     }
 
     #[test]
     fn a_column_that_makes_ties_is_sorted_on_dune_only_as_the_last_key() {
         // CI seed 957702864: ORDER BY c0, c1 DESC with c0 timestamp(0) over Dune's
         // milliseconds came back in Dune's order of the milliseconds, not by c1
-        let ts = Some(DuneKind::Timestamp { zoned: false });
+        let ts = Some(&DuneType::parse("timestamp"));
         assert_eq!(rule(oid::TIMESTAMP, 0, ts, true).sort, Sort::LastKey);
         assert_eq!(rule(oid::TIMESTAMP, -1, ts, true).sort, Sort::Exact);
         assert_eq!(rule(oid::DATE, -1, ts, true).sort, Sort::LastKey);
         let n14_0 = (14 << 16) + 4;
-        let double = Some(DuneKind::Double);
+        let double = Some(&DuneType::Double);
         assert_eq!(rule(oid::NUMERIC, n14_0, double, true).sort, Sort::LastKey);
         assert_eq!(rule(oid::NUMERIC, -1, double, true).sort, Sort::Exact);
-        let int = Some(DuneKind::Integer);
+        let int = Some(&DuneType::Integer);
         assert_eq!(rule(oid::FLOAT8, -1, int, true).sort, Sort::LastKey);
         assert_eq!(rule(oid::NUMERIC, n14_0, int, true).sort, Sort::Exact);
     }
 
     #[test]
     fn the_issues_inputs_get_the_rules_that_keep_results() {
-        let ts = Some(DuneKind::Timestamp { zoned: true });
+        let ts = Some(&DuneType::parse("timestamp(3) with time zone"));
         assert_eq!(
             rule(oid::DATE, -1, ts, true).compare,
             Compare::DateOfTimestamp
@@ -335,7 +325,7 @@ mod tests {
         let n12_0 = (12 << 16) + 4;
         assert_eq!(numeric_scale(n12_0), Some(0));
         assert_eq!(
-            rule(oid::NUMERIC, n12_0, Some(DuneKind::Double), true).compare,
+            rule(oid::NUMERIC, n12_0, Some(&DuneType::Double), true).compare,
             Compare::Rounded { digits: 0 }
         );
         assert_eq!(
@@ -344,18 +334,18 @@ mod tests {
         );
         // digits in a varchar sort as text on Dune: never sorted, never compared as numbers
         assert_eq!(
-            rule(oid::NUMERIC, -1, Some(DuneKind::Real), true).compare,
+            rule(oid::NUMERIC, -1, Some(&DuneType::Real), true).compare,
             Compare::Approximate,
             "3.4e38 as numeric is not the real Dune compares"
         );
-        let text = Some(DuneKind::Text);
+        let text = Some(&DuneType::parse("varchar"));
         assert_eq!(rule(oid::NUMERIC, -1, text, true).sort, Sort::Never);
         assert_eq!(
             rule(oid::NUMERIC, -1, None, true).sort,
             Sort::Never,
             "unknown: no sort"
         );
-        assert_eq!(rule(oid::TEXT, -1, Some(DuneKind::Binary), true), NEVER);
+        assert_eq!(rule(oid::TEXT, -1, Some(&DuneType::Varbinary), true), NEVER);
         assert_eq!(
             rule(oid::TEXT, -1, text, false),
             NEVER,

@@ -4,6 +4,7 @@
 //! result cells and the deparsing of quals both read this table, so a type is added once.
 
 use crate::prepare::Target;
+use dune_api::DuneType;
 
 /// How values of a PostgreSQL type compare when a filter is evaluated by Dune; decides which
 /// operators and sorts may be pushed down.
@@ -90,6 +91,26 @@ const TABLE: &[(u32, Target, Family)] = &[
     (oid::JSONB, Target::Json, Family::Other),
     (oid::JSON, Target::Json, Family::Other),
 ];
+
+/// The Dune type a column of local type `oid` is taken to have when nothing says which (a
+/// hand-declared column without `dune_type`), for writing the literals compared with it in
+/// DuneSQL: integers as integers, floats as doubles, and strings, bytes, booleans, dates and
+/// timestamps as such; None (literals written by their own form) for numeric and the rest.
+pub fn assumed_dune_type(oid: u32) -> Option<DuneType> {
+    Some(match oid {
+        oid::INT2 | oid::INT4 | oid::INT8 => DuneType::Bigint,
+        oid::FLOAT4 | oid::FLOAT8 => DuneType::Double,
+        oid::BOOL => DuneType::Boolean,
+        oid::TEXT | oid::VARCHAR | oid::BPCHAR => DuneType::Varchar { length: None },
+        oid::BYTEA => DuneType::Varbinary,
+        oid::TIMESTAMPTZ | oid::TIMESTAMP => DuneType::Timestamp {
+            precision: None,
+            zoned: oid == oid::TIMESTAMPTZ,
+        },
+        oid::DATE => DuneType::Date,
+        _ => return None,
+    })
+}
 
 /// The rule for the type `oid`; any type not in the table (domains, enums, arrays, user types)
 /// goes through its input function (`Target::Raw`) and is never pushed down.

@@ -1,37 +1,26 @@
 //! Dune (DuneSQL/Trino) column types and the PostgreSQL types they become.
 
-/// The PostgreSQL type for a Dune column type, as IMPORT FOREIGN SCHEMA declares it.
-pub fn postgres_type(dune: &str) -> String {
-    let t = dune.trim().to_ascii_lowercase();
-    let base = t.split(['(', ' ']).next().unwrap_or("");
-    match base {
-        "varchar" | "char" => "text".into(),
-        "bigint" => "bigint".into(),
-        "integer" | "int" => "integer".into(),
-        "smallint" | "tinyint" => "smallint".into(),
-        "double" => "double precision".into(),
-        "real" => "real".into(),
-        "decimal" => match t.find('(') {
-            Some(i) => {
-                let args: String = t[i..].chars().filter(|c| !c.is_whitespace()).collect();
-                if args.len() > 2
-                    && args[1..args.len() - 1]
-                        .split(',')
-                        .all(|p| p.parse::<u32>().is_ok())
-                {
-                    format!("numeric{args}")
-                } else {
-                    "numeric".into()
-                }
-            }
-            None => "numeric".into(),
-        },
-        "uint256" | "int256" => "numeric".into(),
-        "boolean" => "boolean".into(),
-        "varbinary" => "bytea".into(),
-        "date" => "date".into(),
-        "timestamp" if t.ends_with("with time zone") => "timestamp with time zone".into(),
-        "timestamp" => "timestamp".into(),
+use dune_api::DuneType;
+
+/// The PostgreSQL type for a Dune column type, as IMPORT FOREIGN SCHEMA declares it: strings
+/// as text, integers by their width, floats as real or double precision, decimal(p, s) as
+/// numeric(p, s), uint256 and int256 as numeric, varbinary as bytea, timestamps with or without
+/// time zone, and anything else (json, arrays, maps, rows, time, …) as jsonb.
+pub fn postgres_type(dune: &DuneType) -> String {
+    match dune {
+        t if t.is_text() => "text".into(),
+        DuneType::Bigint => "bigint".into(),
+        DuneType::Integer => "integer".into(),
+        DuneType::Smallint | DuneType::Tinyint => "smallint".into(),
+        DuneType::Double => "double precision".into(),
+        DuneType::Real => "real".into(),
+        DuneType::Decimal { precision, scale } => format!("numeric({precision},{scale})"),
+        DuneType::Uint256 | DuneType::Int256 => "numeric".into(),
+        DuneType::Boolean => "boolean".into(),
+        DuneType::Varbinary => "bytea".into(),
+        DuneType::Date => "date".into(),
+        DuneType::Timestamp { zoned: true, .. } => "timestamp with time zone".into(),
+        DuneType::Timestamp { zoned: false, .. } => "timestamp".into(),
         _ => "jsonb".into(),
     }
 }
@@ -122,7 +111,10 @@ fn result_columns(names: &[String], types: &[String]) -> Vec<String> {
         .enumerate()
         .map(|(i, (name, local))| {
             let dune = types.get(i);
-            let ty = dune.map_or_else(|| "text".to_string(), |t| postgres_type(t));
+            let ty = dune.map_or_else(
+                || "text".to_string(),
+                |t| postgres_type(&DuneType::parse(t)),
+            );
             let mut col_opts = Vec::new();
             if local != *name {
                 col_opts.push(format!("column_name {}", quote_literal(name)));
@@ -296,7 +288,7 @@ mod tests {
             ("something new", "jsonb"),
         ];
         for (dune, pg) in cases {
-            assert_eq!(postgres_type(dune), pg, "{dune}");
+            assert_eq!(postgres_type(&DuneType::parse(dune)), pg, "{dune}");
         }
     }
 

@@ -10,6 +10,7 @@
 
 use crate::time::{date_text, timestamp_text};
 use crate::type_table::oid;
+use dune_api::DuneType;
 
 /// A column type of Dune's uploaded tables (§9; the SDKs' `ColumnType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,26 +61,40 @@ impl UploadType {
         }
     }
 
-    /// The upload type of a DuneSQL type name as Dune spells it in a table's columns or a
-    /// `dune_type` option (`varchar(42)`, `timestamp(3) with time zone`, `tinyint`); None for a
-    /// type an upload cannot declare (arrays, maps, decimal).
-    pub fn parse(dune_type: &str) -> Option<UploadType> {
-        let t = dune_type.trim().to_ascii_lowercase();
-        let base = t.split(['(', ' ']).next().unwrap_or("");
-        Some(match base {
-            "varchar" | "char" => UploadType::Varchar,
-            "varbinary" => UploadType::Varbinary,
-            "uint256" => UploadType::Uint256,
-            "int256" => UploadType::Int256,
-            "bigint" => UploadType::Bigint,
-            "integer" | "int" | "smallint" | "tinyint" => UploadType::Integer,
-            "double" | "real" => UploadType::Double,
-            "boolean" => UploadType::Boolean,
-            "timestamp" => UploadType::Timestamp,
-            "date" => UploadType::Date,
+    /// The upload type of a Dune column type (a table's column as Dune lists it, or a
+    /// `dune_type` option); None for a type an upload cannot declare (arrays, maps, decimal).
+    pub fn of(dune: &DuneType) -> Option<UploadType> {
+        Some(match dune {
+            t if t.is_text() => UploadType::Varchar,
+            DuneType::Varbinary => UploadType::Varbinary,
+            DuneType::Uint256 => UploadType::Uint256,
+            DuneType::Int256 => UploadType::Int256,
+            DuneType::Bigint => UploadType::Bigint,
+            t if t.is_integer() => UploadType::Integer,
+            DuneType::Double | DuneType::Real => UploadType::Double,
+            DuneType::Boolean => UploadType::Boolean,
+            DuneType::Timestamp { .. } => UploadType::Timestamp,
+            DuneType::Date => UploadType::Date,
             _ => return None,
         })
     }
+}
+
+/// The upload type of a column whose base type is `base_oid` (a domain's base type, with its
+/// typmod), for creating a Dune table from it (`dune_create_table`) and for writing it
+/// (INSERT): its `declared` type (the column's `dune_type` option) if an upload can declare it,
+/// else the `remote` type (the Dune table's column, when known), else [`upload_type_for`]'s map.
+/// None when none applies (an interval, a range, an array).
+pub fn column_type(
+    base_oid: u32,
+    typmod: i32,
+    declared: Option<&DuneType>,
+    remote: Option<&DuneType>,
+) -> Option<UploadType> {
+    declared
+        .and_then(UploadType::of)
+        .or_else(|| remote.and_then(UploadType::of))
+        .or_else(|| upload_type_for(base_oid, typmod))
 }
 
 /// The scale of a `numeric(p, s)` typmod; None without one.
@@ -498,10 +513,23 @@ mod tests {
         assert!(!accepts(UploadType::Varchar, oid::BYTEA));
         assert!(!accepts(UploadType::Varbinary, oid::TEXT));
         assert!(accepts(UploadType::Uint256, oid::NUMERIC));
+        let ty = DuneType::parse;
         assert_eq!(
-            UploadType::parse("timestamp(3) with time zone"),
+            UploadType::of(&ty("timestamp(3) with time zone")),
             Some(UploadType::Timestamp)
         );
-        assert_eq!(UploadType::parse("array(varchar)"), None);
+        assert_eq!(UploadType::of(&ty("array(varchar)")), None);
+        let varchar = ty("varchar");
+        assert_eq!(
+            column_type(oid::BYTEA, -1, None, Some(&varchar)),
+            Some(UploadType::Varchar),
+            "the Dune table's type over the map"
+        );
+        assert_eq!(
+            column_type(oid::TEXT, -1, Some(&ty("uint256")), Some(&varchar)),
+            Some(UploadType::Uint256),
+            "dune_type over the Dune table's"
+        );
+        assert_eq!(column_type(1186, -1, Some(&ty("json")), None), None);
     }
 }

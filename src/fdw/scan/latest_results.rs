@@ -3,15 +3,17 @@
 //! built on the I/O thread as `dune_results` builds its rows (`backend::jsonb`), with the
 //! query id, the parameters, the execution and a row number per query.
 
-use super::{Executor, ParamValues, ScanSetup};
 use crate::backend::blocking::Stream;
 use crate::backend::error::{FdwError, FdwResult};
 use crate::backend::jsonb::{JsonbPage, PAGES_AHEAD, binary_jsonb, jsonb_datum};
 use crate::backend::progress::PartialWarning;
 use crate::backend::waits::DEFAULT_WAIT;
 use crate::fdw::convert::LatestResultsRole;
-use crate::fdw::scan_plan::PlanSource;
-use dune_api::{Literal, Params, QueryId, ReadEvent, ReadSpec, ResultSource, Started, read};
+use crate::fdw::scan::executor::{Executor, ScanSetup};
+use crate::fdw::scan_plan::LatestScan;
+use dune_api::{
+    Literal, PValue, ParamValue, Params, QueryId, ReadEvent, ReadSpec, ResultSource, Started, read,
+};
 use pg_format::Prepared;
 use pgrx::{IntoDatum, JsonB, pg_sys};
 use serde_json::Value;
@@ -25,6 +27,7 @@ enum Event {
 
 pub struct LatestResults {
     setup: ScanSetup,
+    plan: LatestScan,
     events: Option<Stream<Event>>,
     /// The parameter set asked for, as the `params` column shows it.
     params: Option<Value>,
@@ -37,9 +40,10 @@ pub struct LatestResults {
 }
 
 impl LatestResults {
-    pub fn new(setup: ScanSetup) -> LatestResults {
+    pub fn new(setup: ScanSetup, plan: LatestScan) -> LatestResults {
         LatestResults {
             setup,
+            plan,
             events: None,
             params: None,
             query_id: 0,
@@ -53,11 +57,16 @@ impl LatestResults {
 
     /// The latest results to read: one per query id; None when the parameter set asked for
     /// is NULL (no row can match).
-    fn reads(&mut self, values: &ParamValues) -> FdwResult<Option<Vec<(i64, ReadSpec)>>> {
-        let PlanSource::LatestResults { query_ids, params } = &self.setup.plan.source else {
-            unreachable!("the latest-results table reads latest results")
+    fn reads(&mut self, values: &[ParamValue]) -> FdwResult<Option<Vec<(i64, ReadSpec)>>> {
+        let resolve = |v: &PValue| match v {
+            PValue::Lit(l) => Some(l.clone()),
+            PValue::Param(i) => match values.get(*i)? {
+                ParamValue::Literals(l) if l.len() == 1 => Some(l[0].clone()),
+                _ => None,
+            },
         };
-        let params = match params.as_ref().map(|p| values.resolve(p)) {
+        let (query_ids, params) = (&self.plan.query_ids, &self.plan.params);
+        let params = match params.as_ref().map(resolve) {
             None => None,
             Some(Some(Literal::Text(json))) => {
                 Some(serde_json::from_str::<Value>(&json).map_err(|e| {
@@ -70,7 +79,7 @@ impl LatestResults {
         self.params = params;
         let mut out = Vec::new();
         for v in query_ids {
-            let Some(Literal::Number(n)) = values.resolve(v) else {
+            let Some(Literal::Number(n)) = resolve(v) else {
                 continue;
             };
             let Ok(id) = n.parse::<i64>() else { continue };
@@ -98,7 +107,7 @@ impl LatestResults {
 }
 
 impl Executor for LatestResults {
-    fn start(&mut self, values: &ParamValues) -> FdwResult<()> {
+    fn start(&mut self, values: &[ParamValue]) -> FdwResult<()> {
         let Some(reads) = self.reads(values)? else {
             self.events = None;
             return Ok(());

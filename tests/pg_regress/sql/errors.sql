@@ -24,8 +24,6 @@ SELECT dune_cancel(:'slow');
 SELECT show_error(format($$SELECT * FROM dune_results(%L)$$, :'slow'));
 SELECT show_error($$SELECT * FROM dune_run(9000004, timeout => '200 ms')$$);
 -- keys, mappings and privileges
-CREATE ROLE dune_analyst;
-CREATE ROLE dune_outsider;
 GRANT USAGE ON FOREIGN SERVER dune TO dune_analyst;
 GRANT EXECUTE ON FUNCTION show_error(text) TO dune_analyst, dune_outsider;
 SET ROLE dune_outsider;

@@ -79,7 +79,6 @@ EXPLAIN (COSTS OFF) SELECT * FROM table_sizes_now;
 SELECT e -> 'total_requests' AS requests FROM emulator() e;
 -- the key is the one of the role the plan checks permissions as: a view uses its owner's
 -- mapping, as with postgres_fdw
-CREATE ROLE dune_viewer;
 CREATE VIEW trades_view AS SELECT project, usd_amount FROM dex_trades;
 GRANT SELECT ON trades_view TO dune_viewer;
 SET ROLE dune_viewer;

@@ -20,7 +20,6 @@ CREATE SERVER tuned FOREIGN DATA WRAPPER dune_fdw
              max_retry_wait_ms '10000', fetch_size '1000', fetch_concurrency '8', max_response_bytes '1048576');
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'tuned';
 -- only a superuser may point a server somewhere: api_url decides where keys are sent
-CREATE ROLE dune_server_owner;
 GRANT USAGE ON FOREIGN DATA WRAPPER dune_fdw TO dune_server_owner;
 GRANT EXECUTE ON FUNCTION show_error(text) TO dune_server_owner;
 SET ROLE dune_server_owner;
@@ -29,6 +28,7 @@ CREATE SERVER mine FOREIGN DATA WRAPPER dune_fdw OPTIONS (max_retries '1');
 SELECT show_error($$ALTER SERVER mine OPTIONS (ADD api_url 'http://10.0.0.1/api')$$);
 RESET ROLE;
 -- keys in user mappings are hidden from other roles
+CREATE USER MAPPING FOR dune_analyst SERVER dune OPTIONS (api_key 'emulator-key');
 SELECT srvname, usename, umoptions FROM pg_user_mappings WHERE srvname = 'dune' ORDER BY usename;
 SET ROLE dune_outsider;
 SELECT srvname, usename, umoptions FROM pg_user_mappings WHERE srvname = 'dune' ORDER BY usename;

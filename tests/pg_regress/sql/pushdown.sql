@@ -1,4 +1,12 @@
 -- What is sent to Dune, and proof that pushdown never changes a result.
+CREATE FOREIGN TABLE dex_trades (
+    block_time timestamptz OPTIONS (dune_type 'timestamp with time zone'),
+    project text OPTIONS (dune_type 'varchar'),
+    usd_amount float8 OPTIONS (dune_type 'double'),
+    tx_hash bytea OPTIONS (dune_type 'varbinary')
+) SERVER dune OPTIONS (query_id '1258228');
+CREATE TABLE my_projects (project text PRIMARY KEY, team text);
+INSERT INTO my_projects VALUES ('uniswap', 'amm'), ('curve', 'stables'), ('unknown', 'none');
 -- EXPLAIN VERBOSE shows the request: columns, filters, sort and limit.
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT project, usd_amount FROM dex_trades

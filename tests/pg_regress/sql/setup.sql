@@ -12,6 +12,16 @@ ALTER DATABASE dune_fdw_regress SET dune_fdw.progress = off;
 -- (which would answer repeated reads itself) is off here: credits.sql tests it
 ALTER SERVER dune OPTIONS (SET api_url :'api_url', ADD cache 'off');
 CREATE USER MAPPING FOR CURRENT_USER SERVER dune OPTIONS (api_key 'emulator-key');
+-- the roles the tests act as (roles belong to the cluster: made once, whichever test runs)
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['dune_analyst', 'dune_outsider', 'dune_viewer', 'dune_server_owner'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I', r);
+        END IF;
+    END LOOP;
+END $$;
 -- show_error(sql): the error a statement raises, with its SQLSTATE, DETAIL, HINT and CONTEXT, and
 -- execution ids masked (but the example id of error messages) so that outputs are stable
 CREATE FUNCTION show_error(sql text) RETURNS text LANGUAGE plpgsql AS $$

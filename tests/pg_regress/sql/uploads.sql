@@ -44,7 +44,7 @@ COPY labels (address, label, amount) FROM STDIN;
 \\x04	copied too	2
 \.
 SELECT encode(address, 'hex') AS address, label, updated_at, amount FROM labels ORDER BY address;
--- reads push down as for any Dune result: the columns, the filter, the order
+-- reads run one DuneSQL statement, as for Dune's own tables: the columns, the filter, the order
 EXPLAIN (VERBOSE, COSTS OFF) SELECT label FROM labels WHERE amount > 1 ORDER BY label;
 SELECT label FROM labels WHERE amount > 1 ORDER BY label;
 

@@ -154,7 +154,7 @@ fn trade_row(t: &Trade) -> Vec<Sql> {
         text(&t.token_sold_symbol),
         Sql::Real(t.token_bought_amount),
         t.token_bought_amount_raw
-            .map_or(Sql::Null, |v| Sql::Integer(v as i64)),
+            .map_or(Sql::Null, |v| Sql::Text(v.to_string())),
         t.amount_usd.map_or(Sql::Null, Sql::Real),
         Sql::Blob(t.token_bought_address.to_vec()),
         Sql::Blob(t.token_sold_address.to_vec()),
@@ -174,16 +174,18 @@ fn token_row(t: &Token) -> Vec<Sql> {
     ]
 }
 
-/// An uploaded value as the engine stores it; `Err` for a 256-bit value beyond 64 bits.
+/// An uploaded value as the engine stores it; `Err` names a 256-bit value that is not a whole
+/// number in its type's range (the upload's checks let none in).
 fn upload_value(kind: Kind, cell: Cell<'_>) -> Result<Sql, String> {
     Ok(match cell {
         Cell::Null => Sql::Null,
         Cell::Int(d) if kind == Kind::Date => Sql::Integer(d * DAY_US),
+        Cell::Int(i) if matches!(kind, Kind::Uint256 | Kind::Int256) => Sql::Text(i.to_string()),
         Cell::Int(i) => Sql::Integer(i),
         Cell::Float(f) => Sql::Real(f),
         Cell::Bool(b) => Sql::Integer(b.into()),
         Cell::Text(s) if matches!(kind, Kind::Uint256 | Kind::Int256) => {
-            Sql::Integer(s.parse::<i64>().map_err(|_| s.to_string())?)
+            Sql::Text(functions::wide(s, DType::from_kind(kind)).map_err(|_| s.to_string())?)
         }
         Cell::Text(s) => Sql::Text(s.to_string()),
         Cell::Bytes(b) => Sql::Blob(b.to_vec()),
@@ -216,7 +218,7 @@ impl Db {
         let cols: Vec<String> = t
             .columns
             .iter()
-            .map(|(n, ty)| format!("{} {}", quote(&n.to_lowercase()), ty.declared()))
+            .map(|(n, ty)| format!("{} {}", quote(&n.to_lowercase()), ty.column_definition()))
             .collect();
         let name = quote(&t.sqlite);
         self.conn.execute_batch(&format!(
@@ -268,8 +270,7 @@ impl Db {
                 for (c, def) in chunk.columns.iter().zip(&table.columns) {
                     row.push(upload_value(def.kind, c.cell(r)).map_err(|v| {
                         format!(
-                            "line 1:1: {name} holds a {} value beyond 64 bits ({v}), which the \
-                             Dune API emulator cannot evaluate",
+                            "line 1:1: {name} holds a {} value out of its range ({v})",
                             def.kind.name()
                         )
                     })?);

@@ -4,7 +4,7 @@
 
 use super::lex::Tk;
 use super::translate::{R, Scope, Tr, quote};
-use super::types::DType;
+use super::types::{DType, NUMBER_COLLATION};
 use crate::cells;
 use std::ops::Range;
 
@@ -121,6 +121,16 @@ impl Tr<'_> {
         out.push(' ');
         match t.kind {
             Tk::Str => out.push_str(&self.string(i, scope)?),
+            // a whole number past 64 bits would be a lossy REAL in SQLite (Trino makes it a
+            // decimal of up to 38 digits): refused rather than guessed
+            Tk::Num
+                if t.text.bytes().all(|b| b.is_ascii_digit()) && t.text.parse::<i64>().is_err() =>
+            {
+                return Err(self.unsupported(
+                    i,
+                    "a whole-number literal beyond 64 bits (write CAST('…' AS uint256))",
+                ));
+            }
             Tk::Num => out.push_str(&t.text),
             Tk::Hex if t.text.len() % 2 == 1 => {
                 return Err(self.err(i, "Binary literal must contain an even number of digits"));
@@ -438,7 +448,18 @@ impl Tr<'_> {
             false => Err(self.err(i, &format!("Unexpected parameters for function {name}"))),
         };
         let first_type = args.first().and_then(|a| self.infer(a.clone(), scope));
+        let wide = first_type.filter(|t| t.is_wide());
         let text = match name {
+            // uint256 and int256 are digits: summed exactly, ordered by the number collation
+            "sum" if wide.is_some() => format!(
+                "(dune_sum256({}, '{}') COLLATE {NUMBER_COLLATION})",
+                all()?.join(","),
+                wide.map_or("", DType::declared)
+            ),
+            "min" | "max" if wide.is_some() => {
+                arity(args.len() == 1)?;
+                format!("({name}({}) COLLATE {NUMBER_COLLATION})", all()?.join(","))
+            }
             "count" | "sum" | "avg" | "abs" | "coalesce" | "nullif" | "lower" | "upper"
             | "length" | "trim" | "ltrim" | "rtrim" | "replace" | "substr" | "row_number"
             | "rank" | "dense_rank" => format!("{name}({})", all()?.join(",")),

@@ -1,16 +1,21 @@
 //! SQLite functions the translation calls where SQLite has no equivalent with Trino's
 //! semantics: `dune_cast` (CAST and TRY_CAST), `dune_date_trunc`, `dune_part` (year(), …),
-//! `dune_floor` and `dune_ceil`. An error they raise starts with [`MARK`] and is passed on as
-//! the execution's error.
+//! `dune_floor` and `dune_ceil`, `dune_sum256` (an exact sum of uint256 or int256) and the
+//! collation that compares their digits as numbers. An error they raise starts with [`MARK`]
+//! and is passed on as the execution's error.
 
-use super::types::DType;
+use super::types::{DType, NUMBER_COLLATION};
 use crate::cells;
 use crate::time::{
     civil_from_days, days_from_civil, dune_date, dune_timestamp, dune_timestamp_plain,
 };
+use bigdecimal::BigDecimal;
+use bigdecimal::num_bigint::Sign;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as Sql, ValueRef};
 use rusqlite::{Connection, Error};
+use std::cmp::Ordering;
+use std::str::FromStr;
 
 /// The start of an error message raised by these functions.
 pub const MARK: &str = "DUNE: ";
@@ -47,6 +52,8 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             _ => Ok(Sql::Null),
         }
     })?;
+    conn.create_collation(NUMBER_COLLATION, compare_numbers)?;
+    conn.create_aggregate_function("dune_sum256", 2, flags, WideSum)?;
     for (name, up) in [("dune_floor", false), ("dune_ceil", true)] {
         conn.create_scalar_function(name, 1, flags, move |ctx: &mut Context<'_>| {
             Ok(match ctx.get_raw(0) {
@@ -57,6 +64,96 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Two texts compared as decimal numbers (uint256 and int256 digits, and the literals compared
+/// with them); a text that is not a number sorts after every number, by its bytes.
+fn compare_numbers(a: &str, b: &str) -> Ordering {
+    match (
+        BigDecimal::from_str(a.trim()),
+        BigDecimal::from_str(b.trim()),
+    ) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+/// 2^255, as digits.
+const TWO_255: &str =
+    "57896044618658097711785492504343953926634992332820282019728792003956564819968";
+
+/// Whether `n` is within `ty`'s range (uint256: 0 to 2^256 - 1; int256: -2^255 to 2^255 - 1).
+fn in_range(n: &BigDecimal, ty: DType) -> bool {
+    let half = BigDecimal::from_str(TWO_255).expect("digits");
+    match ty {
+        DType::Uint256 => n.sign() != Sign::Minus && *n < &half * BigDecimal::from(2),
+        _ => *n >= -half.clone() && *n < half,
+    }
+}
+
+/// The canonical digits of a whole number of type `ty` (uint256 or int256) given as text;
+/// `Err` names what is wrong.
+pub fn wide(text: &str, ty: DType) -> Result<String, String> {
+    let upper = ty.name().to_uppercase();
+    let n = BigDecimal::from_str(text.trim())
+        .ok()
+        .filter(BigDecimal::is_integer)
+        .ok_or_else(|| format!("Cannot cast '{text}' to {upper}"))?;
+    if !in_range(&n, ty) {
+        return Err(format!("Out of range for {}: {text}", ty.name()));
+    }
+    Ok(n.with_scale(0).to_string())
+}
+
+/// `sum(x)` of uint256 or int256 values, exact; an out-of-range sum fails, as in Trino.
+#[derive(Debug)]
+struct WideSum;
+
+impl rusqlite::functions::Aggregate<Option<(BigDecimal, DType)>, Sql> for WideSum {
+    fn init(&self, _: &mut Context<'_>) -> rusqlite::Result<Option<(BigDecimal, DType)>> {
+        Ok(None)
+    }
+
+    fn step(
+        &self,
+        ctx: &mut Context<'_>,
+        acc: &mut Option<(BigDecimal, DType)>,
+    ) -> rusqlite::Result<()> {
+        let v = match ctx.get_raw(0) {
+            ValueRef::Null => return Ok(()),
+            ValueRef::Integer(i) => BigDecimal::from(i),
+            ValueRef::Text(t) => BigDecimal::from_str(&String::from_utf8_lossy(t))
+                .map_err(|_| fail("sum of a uint256 or int256 that is not a number".into()))?,
+            _ => {
+                return Err(fail(
+                    "sum of a uint256 or int256 that is not a number".into(),
+                ));
+            }
+        };
+        let ty: String = ctx.get(1)?;
+        let ty = DType::from_declared(&ty).unwrap_or(DType::Int256);
+        *acc = Some(match acc.take() {
+            Some((a, _)) => (a + v, ty),
+            None => (v, ty),
+        });
+        Ok(())
+    }
+
+    fn finalize(
+        &self,
+        _: &mut Context<'_>,
+        acc: Option<Option<(BigDecimal, DType)>>,
+    ) -> rusqlite::Result<Sql> {
+        let Some(Some((total, ty))) = acc else {
+            return Ok(Sql::Null);
+        };
+        if !in_range(&total, ty) {
+            return Err(fail(format!("Out of range for {}: {total}", ty.name())));
+        }
+        Ok(Sql::Text(total.with_scale(0).to_string()))
+    }
 }
 
 /// The text of a value for a cast to varchar.
@@ -93,7 +190,6 @@ fn to_whole(v: ValueRef<'_>, to: DType) -> Result<i64, String> {
     };
     let fits = match to {
         DType::Integer => i32::try_from(i).is_ok(),
-        DType::Uint256 => i >= 0,
         _ => true,
     };
     match fits {
@@ -116,6 +212,12 @@ pub fn cast(v: ValueRef<'_>, from: &str, to: &str) -> Result<Sql, String> {
     let temporal = from.is_some_and(DType::is_temporal);
     Ok(match to {
         DType::Varchar => Sql::Text(to_text(v, from)?),
+        t if t.is_wide() => Sql::Text(match v {
+            ValueRef::Integer(i) => wide(&i.to_string(), t)?,
+            ValueRef::Real(f) if f.is_finite() => wide(&format!("{:.0}", f.round()), t)?,
+            ValueRef::Text(_) => wide(&text(v).unwrap_or_default(), t)?,
+            _ => return Err(format!("Cannot cast to {}", t.name().to_uppercase())),
+        }),
         t if t.is_whole() => Sql::Integer(to_whole(v, t)?),
         DType::Double => Sql::Real(match v {
             ValueRef::Integer(i) => i as f64,

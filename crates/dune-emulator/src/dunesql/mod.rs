@@ -52,7 +52,9 @@
 //!
 //! # Trino semantics emulated
 //! - Storage: varchar as TEXT, varbinary as BLOB, boolean as 0/1, integers as 64-bit
-//!   integers, double as REAL, dates and timestamps as microseconds since the epoch (UTC),
+//!   integers, uint256 and int256 as their digits with a collation that compares them as
+//!   numbers (`sum` exact, `min`/`max`/`ORDER BY`/`GROUP BY` over all 256 bits), double as
+//!   REAL, dates and timestamps as microseconds since the epoch (UTC),
 //!   so varchar compares by code point (SQLite's BINARY collation on UTF-8), varbinary
 //!   bytewise, timestamps as instants, and a date with a timestamp as Trino casts it.
 //! - `LIKE` is case-sensitive (`PRAGMA case_sensitive_like`); `"x"` is always an identifier
@@ -80,8 +82,9 @@
 //!   rows, time, intervals of months or years; decimal literals (`1.5`) are doubles here
 //!   (Trino makes them decimal(p,s)). CAST from double to varchar (Trino's number format is
 //!   not emulated).
-//! - uint256 and int256 are 64-bit integers: the catalog's values stay below 2^63, and an
-//!   uploaded value beyond 64 bits makes a statement reading its table fail.
+//! - Arithmetic on uint256 and int256 (kept as digits, compared as numbers over all 256
+//!   bits, summed exactly) goes through SQLite's numbers: exact within 64 bits, a double past
+//!   them; a whole-number literal past 64 bits fails (write `CAST('…' AS uint256)`).
 //! - `UNNEST`, `LATERAL`, table functions, `VALUES`, `WITH RECURSIVE`, `WINDOW`, `ROLLUP`,
 //!   `CUBE`, `GROUPING SETS`, parenthesized joins, column alias lists on relations,
 //!   `query_<id>` views (except `SELECT * FROM query_<id> [LIMIT n]`, answered elsewhere),

@@ -1,16 +1,22 @@
 //! DuneSQL types as the SQLite engine keeps them, and their values in Dune's results encoding
 //! (API reference §11, as [`crate::tables`] and [`crate::synth`] encode them).
 //!
-//! Storage in SQLite: varchar as TEXT, varbinary as BLOB, boolean as 0/1, integer, bigint,
-//! uint256 and int256 as 64-bit INTEGER, double as REAL, date and timestamp as INTEGER
-//! microseconds since 1970-01-01 00:00:00 UTC (a date is its midnight), so that they compare
-//! and sort as instants and a date compares with a timestamp as Trino casts it.
+//! Storage in SQLite: varchar as TEXT, varbinary as BLOB, boolean as 0/1, integer and bigint as
+//! 64-bit INTEGER, uint256 and int256 as their decimal digits in TEXT columns whose collation
+//! ([`NUMBER_COLLATION`]) compares them as numbers (exact over all 256 bits: equality, order,
+//! GROUP BY, DISTINCT, min and max; `sum` is an exact aggregate of its own), double as REAL,
+//! date and timestamp as INTEGER microseconds since 1970-01-01 00:00:00 UTC (a date is its
+//! midnight), so that they compare and sort as instants and a date compares with a timestamp
+//! as Trino casts it.
 
 use crate::cells::Kind;
 use crate::time::{dune_date, dune_timestamp, dune_timestamp_plain};
 use rusqlite::types::Value as Sql;
 use serde_json::Value;
 use std::fmt::Write;
+
+/// The collation of uint256 and int256 columns (registered by `functions::register`).
+pub const NUMBER_COLLATION: &str = "dune_number";
 
 /// A DuneSQL type the engine evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +33,9 @@ pub enum DType {
     Bigint,
     /// double.
     Double,
-    /// uint256, within 63 bits here.
+    /// uint256: 0 ≤ x < 2^256.
     Uint256,
-    /// int256, within 64 bits here.
+    /// int256: -2^255 ≤ x < 2^255.
     Int256,
     /// date.
     Date,
@@ -49,8 +55,10 @@ const TYPES: [(DType, &str, &str); 12] = [
     (DType::Integer, "integer", "integer"),
     (DType::Bigint, "bigint", "bigint"),
     (DType::Double, "double", "double"),
-    (DType::Uint256, "uint256", "uint256"),
-    (DType::Int256, "int256", "int256"),
+    // no "int" in the declared names: SQLite's INTEGER affinity would turn digits past 2^63
+    // into a REAL; "char" gives TEXT
+    (DType::Uint256, "uint256", "u256char"),
+    (DType::Int256, "int256", "i256char"),
     (DType::Date, "date", "date"),
     (DType::Timestamp, "timestamp", "timestamp"),
     // Dune's results spell it without the precision (API reference §11)
@@ -75,6 +83,22 @@ impl DType {
     /// storage above: `int` in a name gives INTEGER, `doub` REAL, `char` TEXT, else NUMERIC).
     pub fn declared(self) -> &'static str {
         TYPES.iter().find(|t| t.0 == self).map_or("", |t| t.2)
+    }
+
+    /// The column definition of a SQLite column of this type: its declared type, and for the
+    /// 256-bit integers the collation that compares their digits as numbers.
+    pub fn column_definition(self) -> String {
+        match self {
+            DType::Uint256 | DType::Int256 => {
+                format!("{} COLLATE {NUMBER_COLLATION}", self.declared())
+            }
+            other => other.declared().to_string(),
+        }
+    }
+
+    /// uint256 or int256, kept as digits.
+    pub fn is_wide(self) -> bool {
+        matches!(self, DType::Uint256 | DType::Int256)
     }
 
     /// The type of a SQLite declared type written by [`DType::declared`].

@@ -1,8 +1,9 @@
-//! Aggregate pushdown for scans of Dune's tables (GetForeignUpperPaths at
-//! UPPERREL_GROUP_AGG), as postgres_fdw pushes a grouped query: when the query's only
-//! relation is a Dune table, every qual of it is in the DuneSQL, and each output of the
-//! grouping is a grouped column or an aggregate DuneSQL computes with PostgreSQL's meaning,
-//! the scan runs `SELECT g…, agg… FROM t WHERE … GROUP BY …` and returns one row per group.
+//! Aggregate pushdown (GetForeignUpperPaths at UPPERREL_GROUP_AGG), as postgres_fdw pushes a
+//! grouped query: when the grouped relation is a statement run on Dune (a Dune table's scan
+//! with every qual in its DuneSQL, or a join pushed down), and each output of the grouping is
+//! a grouped column or an aggregate DuneSQL computes with PostgreSQL's meaning, the statement
+//! gets the grouping, `SELECT g…, agg… FROM … WHERE … GROUP BY …`, and its scan returns one
+//! row per group.
 //! HAVING, ORDER BY and LIMIT above the grouping run in PostgreSQL over those rows.
 //!
 //! What is pushed, by column (PostgreSQL type over Dune type):
@@ -17,38 +18,22 @@
 //! - `min(x)`, `max(x)`: columns whose order Dune keeps exactly (never text: its order is the
 //!   collation's).
 
-use crate::fdw::deparse::{Ctx, strip};
+use crate::fdw::deparse::strip;
+use crate::fdw::plan::cost::upper_cost;
+use crate::fdw::plan::node::{PathKind, foreign_path, make_scan, marker, single_scan, target_list};
+use crate::fdw::plan::rel_info::{RelInfo, RelKind, ScanDraft, StatementDraft, keep, rel_info};
 use crate::fdw::table::Column;
-use dune_api::{Aggregate, ColumnRef, Item};
-use pg_format::{Compare, DuneKind, Sort};
+use dune_api::{Aggregate, DuneType, Expr, PValue};
+use pg_format::{Compare, Sort};
 use pgrx::{PgList, pg_sys};
-use serde::{Deserialize, Serialize};
 use std::ffi::CStr;
 
-/// The relation (0, or 1 for a join's second table) and column an expression reads, if it is
-/// a plain column of the grouped scan's relations.
-pub type Resolver<'a> = dyn Fn(*mut pg_sys::Node) -> Option<(usize, &'a Column)> + 'a;
-
-/// A [`Resolver`] over the relations of `ctxs` (one for a table, two for a join).
-///
-/// # Safety
-/// The nodes it is given must be expression nodes.
-pub unsafe fn resolver<'a>(ctxs: &'a [Ctx<'a>]) -> Box<Resolver<'a>> {
-    Box::new(move |node| {
-        // SAFETY: as the function requires.
-        ctxs.iter()
-            .enumerate()
-            .find_map(|(i, c)| unsafe { c.column(node) }.map(|col| (i, col)))
-    })
-}
-
-/// The grouping a scan computes on Dune: its output columns (the grouping target's order),
-/// the GROUP BY positions, and each output's PostgreSQL type and typmod.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Grouping {
-    pub items: Vec<Item>,
-    pub group_by: Vec<usize>,
-    pub outputs: Vec<(u32, i32)>,
+/// The grouping a statement computes on Dune: its outputs (the grouping target's order), the
+/// GROUP BY positions, and each output's PostgreSQL type and typmod.
+struct Grouping {
+    items: Vec<Expr<PValue>>,
+    group_by: Vec<usize>,
+    outputs: Vec<(u32, i32)>,
 }
 
 pub(crate) fn groupable(col: &Column) -> bool {
@@ -62,10 +47,12 @@ fn summable(col: &Column, avg: bool) -> bool {
         col.type_oid,
         pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID
     );
-    match col.dune {
-        Some(DuneKind::Double) => col.type_oid == pg_sys::FLOAT8OID,
-        Some(DuneKind::Integer) => int && !avg,
-        Some(DuneKind::Decimal { scale: Some(0) }) => col.type_oid == pg_sys::NUMERICOID && !avg,
+    match &col.dune {
+        Some(DuneType::Double) => col.type_oid == pg_sys::FLOAT8OID,
+        Some(t) if t.is_integer() => int && !avg,
+        Some(DuneType::Uint256 | DuneType::Int256 | DuneType::Decimal { scale: 0, .. }) => {
+            col.type_oid == pg_sys::NUMERICOID && !avg
+        }
         _ => false,
     }
 }
@@ -74,7 +61,7 @@ fn summable(col: &Column, avg: bool) -> bool {
 ///
 /// # Safety
 /// `node` must be a valid expression node of the grouping target.
-unsafe fn aggregate<'a>(column: &Resolver<'a>, node: *mut pg_sys::Node) -> Option<Item> {
+unsafe fn aggregate(d: &StatementDraft, node: *mut pg_sys::Node) -> Option<Expr<PValue>> {
     // SAFETY: checked to be an Aggref; its args are TargetEntries; catalog lookups by oid.
     unsafe {
         if (*node).type_ != pg_sys::NodeTag::T_Aggref {
@@ -102,7 +89,7 @@ unsafe fn aggregate<'a>(column: &Resolver<'a>, node: *mut pg_sys::Node) -> Optio
         };
         let distinct = !(*agg).aggdistinct.is_null();
         if (*agg).aggstar {
-            return (func == Aggregate::Count && !distinct).then_some(Item::Aggregate {
+            return (func == Aggregate::Count && !distinct).then_some(Expr::Aggregate {
                 func,
                 arg: None,
                 distinct: false,
@@ -112,7 +99,7 @@ unsafe fn aggregate<'a>(column: &Resolver<'a>, node: *mut pg_sys::Node) -> Optio
         if args.len() != 1 {
             return None;
         }
-        let (rel, col) = column((*args.get_ptr(0)?).expr as *mut pg_sys::Node)?;
+        let (rel, col) = d.column((*args.get_ptr(0)?).expr as *mut pg_sys::Node)?;
         let ok = match func {
             Aggregate::Count => !distinct || groupable(col),
             _ if distinct => false,
@@ -120,24 +107,22 @@ unsafe fn aggregate<'a>(column: &Resolver<'a>, node: *mut pg_sys::Node) -> Optio
             Aggregate::Avg => summable(col, true),
             Aggregate::Min | Aggregate::Max => col.rule().sort == Sort::Exact,
         };
-        ok.then(|| Item::Aggregate {
+        ok.then(|| Expr::Aggregate {
             func,
-            arg: Some(ColumnRef {
-                rel,
-                name: col.remote.clone(),
-            }),
+            arg: Some(Box::new(Expr::column(rel, &col.remote))),
             distinct,
         })
     }
 }
 
-/// The grouping of `target` over the scan `ctx` plans, if all of it can run on Dune.
+/// The statement `d` grouped by `target`, if all of it can run on Dune, with the scan's
+/// outputs (fdw_scan_tlist).
 ///
 /// # Safety
 /// `root` and `target` must be the planner's, at UPPERREL_GROUP_AGG.
-pub unsafe fn grouping<'a>(
+unsafe fn grouping(
     root: *mut pg_sys::PlannerInfo,
-    column: &Resolver<'a>,
+    d: &StatementDraft,
     target: *mut pg_sys::PathTarget,
 ) -> Option<(Grouping, Vec<*mut pg_sys::Node>)> {
     // SAFETY: the planner's Query and PathTarget; sortgrouprefs has one entry per expr when
@@ -166,12 +151,9 @@ pub unsafe fn grouping<'a>(
             let grouped = sgref != 0
                 && !pg_sys::get_sortgroupref_clause_noerr(sgref, (*parse).groupClause).is_null();
             if grouped {
-                let (rel, col) = column(expr).filter(|(_, c)| groupable(c))?;
+                let (rel, col) = d.column(expr).filter(|(_, c)| groupable(c))?;
                 g.group_by.push(g.items.len() + 1);
-                let item = Item::Column(ColumnRef {
-                    rel,
-                    name: col.remote.clone(),
-                });
+                let item = Expr::column(rel, &col.remote);
                 add(&mut g, &mut tlist, item, expr);
                 continue;
             }
@@ -184,7 +166,7 @@ pub unsafe fn grouping<'a>(
                             .iter()
                             .any(|&t| pg_sys::equal(t as *const _, node as *const _))
                         {
-                            let item = aggregate(column, node)?;
+                            let item = aggregate(d, node)?;
                             add(&mut g, &mut tlist, item, node);
                         }
                     }
@@ -216,7 +198,7 @@ pub unsafe fn grouping<'a>(
 unsafe fn add(
     g: &mut Grouping,
     tlist: &mut Vec<*mut pg_sys::Node>,
-    item: Item,
+    item: Expr<PValue>,
     expr: *mut pg_sys::Node,
 ) {
     // SAFETY: as the function requires.
@@ -224,4 +206,107 @@ unsafe fn add(
     g.items.push(item);
     g.outputs.push((ty, typmod));
     tlist.push(expr);
+}
+
+/// The statement a grouping can be added to: the query's only relation, a Dune table's scan
+/// with every qual in its statement, or a join pushed down.
+///
+/// # Safety
+/// The planner's root and the grouping's input relation.
+unsafe fn groupable_input<'a>(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+) -> Option<&'a RelInfo> {
+    // SAFETY: as the function requires.
+    unsafe {
+        let info = rel_info(input_rel)?;
+        let base =
+            single_scan(root) == Some(input_rel) && matches!(info.kind, RelKind::Base { .. });
+        let join = matches!(info.kind, RelKind::Join);
+        ((base || join) && info.all_pushed && info.statement().is_some()).then_some(info)
+    }
+}
+
+/// At the grouping stage: a path that runs the grouping and aggregates on Dune, costing one
+/// request and its groups' rows.
+///
+/// # Safety
+/// The planner's root and relations at UPPERREL_GROUP_AGG.
+pub(crate) unsafe fn add_group_path(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+) {
+    // SAFETY: as the function requires.
+    unsafe {
+        let Some(input) = groupable_input(root, input_rel) else {
+            return;
+        };
+        let draft = input.statement().expect("checked by groupable_input");
+        let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG as usize];
+        let Some((g, tlist)) = grouping(root, draft, target) else {
+            return;
+        };
+        let rows = if g.group_by.is_empty() {
+            1.0
+        } else {
+            ((*input_rel).rows / 10.0).clamp(1.0, 1_000_000.0)
+        };
+        let mut grouped = draft.clone();
+        grouped.select.items = g.items;
+        grouped.select.group_by = g.group_by;
+        grouped.outputs = Some(g.outputs);
+        grouped.exact = true;
+        keep(
+            output_rel,
+            RelInfo {
+                kind: RelKind::Grouped { tlist },
+                scan: ScanDraft::Statement(grouped),
+                params: input.params.clone(),
+                all_pushed: true,
+                cached: false,
+            },
+        );
+        let (cost, keys) = (upper_cost(rows), std::ptr::null_mut());
+        let path = foreign_path(
+            root,
+            output_rel,
+            PathKind::Upper,
+            target,
+            rows,
+            cost,
+            (keys, marker(c"group")),
+        );
+        pg_sys::add_path(output_rel, path);
+    }
+}
+
+/// The plan of a grouped path: a scan with no scan relation whose rows are the grouping
+/// target's (`fdw_scan_tlist`), computed by the grouped statement.
+///
+/// # Safety
+/// The planner's arguments of GetForeignPlan for a path made by [`add_group_path`].
+pub(crate) unsafe fn plan(
+    upper: *mut pg_sys::RelOptInfo,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    // SAFETY: as the function requires.
+    unsafe {
+        let info = rel_info(upper).expect("planned by add_group_path");
+        let RelKind::Grouped { tlist: outputs } = &info.kind else {
+            unreachable!("a grouped relation")
+        };
+        let draft = info.statement().expect("a grouping runs a statement");
+        let plan = draft.scan(Vec::new(), (None, 0), false);
+        let scan_tlist = target_list(outputs);
+        make_scan(
+            (tlist, std::ptr::null_mut()),
+            0,
+            &info.params,
+            &plan,
+            scan_tlist,
+            outer_plan,
+        )
+    }
 }
