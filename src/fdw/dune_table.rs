@@ -15,14 +15,21 @@ use crate::backend::connection;
 use crate::backend::error::{FdwError, FdwResult};
 use crate::backend::options::TableSource;
 use crate::fdw::table::Table;
-use dune_api::{ClientConfig, DuneRelation, Error, TableName, UploadedColumn};
+use dune_api::{ClientConfig, DuneRelation, DuneType, Error, TableName, UploadedColumn};
 use pgrx::pg_sys;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+/// What a `dune_table` names, with the columns Dune's catalog gives it (None: not known).
+#[derive(Debug, Clone)]
+struct Resolved {
+    relation: DuneRelation,
+    columns: Option<Vec<(String, DuneType)>>,
+}
+
 thread_local! {
     /// (server, option text) → what it names, for this backend's life.
-    static RESOLVED: RefCell<HashMap<(String, String), DuneRelation>> = RefCell::new(HashMap::new());
+    static RESOLVED: RefCell<HashMap<(String, String), Resolved>> = RefCell::new(HashMap::new());
 }
 
 /// The name the table's `dune_table` option gives, if it has one.
@@ -35,12 +42,16 @@ pub fn dune_table_name(table: &Table) -> Option<&TableName> {
 
 /// What the table's `dune_table` option names (None when it has none). May ask Dune's catalog
 /// once per backend (see the module's comment), as `role`.
-pub fn relation(table: &Table, role: pg_sys::Oid) -> FdwResult<Option<DuneRelation>> {
+fn resolve(table: &Table, role: pg_sys::Oid) -> FdwResult<Option<Resolved>> {
     let TableSource::DuneTable(options) = &table.options.source else {
         return Ok(None);
     };
     if options.upload {
-        return Ok(Some(DuneRelation::Upload(options.name.clone())));
+        let relation = DuneRelation::Upload(options.name.clone());
+        return Ok(Some(Resolved {
+            relation,
+            columns: None,
+        }));
     }
     let key = (table.server.name.clone(), options.name.to_string());
     if let Some(r) = RESOLVED.with(|m| m.borrow().get(&key).cloned()) {
@@ -51,26 +62,74 @@ pub fn relation(table: &Table, role: pg_sys::Oid) -> FdwResult<Option<DuneRelati
     Ok(Some(found))
 }
 
-fn lookup(server: &ServerInfo, role: pg_sys::Oid, name: &TableName) -> FdwResult<DuneRelation> {
+fn lookup(server: &ServerInfo, role: pg_sys::Oid, name: &TableName) -> FdwResult<Resolved> {
     let config = connection::config_for(server, role, false)?;
     let slug = format!("{}.{}", name.namespace(), name.table());
     let asked = slug.clone();
     match blocking::run(config, move |c| c.dataset(&asked)) {
-        Ok(d) if d.kind != "uploaded_table" => Ok(DuneRelation::Dataset {
-            schema: name.namespace().to_string(),
-            table: name.table().to_string(),
+        Ok(d) if d.kind != "uploaded_table" => Ok(Resolved {
+            relation: DuneRelation::Dataset {
+                schema: name.namespace().to_string(),
+                table: name.table().to_string(),
+            },
+            columns: Some(
+                d.columns
+                    .iter()
+                    .map(|(n, t)| (n.clone(), DuneType::parse(t)))
+                    .collect(),
+            ),
         }),
-        Ok(_) | Err(FdwError::Api(Error::NotFound { .. })) => {
-            Ok(DuneRelation::Upload(name.clone()))
-        }
+        Ok(_) | Err(FdwError::Api(Error::NotFound { .. })) => Ok(Resolved {
+            relation: DuneRelation::Upload(name.clone()),
+            columns: None,
+        }),
         Err(e) => Err(e),
     }
 }
 
+/// The table with what its `dune_table` names, and each column declared without `dune_type`
+/// given the Dune type Dune says its Dune column has (for free: the catalog entry of one of
+/// Dune's tables, read with the name; an upload's columns, `GET /v1/uploads`, asked only when
+/// a column needs it), so that comparisons on it are pushed by what Dune will compare, not
+/// by a guess. A column Dune does not list keeps no type (the scan's check names it).
+pub fn typed(mut table: Table, role: pg_sys::Oid) -> FdwResult<(Table, Option<DuneRelation>)> {
+    let Some(resolved) = resolve(&table, role)? else {
+        return Ok((table, None));
+    };
+    let untyped = table
+        .live_columns()
+        .any(|c| c.dune.is_none() && c.param.is_none());
+    let columns = match (&resolved.relation, resolved.columns) {
+        (_, Some(cols)) => cols,
+        (DuneRelation::Upload(name), None) if untyped => {
+            let config = connection::config_for(&table.server, role, false)?;
+            upload_columns(&config, name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.name, c.ty))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    for c in table.columns.iter_mut().flatten() {
+        if c.dune.is_none() {
+            c.dune = columns
+                .iter()
+                .find(|(n, _)| *n == c.remote)
+                .map(|(_, t)| t.clone());
+        }
+    }
+    Ok((table, Some(resolved.relation)))
+}
+
 /// The Dune columns named by `require_filter` (the table's, else the server's) that this
 /// table has: a scan must restrict one of them. A name the table lacks is an error when the
-/// table's own option gives it (the server's applies to the tables that have the column).
-pub fn required_filters(table: &Table) -> FdwResult<Vec<String>> {
+/// table's own option gives it; the server's applies to those of Dune's own tables that have
+/// the column, not to uploads (`upload`), which are the account's own.
+pub fn required_filters(table: &Table, upload: bool) -> FdwResult<Vec<String>> {
+    if upload && !table.settings.require_filter_own {
+        return Ok(Vec::new());
+    }
     let mut out = Vec::new();
     for n in &table.settings.require_filter {
         match table.named(n) {

@@ -45,7 +45,7 @@ fn dune_tables() -> TableIterator<
             t.size_bytes,
             time_of(t.created_at.as_deref()),
             time_of(t.updated_at.as_deref()),
-            Some(JsonB(t.columns_json())),
+            t.columns_json.clone().map(JsonB),
         )
     }))
 }

@@ -180,6 +180,9 @@ pub struct Upload {
     pub updated_at: Option<String>,
     /// Its columns, in Dune's order.
     pub columns: Vec<UploadedColumn>,
+    /// Its columns exactly as Dune lists them (`[{"name", "type", "nullable", …}]`), None
+    /// when it lists none.
+    pub columns_json: Option<Value>,
 }
 
 /// A column of an uploaded table as Dune lists it.
@@ -216,15 +219,8 @@ impl Upload {
             created_at: text("created_at"),
             updated_at: text("updated_at"),
             columns,
+            columns_json: v.get("columns").cloned(),
         })
-    }
-
-    /// The columns as JSON, `[{"name", "type", "nullable"}]`.
-    pub fn columns_json(&self) -> Value {
-        self.columns
-            .iter()
-            .map(|c| serde_json::json!({"name": c.name, "type": c.ty.to_string(), "nullable": c.nullable}))
-            .collect()
     }
 }
 

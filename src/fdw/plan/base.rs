@@ -7,7 +7,7 @@
 use crate::backend::error::{FdwError, FdwResult, OrRaise};
 use crate::backend::options::TableSource;
 use crate::fdw::deparse::{Ctx, clause, family, param_equality, reads_param_column};
-use crate::fdw::dune_table::{relation, required_filters};
+use crate::fdw::dune_table::{required_filters, typed};
 use crate::fdw::plan::cost::{DEFAULT_ROWS, UNUSABLE_COST, cache_facts, role_of, scan_cost};
 use crate::fdw::plan::latest_results::latest_results_qual;
 use crate::fdw::plan::node::{PathKind, foreign_path, make_scan};
@@ -120,7 +120,11 @@ unsafe fn deparse_quals(baserel: *mut pg_sys::RelOptInfo, ctx: &mut Ctx) -> FdwR
 }
 
 /// Deparses the quals of `baserel` (a scan of `table`) and decides what the scan reads.
-unsafe fn plan_base(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult<RelInfo> {
+unsafe fn plan_base(
+    baserel: *mut pg_sys::RelOptInfo,
+    table: Table,
+    relation: Option<DuneRelation>,
+) -> FdwResult<RelInfo> {
     // SAFETY: the planner's rel.
     let varno = unsafe { (*baserel).relid };
     let mut ctx = Ctx::new(varno, &table);
@@ -148,10 +152,12 @@ unsafe fn plan_base(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult
             },
             param_values: q.param_values,
         },
-        // SAFETY: as above.
-        TableSource::DuneTable(_) => unsafe {
-            ScanDraft::Statement(statement_draft(baserel, &table, columns, q.conds)?)
-        },
+        TableSource::DuneTable(_) => {
+            let rel = relation.expect("a table with dune_table names a relation");
+            // SAFETY: as above.
+            let draft = unsafe { statement_draft(baserel, &table, rel, (columns, q.conds))? };
+            ScanDraft::Statement(draft)
+        }
     };
     Ok(RelInfo {
         kind: RelKind::Base {
@@ -170,14 +176,11 @@ unsafe fn plan_base(baserel: *mut pg_sys::RelOptInfo, table: Table) -> FdwResult
 unsafe fn statement_draft(
     baserel: *mut pg_sys::RelOptInfo,
     table: &Table,
-    columns: Option<Vec<String>>,
-    conds: Vec<Expr<PValue>>,
+    rel: DuneRelation,
+    (columns, conds): (Option<Vec<String>>, Vec<Expr<PValue>>),
 ) -> FdwResult<StatementDraft> {
     // SAFETY: the planner's rel.
-    let (role, varno) = unsafe { (role_of(baserel), (*baserel).relid) };
-    let Some(rel) = relation(table, role)? else {
-        unreachable!("a table with dune_table names a relation")
-    };
+    let varno = unsafe { (*baserel).relid };
     let TableSource::DuneTable(options) = &table.options.source else {
         unreachable!("a table with dune_table")
     };
@@ -191,13 +194,14 @@ unsafe fn statement_draft(
     let items = columns.iter().map(|c| Expr::column(0, c)).collect();
     let mut select = Select::from(&rel.sql_name(), items);
     select.filters = conds;
+    let upload = matches!(rel, DuneRelation::Upload(_));
     Ok(StatementDraft {
         select,
         relations: vec![DraftRelation {
             varno,
             table: table.clone(),
-            require_filter: required_filters(table)?,
-            upload: matches!(rel, DuneRelation::Upload(_)),
+            require_filter: required_filters(table, upload)?,
+            upload,
         }],
         exact: false,
         outputs: None,
@@ -280,7 +284,8 @@ pub(crate) unsafe fn size(
     let table = Table::load(relid).or_raise();
     // SAFETY: as the function requires.
     unsafe {
-        let mut info = plan_base(baserel, table).or_raise();
+        let (table, relation) = typed(table, role_of(baserel)).or_raise();
+        let mut info = plan_base(baserel, table, relation).or_raise();
         let (learned, held) = match info.base() {
             Some((_, t)) => cache_facts(t, role_of(baserel), &info),
             None => (None, false),

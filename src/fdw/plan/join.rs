@@ -105,6 +105,8 @@ fn joined(o: &RelInfo, od: &StatementDraft, id: &StatementDraft, kind: JoinKind)
 fn sides<'a>(o: &'a RelInfo, i: &'a RelInfo) -> Option<(&'a StatementDraft, &'a StatementDraft)> {
     let (od, id) = (o.statement()?, i.statement()?);
     let base = |r: &RelInfo| matches!(r.kind, RelKind::Base { .. });
+    // partitions (other member relations) are not joined on Dune: a partitionwise join is
+    // left to PostgreSQL
     let server = |d: &StatementDraft| d.relations[0].table.server.name.clone();
     (base(o) && base(i) && o.all_pushed && i.all_pushed && server(od) == server(id))
         .then_some((od, id))
@@ -130,6 +132,11 @@ unsafe fn join_of(
             _ => return None,
         };
         if (*parse).commandType != pg_sys::CmdType::CMD_SELECT || !(*parse).rowMarks.is_null() {
+            return None;
+        }
+        let plain =
+            |r: *mut pg_sys::RelOptInfo| (*r).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL;
+        if !plain(outerrel) || !plain(innerrel) {
             return None;
         }
         let (o, i) = (rel_info(outerrel)?, rel_info(innerrel)?);

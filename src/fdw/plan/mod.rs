@@ -95,9 +95,10 @@ pub extern "C-unwind" fn get_foreign_plan(
 ) -> *mut pg_sys::ForeignScan {
     // SAFETY: the planner's arguments for a path dune_fdw made for `rel`.
     unsafe {
+        use pg_sys::RelOptKind::*;
         match (*rel).reloptkind {
-            pg_sys::RelOptKind::RELOPT_UPPER_REL => grouping::plan(rel, tlist, outer_plan),
-            pg_sys::RelOptKind::RELOPT_JOINREL => join::plan(rel, best_path, tlist, outer_plan),
+            RELOPT_UPPER_REL | RELOPT_OTHER_UPPER_REL => grouping::plan(rel, tlist, outer_plan),
+            RELOPT_JOINREL | RELOPT_OTHER_JOINREL => join::plan(rel, best_path, tlist, outer_plan),
             _ => base::plan(root, rel, best_path, (tlist, scan_clauses), outer_plan),
         }
     }

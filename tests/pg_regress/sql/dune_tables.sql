@@ -200,7 +200,8 @@ CREATE FOREIGN TABLE q (x int) SERVER dune OPTIONS (query_id '1252207');
 SELECT show_error($$ALTER FOREIGN TABLE q OPTIONS (ADD require_filter 'x')$$);
 DROP FOREIGN TABLE q;
 
--- a hand-declared table: literals are typed by dune_type, else by the column's type
+-- a hand-declared table: a column without dune_type is compared as Dune's catalog types it (read
+-- for free with the table's name), and its literals written in that type
 CREATE FOREIGN TABLE my_trades (
     project text,
     block_time timestamptz,

@@ -84,6 +84,12 @@ SELECT show_error($$INSERT INTO labels_range VALUES ('\x0a', NULL)$$);
 CREATE FOREIGN TABLE labels_plain (address bytea, amount numeric) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.labels');
 INSERT INTO labels_plain VALUES ('\x20', 2::numeric ^ 200);
 SELECT amount = 2::numeric ^ 200 AS exact FROM labels WHERE address = '\x20';
+-- without dune_type, a column is compared as the upload types it (read for free when planned):
+-- bytea over a varchar column is not sent as a varbinary comparison Dune would refuse
+CREATE FOREIGN TABLE labels_mistyped (address bytea, label bytea) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.labels');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM labels_mistyped WHERE label = 'first'::bytea AND address = '\x20';
+-- (reading its varchar values as bytea then fails on the first value, naming it)
+SELECT show_error($$SELECT count(*) FROM labels_mistyped WHERE label = 'first'::bytea$$);
 -- a bigint into a Dune double, a dropped column, a column Dune does not have, a table Dune does not have
 CREATE FOREIGN TABLE wallets_ft (address bytea, gone text, ratio bigint) SERVER dune OPTIONS (dune_table 'dune_fdw_emulator.wallets');
 ALTER FOREIGN TABLE wallets_ft DROP COLUMN gone;

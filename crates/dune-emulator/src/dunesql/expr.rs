@@ -123,8 +123,10 @@ impl Tr<'_> {
             Tk::Str => out.push_str(&self.string(i, scope)?),
             // a whole number past 64 bits would be a lossy REAL in SQLite (Trino makes it a
             // decimal of up to 38 digits): refused rather than guessed
+            // (9223372036854775808 is kept: after a minus it is the smallest bigint)
             Tk::Num
-                if t.text.bytes().all(|b| b.is_ascii_digit()) && t.text.parse::<i64>().is_err() =>
+                if t.text.bytes().all(|b| b.is_ascii_digit())
+                    && t.text.parse::<u64>().map_or(true, |n| n > 1 << 63) =>
             {
                 return Err(self.unsupported(
                     i,
