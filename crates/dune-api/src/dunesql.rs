@@ -94,8 +94,9 @@ impl Select {
         }
     }
 
-    /// Appends an expression; AND and OR are parenthesised.
-    fn write_expr(&self, out: &mut String, e: &Expr) {
+    /// Appends an expression; AND, OR, NOT and operators are parenthesised.
+    fn write_expr(&self, out: &mut String, x: &Expr) {
+        let e = x;
         match e {
             Expr::Column(c) => out.push_str(&self.column(c)),
             Expr::Value { value, ty } => write_literal(out, value, ty.as_ref()),
@@ -141,10 +142,18 @@ impl Select {
                 out.push(')');
             }
             Expr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Expr::Call { .. }
+            | Expr::Arith { .. }
+            | Expr::Negate(_)
+            | Expr::Not(_)
+            | Expr::Distinct { .. }
+            | Expr::Case { .. }
+            | Expr::Cast { .. } => self.write_compound(out, e),
             Expr::Aggregate {
                 func,
                 arg,
                 distinct,
+                filter,
             } => {
                 let _ = write!(out, "{}(", func.name());
                 match arg {
@@ -157,7 +166,72 @@ impl Select {
                     }
                 }
                 out.push(')');
+                if let Some(c) = filter {
+                    out.push_str(" FILTER (WHERE ");
+                    self.write_expr(out, c);
+                    out.push(')');
+                }
             }
+        }
+    }
+
+    /// Appends a function call, an operator, NOT, IS DISTINCT FROM, CASE or CAST.
+    fn write_compound(&self, out: &mut String, x: &Expr) {
+        match x {
+            Expr::Call { func, args } => {
+                let _ = write!(out, "{}(", func.name());
+                self.write_list(out, args, ", ");
+                out.push(')');
+            }
+            Expr::Arith { left, op, right } => {
+                out.push('(');
+                self.write_expr(out, left);
+                let _ = write!(out, " {} ", op.as_str());
+                self.write_expr(out, right);
+                out.push(')');
+            }
+            Expr::Negate(e) | Expr::Not(e) => {
+                out.push_str(if matches!(x, Expr::Not(_)) {
+                    "(NOT "
+                } else {
+                    "(- "
+                });
+                self.write_expr(out, e);
+                out.push(')');
+            }
+            Expr::Distinct {
+                left,
+                right,
+                negated,
+            } => {
+                self.write_expr(out, left);
+                out.push_str(if *negated {
+                    " IS NOT DISTINCT FROM "
+                } else {
+                    " IS DISTINCT FROM "
+                });
+                self.write_expr(out, right);
+            }
+            Expr::Case { whens, otherwise } => {
+                out.push_str("CASE");
+                for (c, v) in whens {
+                    out.push_str(" WHEN ");
+                    self.write_expr(out, c);
+                    out.push_str(" THEN ");
+                    self.write_expr(out, v);
+                }
+                if let Some(o) = otherwise {
+                    out.push_str(" ELSE ");
+                    self.write_expr(out, o);
+                }
+                out.push_str(" END");
+            }
+            Expr::Cast { expr, ty } => {
+                out.push_str("CAST(");
+                self.write_expr(out, expr);
+                let _ = write!(out, " AS {ty})");
+            }
+            _ => unreachable!("write_expr writes the others"),
         }
     }
 
@@ -517,11 +591,17 @@ mod tests {
                     func: Aggregate::Sum,
                     arg: Some(Box::new(Expr::column(0, "token_bought_amount_raw"))),
                     distinct: false,
+                    filter: None,
                 },
                 Expr::Aggregate {
                     func: Aggregate::Count,
                     arg: None,
                     distinct: false,
+                    filter: Some(Box::new(Expr::compare(
+                        Expr::column(1, "decimals"),
+                        Op::Eq,
+                        value(Literal::Number("18".into()), DuneType::Integer),
+                    ))),
                 },
             ],
         );
@@ -547,7 +627,7 @@ mod tests {
         }];
         assert_eq!(
             s.to_sql(),
-            "SELECT r2.\"symbol\" AS c1, sum(r1.\"token_bought_amount_raw\") AS c2, count(*) AS c3 FROM dex.trades r1 LEFT JOIN tokens.erc20 r2 ON r1.\"token_bought_address\" = r2.\"contract_address\" GROUP BY 1 HAVING count(*) > 5 ORDER BY 1 ASC NULLS LAST"
+            "SELECT r2.\"symbol\" AS c1, sum(r1.\"token_bought_amount_raw\") AS c2, count(*) FILTER (WHERE r2.\"decimals\" = 18) AS c3 FROM dex.trades r1 LEFT JOIN tokens.erc20 r2 ON r1.\"token_bought_address\" = r2.\"contract_address\" GROUP BY 1 HAVING count(*) FILTER (WHERE r2.\"decimals\" = 18) > 5 ORDER BY 1 ASC NULLS LAST"
         );
         assert_eq!(s.output_name(0), "c1");
         s.from.push("dune.team.labels".into());

@@ -60,7 +60,7 @@ pub use secret::ApiKey;
 pub use source::{
     ExecutionId, PERFORMANCE_TIERS, Params, Performance, QueryId, ResultSource, Sql, param_text,
 };
-pub use statement::{Aggregate, ColumnRef, Expr, Join, JoinKind, OrderKey, Select};
+pub use statement::{Aggregate, Arith, ColumnRef, Expr, Func, Join, JoinKind, OrderKey, Select};
 pub use time::parse_rfc3339_ms;
 pub use uploads::{
     InsertFormat, Inserted, MAX_NAME_LEN, TableName, UPLOAD_TYPES, Upload, UploadColumn,

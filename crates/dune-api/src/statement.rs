@@ -51,6 +51,118 @@ impl Aggregate {
     }
 }
 
+/// A DuneSQL scalar function the planner may write (named as DuneSQL names it). Which
+/// PostgreSQL functions it stands for, and when, is the caller's rule
+/// (`pg_format::shippable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Func {
+    /// `lower(s)`.
+    Lower,
+    /// `upper(s)`.
+    Upper,
+    /// `length(s)`, in characters.
+    Length,
+    /// `substr(s, start[, length])`.
+    Substr,
+    /// `strpos(s, t)`.
+    Strpos,
+    /// `replace(s, from, to)`.
+    Replace,
+    /// `abs(x)`.
+    Abs,
+    /// `floor(x)`.
+    Floor,
+    /// `ceil(x)`.
+    Ceil,
+    /// `sign(x)`.
+    Sign,
+    /// `date_trunc(unit, t)`.
+    DateTrunc,
+    /// `year(t)`.
+    Year,
+    /// `quarter(t)`.
+    Quarter,
+    /// `month(t)`.
+    Month,
+    /// `day(t)`.
+    Day,
+    /// `day_of_week(t)`: Monday 1 to Sunday 7.
+    DayOfWeek,
+    /// `day_of_year(t)`.
+    DayOfYear,
+    /// `hour(t)`.
+    Hour,
+    /// `minute(t)`.
+    Minute,
+    /// `coalesce(a, b, …)`.
+    Coalesce,
+    /// `nullif(a, b)`.
+    NullIf,
+    /// `at_timezone(t, zone)`: the same instant, in `zone` (its calendar fields are zone's).
+    AtTimezone,
+}
+
+impl Func {
+    /// The function's DuneSQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Lower => "lower",
+            Func::Upper => "upper",
+            Func::Length => "length",
+            Func::Substr => "substr",
+            Func::Strpos => "strpos",
+            Func::Replace => "replace",
+            Func::Abs => "abs",
+            Func::Floor => "floor",
+            Func::Ceil => "ceil",
+            Func::Sign => "sign",
+            Func::DateTrunc => "date_trunc",
+            Func::Year => "year",
+            Func::Quarter => "quarter",
+            Func::Month => "month",
+            Func::Day => "day",
+            Func::DayOfWeek => "day_of_week",
+            Func::DayOfYear => "day_of_year",
+            Func::Hour => "hour",
+            Func::Minute => "minute",
+            Func::Coalesce => "coalesce",
+            Func::NullIf => "nullif",
+            Func::AtTimezone => "at_timezone",
+        }
+    }
+}
+
+/// An arithmetic or string operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Arith {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (integers: truncated toward zero, as in PostgreSQL)
+    Div,
+    /// `%` (the sign of the dividend, as in PostgreSQL)
+    Mod,
+    /// `||`
+    Concat,
+}
+
+impl Arith {
+    /// The operator as DuneSQL writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arith::Add => "+",
+            Arith::Sub => "-",
+            Arith::Mul => "*",
+            Arith::Div => "/",
+            Arith::Mod => "%",
+            Arith::Concat => "||",
+        }
+    }
+}
+
 /// A DuneSQL expression. Values are written as literals of the type of what they are compared
 /// with (`ty`; None when that type is not known: numbers as digits, everything else quoted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +215,49 @@ pub enum Expr<V = Literal> {
     Or(Vec<Expr<V>>),
     /// `true` or `false`: a condition a bound value decided (`false` keeps no row).
     Bool(bool),
+    /// A scalar function.
+    Call {
+        /// The function.
+        func: Func,
+        /// Its arguments.
+        args: Vec<Expr<V>>,
+    },
+    /// `left op right`, an arithmetic or string operator.
+    Arith {
+        /// The left operand.
+        left: Box<Expr<V>>,
+        /// The operator.
+        op: Arith,
+        /// The right operand.
+        right: Box<Expr<V>>,
+    },
+    /// `- x`.
+    Negate(Box<Expr<V>>),
+    /// `NOT x`.
+    Not(Box<Expr<V>>),
+    /// `left IS [NOT] DISTINCT FROM right`.
+    Distinct {
+        /// The left operand.
+        left: Box<Expr<V>>,
+        /// The right operand.
+        right: Box<Expr<V>>,
+        /// `IS NOT DISTINCT FROM`.
+        negated: bool,
+    },
+    /// `CASE WHEN c THEN v … [ELSE e] END`.
+    Case {
+        /// (condition, value) of each WHEN.
+        whens: Vec<(Expr<V>, Expr<V>)>,
+        /// ELSE (NULL when absent).
+        otherwise: Option<Box<Expr<V>>>,
+    },
+    /// `CAST(x AS ty)`.
+    Cast {
+        /// What is cast.
+        expr: Box<Expr<V>>,
+        /// The type it becomes.
+        ty: DuneType,
+    },
     /// `f(x)`, `f(DISTINCT x)` or `count(*)` (no argument). A sum of bigints stays a bigint
     /// on Trino, which fails past 2^63 rather than answer wrongly.
     Aggregate {
@@ -112,6 +267,8 @@ pub enum Expr<V = Literal> {
         arg: Option<Box<Expr<V>>>,
         /// `DISTINCT`.
         distinct: bool,
+        /// `FILTER (WHERE …)`: the rows it aggregates.
+        filter: Option<Box<Expr<V>>>,
     },
 }
 
@@ -175,6 +332,7 @@ impl<V> Expr<V> {
                 func,
                 arg,
                 distinct,
+                filter,
             } => Expr::Aggregate {
                 func: *func,
                 arg: match arg {
@@ -182,7 +340,55 @@ impl<V> Expr<V> {
                     None => None,
                 },
                 distinct: *distinct,
+                filter: match filter {
+                    Some(c) => Some(boxed(c, f)?),
+                    None => None,
+                },
             },
+            other => other.try_map_compound(f)?,
+        })
+    }
+
+    /// [`Expr::try_map`] of a function call, an operator, NOT, IS DISTINCT FROM, CASE or
+    /// CAST.
+    fn try_map_compound<W>(&self, f: &mut dyn FnMut(&V) -> Option<W>) -> Option<Expr<W>> {
+        let boxed = |e: &Expr<V>, f: &mut dyn FnMut(&V) -> Option<W>| e.try_map(f).map(Box::new);
+        Some(match self {
+            Expr::Call { func, args } => Expr::Call {
+                func: *func,
+                args: all(args, f)?,
+            },
+            Expr::Arith { left, op, right } => Expr::Arith {
+                left: boxed(left, f)?,
+                op: *op,
+                right: boxed(right, f)?,
+            },
+            Expr::Negate(e) => Expr::Negate(boxed(e, f)?),
+            Expr::Not(e) => Expr::Not(boxed(e, f)?),
+            Expr::Distinct {
+                left,
+                right,
+                negated,
+            } => Expr::Distinct {
+                left: boxed(left, f)?,
+                right: boxed(right, f)?,
+                negated: *negated,
+            },
+            Expr::Case { whens, otherwise } => Expr::Case {
+                whens: whens
+                    .iter()
+                    .map(|(c, v)| Some((c.try_map(f)?, v.try_map(f)?)))
+                    .collect::<Option<_>>()?,
+                otherwise: match otherwise {
+                    Some(o) => Some(boxed(o, f)?),
+                    None => None,
+                },
+            },
+            Expr::Cast { expr, ty } => Expr::Cast {
+                expr: boxed(expr, f)?,
+                ty: ty.clone(),
+            },
+            _ => unreachable!("try_map maps the others"),
         })
     }
 
@@ -204,12 +410,29 @@ impl<V> Expr<V> {
             Expr::In { expr, .. } | Expr::Like { expr, .. } | Expr::IsNull { expr, .. } => {
                 expr.visit_columns(f)
             }
-            Expr::And(parts) | Expr::Or(parts) => {
+            Expr::And(parts) | Expr::Or(parts) | Expr::Call { args: parts, .. } => {
                 parts.iter_mut().for_each(|p| p.visit_columns(f));
             }
-            Expr::Aggregate { arg, .. } => {
+            Expr::Arith { left, right, .. } | Expr::Distinct { left, right, .. } => {
+                left.visit_columns(f);
+                right.visit_columns(f);
+            }
+            Expr::Negate(e) | Expr::Not(e) | Expr::Cast { expr: e, .. } => e.visit_columns(f),
+            Expr::Case { whens, otherwise } => {
+                for (c, v) in whens {
+                    c.visit_columns(f);
+                    v.visit_columns(f);
+                }
+                if let Some(o) = otherwise {
+                    o.visit_columns(f);
+                }
+            }
+            Expr::Aggregate { arg, filter, .. } => {
                 if let Some(a) = arg {
                     a.visit_columns(f);
+                }
+                if let Some(c) = filter {
+                    c.visit_columns(f);
                 }
             }
         }
@@ -294,9 +517,7 @@ impl Expr {
                 column: column(expr)?,
                 negated: *negated,
             },
-            Expr::Column(_) | Expr::Value { .. } | Expr::Bool(_) | Expr::Aggregate { .. } => {
-                return None;
-            }
+            _ => return None,
         })
     }
 }
@@ -374,14 +595,12 @@ impl<V> Select<V> {
     }
 
     /// Whether output columns are named by position (`c1`, `c2`, …): with a join, a
-    /// grouping or aggregates, where the same name could come twice or a function has none.
+    /// grouping, or an output other than a column, where the same name could come twice or an
+    /// expression has none.
     pub fn positional(&self) -> bool {
         self.from.len() > 1
             || !self.group_by.is_empty()
-            || self
-                .items
-                .iter()
-                .any(|i| matches!(i, Expr::Aggregate { .. }))
+            || self.items.iter().any(|i| !matches!(i, Expr::Column(_)))
     }
 
     /// The name of output column `i` (0-based) in the result.

@@ -586,3 +586,42 @@ fn wide_integers_compare_order_and_sum_exactly() {
     let (_, st) = run_sql(&e, &format!("SELECT u FROM {t} WHERE i = {two200}"));
     assert_eq!(st["state"], json!("QUERY_STATE_FAILED"));
 }
+
+/// Calendar fields of `at_timezone(t, zone)` are the zone's (Trino's `at_timezone`), and
+/// `lower`/`upper` map case over all of Unicode, as Trino's do.
+#[test]
+fn zoned_calendar_fields_and_unicode_case() {
+    let e = emulator();
+    let rows = |sql: &str| complete(&e, sql).3;
+    // 2024-03-10 06:30 UTC is 2024-03-09 22:30 in Los Angeles (PST, UTC-8)
+    let t = "TIMESTAMP '2024-03-10 06:30:00 UTC'";
+    let got = rows(&format!(
+        "SELECT date_trunc('day', at_timezone({t}, 'America/Los_Angeles')) AS d, \
+         day(at_timezone({t}, 'America/Los_Angeles')) AS dd, hour(at_timezone({t}, 'UTC')) AS h, \
+         day_of_week(at_timezone({t}, 'America/Los_Angeles')) AS dow, \
+         at_timezone(date_trunc('month', at_timezone({t}, 'Asia/Tokyo')), 'UTC') AS m"
+    ));
+    assert_eq!(got[0]["d"], json!("2024-03-09 08:00:00.000 UTC"));
+    assert_eq!(got[0]["dd"], json!(9));
+    assert_eq!(got[0]["h"], json!(6));
+    assert_eq!(got[0]["dow"], json!(6), "Saturday");
+    assert_eq!(
+        got[0]["m"],
+        json!("2024-02-29 15:00:00.000 UTC"),
+        "March 1st in Tokyo"
+    );
+    let got = rows("SELECT lower('ÉCOLE ΟΔΟΣ') AS l, upper('straße') AS u, sign(-2.5E0) AS s");
+    assert_eq!(
+        got[0],
+        json!({"l": "école οδος", "u": "STRASSE", "s": -1.0})
+    );
+    let (_, st) = run_sql(
+        &e,
+        &format!("SELECT hour(at_timezone({t}, 'Mars/Olympus')) AS h"),
+    );
+    assert_eq!(
+        st["state"],
+        json!("QUERY_STATE_FAILED"),
+        "an unknown zone fails"
+    );
+}

@@ -11,6 +11,7 @@
 mod jsonb;
 mod prepare;
 mod pushdown;
+mod shippable;
 mod time;
 mod type_table;
 mod types;
@@ -21,6 +22,7 @@ pub use prepare::{Cell, Prepared, Target, prepare, prepare_objects};
 pub use pushdown::{
     Compare, Rule, Sort, rounding_bounds, rounding_bounds_micros, rule, same_comparison,
 };
+pub use shippable::{FIELDS, Needs, Ship, Shipped, TRUNC_UNITS, function, operator};
 pub use time::{PG_EPOCH_UNIX_SECS, date_text, timestamp_text};
 pub use type_table::{Family, TypeRule, assumed_dune_type, oid, type_rule};
 pub use types::{create_dune_table, create_foreign_table, local_names, postgres_type};

@@ -111,11 +111,14 @@ unsafe fn deparse_quals(baserel: *mut pg_sys::RelOptInfo, ctx: &mut Ctx) -> FdwR
             }
         }
     }
-    // the request-size bound, parameters counted as `$n`
-    let shown = |e: &Expr<PValue>| e.try_map(&mut |v| Some(v.shown()))?.to_filter();
-    let (conds, dropped) = within_bound(std::mem::take(&mut q.conds), shown);
-    q.conds = conds;
-    q.all_pushed &= !dropped;
+    // a result request's filters go into its URL: its size bound, parameters counted as `$n`
+    // (a statement goes in a request's body)
+    if !ctx.statement {
+        let shown = |e: &Expr<PValue>| e.try_map(&mut |v| Some(v.shown()))?.to_filter();
+        let (conds, dropped) = within_bound(std::mem::take(&mut q.conds), shown);
+        q.conds = conds;
+        q.all_pushed &= !dropped;
+    }
     Ok(q)
 }
 
@@ -128,6 +131,7 @@ unsafe fn plan_base(
     // SAFETY: the planner's rel.
     let varno = unsafe { (*baserel).relid };
     let mut ctx = Ctx::new(varno, &table);
+    ctx.statement = matches!(table.options.source, TableSource::DuneTable(_));
     // SAFETY: as above.
     let q = unsafe { deparse_quals(baserel, &mut ctx)? };
     let params = ctx.params;

@@ -18,13 +18,13 @@
 //! - `min(x)`, `max(x)`: columns whose order Dune keeps exactly (never text: its order is the
 //!   collation's).
 
-use crate::fdw::deparse::strip;
+use crate::fdw::deparse::{Ctx, condition, expression, family, strip};
 use crate::fdw::plan::cost::upper_cost;
 use crate::fdw::plan::node::{PathKind, foreign_path, make_scan, marker, single_scan, target_list};
-use crate::fdw::plan::rel_info::{RelInfo, RelKind, ScanDraft, StatementDraft, keep, rel_info};
+use crate::fdw::plan::rel_info::{RelInfo, RelKind, ScanDraft, keep, rel_info};
 use crate::fdw::table::Column;
 use dune_api::{Aggregate, DuneType, Expr, PValue};
-use pg_format::{Compare, Sort};
+use pg_format::{Compare, Family, Sort};
 use pgrx::{PgList, pg_sys};
 use std::ffi::CStr;
 
@@ -42,6 +42,13 @@ pub(crate) fn groupable(col: &Column) -> bool {
         && col.type_oid != pg_sys::FLOAT8OID
 }
 
+/// Whether values of the PostgreSQL type `ty`, computed alike on both sides, are equal on
+/// Dune exactly when they are in PostgreSQL (floats excepted: NaN is equal to itself in
+/// PostgreSQL, not in Trino).
+fn groupable_type(ty: pg_sys::Oid) -> bool {
+    !matches!(family(ty), Family::Other) && ty != pg_sys::FLOAT4OID && ty != pg_sys::FLOAT8OID
+}
+
 fn summable(col: &Column, avg: bool) -> bool {
     let int = matches!(
         col.type_oid,
@@ -57,19 +64,55 @@ fn summable(col: &Column, avg: bool) -> bool {
     }
 }
 
-/// The aggregate `node` as DuneSQL computes it with PostgreSQL's meaning, if it is one.
+/// What an aggregate's argument is: a column (by its rule) or an expression (by its type).
+enum Arg<'a> {
+    Column(&'a Column),
+    Typed(pg_sys::Oid),
+}
+
+/// Whether `func` (with `distinct`) of `arg` gives PostgreSQL's answer on Dune (see the
+/// module's list).
+fn aggregable(func: Aggregate, distinct: bool, arg: &Arg) -> bool {
+    let ordered = |t: pg_sys::Oid| {
+        [
+            pg_sys::INT2OID,
+            pg_sys::INT4OID,
+            pg_sys::INT8OID,
+            pg_sys::FLOAT8OID,
+            pg_sys::DATEOID,
+            pg_sys::TIMESTAMPOID,
+            pg_sys::TIMESTAMPTZOID,
+        ]
+        .contains(&t)
+    };
+    let ints = |t: pg_sys::Oid| [pg_sys::INT2OID, pg_sys::INT4OID, pg_sys::INT8OID].contains(&t);
+    match (func, arg) {
+        (Aggregate::Count, _) if !distinct => true,
+        (Aggregate::Count, Arg::Column(c)) => groupable(c),
+        (Aggregate::Count, Arg::Typed(t)) => groupable_type(*t),
+        (_, _) if distinct => false,
+        (Aggregate::Sum, Arg::Column(c)) => summable(c, false),
+        (Aggregate::Avg, Arg::Column(c)) => summable(c, true),
+        (Aggregate::Min | Aggregate::Max, Arg::Column(c)) => c.rule().sort == Sort::Exact,
+        (Aggregate::Sum, Arg::Typed(t)) => ints(*t) || *t == pg_sys::FLOAT8OID,
+        (Aggregate::Avg, Arg::Typed(t)) => *t == pg_sys::FLOAT8OID,
+        (Aggregate::Min | Aggregate::Max, Arg::Typed(t)) => ordered(*t),
+    }
+}
+
+/// The aggregate `node` as DuneSQL computes it with PostgreSQL's meaning, if it is one: a
+/// function of the module's list over a column or an expression, with `FILTER (WHERE …)`.
 ///
 /// # Safety
 /// `node` must be a valid expression node of the grouping target.
-unsafe fn aggregate(d: &StatementDraft, node: *mut pg_sys::Node) -> Option<Expr<PValue>> {
+unsafe fn aggregate(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Expr<PValue>> {
     // SAFETY: checked to be an Aggref; its args are TargetEntries; catalog lookups by oid.
     unsafe {
         if (*node).type_ != pg_sys::NodeTag::T_Aggref {
             return None;
         }
         let agg = node as *mut pg_sys::Aggref;
-        if !(*agg).aggfilter.is_null()
-            || !(*agg).aggorder.is_null()
+        if !(*agg).aggorder.is_null()
             || (*agg).aggkind != b'n' as std::ffi::c_char // AGGKIND_NORMAL
             || (*agg).aggsplit != pg_sys::AggSplit::AGGSPLIT_SIMPLE
             || pg_sys::get_func_namespace((*agg).aggfnoid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
@@ -87,31 +130,57 @@ unsafe fn aggregate(d: &StatementDraft, node: *mut pg_sys::Node) -> Option<Expr<
             "max" => Aggregate::Max,
             _ => return None,
         };
+        let filter = match (*agg).aggfilter as *mut pg_sys::Node {
+            f if f.is_null() => None,
+            f => Some(Box::new(condition(ctx, f)?)),
+        };
         let distinct = !(*agg).aggdistinct.is_null();
         if (*agg).aggstar {
             return (func == Aggregate::Count && !distinct).then_some(Expr::Aggregate {
                 func,
                 arg: None,
                 distinct: false,
+                filter,
             });
         }
         let args = PgList::<pg_sys::TargetEntry>::from_pg((*agg).args);
         if args.len() != 1 {
             return None;
         }
-        let (rel, col) = d.column((*args.get_ptr(0)?).expr as *mut pg_sys::Node)?;
-        let ok = match func {
-            Aggregate::Count => !distinct || groupable(col),
-            _ if distinct => false,
-            Aggregate::Sum => summable(col, false),
-            Aggregate::Avg => summable(col, true),
-            Aggregate::Min | Aggregate::Max => col.rule().sort == Sort::Exact,
+        let arg = (*args.get_ptr(0)?).expr as *mut pg_sys::Node;
+        let (expr, ok) = match ctx.column_ref(arg) {
+            Some((rel, col)) => (
+                Expr::column(rel, &col.remote),
+                aggregable(func, distinct, &Arg::Column(col)),
+            ),
+            None => {
+                let t = expression(ctx, arg)?;
+                (t.expr, aggregable(func, distinct, &Arg::Typed(t.ty)))
+            }
         };
         ok.then(|| Expr::Aggregate {
             func,
-            arg: Some(Box::new(Expr::column(rel, &col.remote))),
+            arg: Some(Box::new(expr)),
             distinct,
+            filter,
         })
+    }
+}
+
+/// A grouping key: a column whose `=` means the same on both sides, or an expression DuneSQL
+/// computes alike whose type's `=` does.
+///
+/// # Safety
+/// `node` must be a valid expression node of the grouping target.
+unsafe fn key(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Expr<PValue>> {
+    // SAFETY: as the function requires.
+    unsafe {
+        if let Some((rel, col)) = ctx.column_ref(node) {
+            return groupable(col).then(|| Expr::column(rel, &col.remote));
+        }
+        let t = expression(ctx, node)?;
+        let constant = matches!(t.expr, Expr::Value { .. });
+        (groupable_type(t.ty) && !constant).then_some(t.expr)
     }
 }
 
@@ -122,7 +191,7 @@ unsafe fn aggregate(d: &StatementDraft, node: *mut pg_sys::Node) -> Option<Expr<
 /// `root` and `target` must be the planner's, at UPPERREL_GROUP_AGG.
 unsafe fn grouping(
     root: *mut pg_sys::PlannerInfo,
-    d: &StatementDraft,
+    ctx: &mut Ctx,
     target: *mut pg_sys::PathTarget,
 ) -> Option<(Grouping, Vec<*mut pg_sys::Node>)> {
     // SAFETY: the planner's Query and PathTarget; sortgrouprefs has one entry per expr when
@@ -151,9 +220,8 @@ unsafe fn grouping(
             let grouped = sgref != 0
                 && !pg_sys::get_sortgroupref_clause_noerr(sgref, (*parse).groupClause).is_null();
             if grouped {
-                let (rel, col) = d.column(expr).filter(|(_, c)| groupable(c))?;
+                let item = key(ctx, expr)?;
                 g.group_by.push(g.items.len() + 1);
-                let item = Expr::column(rel, &col.remote);
                 add(&mut g, &mut tlist, item, expr);
                 continue;
             }
@@ -166,7 +234,7 @@ unsafe fn grouping(
                             .iter()
                             .any(|&t| pg_sys::equal(t as *const _, node as *const _))
                         {
-                            let item = aggregate(d, node)?;
+                            let item = aggregate(ctx, node)?;
                             add(&mut g, &mut tlist, item, node);
                         }
                     }
@@ -244,9 +312,11 @@ pub(crate) unsafe fn add_group_path(
         };
         let draft = input.statement().expect("checked by groupable_input");
         let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG as usize];
-        let Some((g, tlist)) = grouping(root, draft, target) else {
+        let mut ctx = draft.ctx(input.params.clone());
+        let Some((g, tlist)) = grouping(root, &mut ctx, target) else {
             return;
         };
+        let params = ctx.params;
         let rows = if g.group_by.is_empty() {
             1.0
         } else {
@@ -262,7 +332,7 @@ pub(crate) unsafe fn add_group_path(
             RelInfo {
                 kind: RelKind::Grouped { tlist },
                 scan: ScanDraft::Statement(grouped),
-                params: input.params.clone(),
+                params,
                 all_pushed: true,
                 cached: false,
             },
@@ -281,8 +351,9 @@ pub(crate) unsafe fn add_group_path(
     }
 }
 
-/// The plan of a grouped path: a scan with no scan relation whose rows are the grouping
-/// target's (`fdw_scan_tlist`), computed by the grouped statement.
+/// The plan of a grouped path (or of an ordered or final path above it): a scan with no scan
+/// relation whose rows are the grouping target's (`fdw_scan_tlist`), computed by the grouped
+/// statement with its ORDER BY and LIMIT.
 ///
 /// # Safety
 /// The planner's arguments of GetForeignPlan for a path made by [`add_group_path`].
@@ -298,7 +369,13 @@ pub(crate) unsafe fn plan(
             unreachable!("a grouped relation")
         };
         let draft = info.statement().expect("a grouping runs a statement");
-        let plan = draft.scan(Vec::new(), (None, 0), false);
+        // an ordered or final relation above the grouping carries its ORDER BY and LIMIT
+        let select = &draft.select;
+        let plan = draft.scan(
+            select.order_by.clone(),
+            (select.limit, select.offset),
+            false,
+        );
         let scan_tlist = target_list(outputs);
         make_scan(
             (tlist, std::ptr::null_mut()),

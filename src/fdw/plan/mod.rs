@@ -74,9 +74,13 @@ pub extern "C-unwind" fn get_foreign_upper_paths(
             pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG => {
                 grouping::add_group_path(root, input_rel, output_rel)
             }
+            pg_sys::UpperRelationKind::UPPERREL_ORDERED => {
+                order_limit::add_grouped_order_path(root, input_rel, output_rel)
+            }
             pg_sys::UpperRelationKind::UPPERREL_FINAL if !extra.is_null() => {
                 let extra = extra as *mut pg_sys::FinalPathExtraData;
-                order_limit::add_final_path(root, output_rel, extra)
+                order_limit::add_final_path(root, output_rel, extra);
+                order_limit::add_grouped_final_path(root, input_rel, output_rel, extra)
             }
             _ => {}
         }

@@ -6,7 +6,8 @@
 use crate::fdw::deparse::{Ctx, strip};
 use crate::fdw::plan::cost::upper_cost;
 use crate::fdw::plan::node::{PathKind, foreign_path, marker, single_scan};
-use crate::fdw::plan::rel_info::{RelInfo, rel_info};
+use crate::fdw::plan::rel_info::{RelInfo, RelKind, ScanDraft, keep, rel_info};
+use dune_api::{Expr, OrderKey, PValue};
 use pg_format::Sort;
 use pgrx::{PgList, pg_sys};
 
@@ -219,5 +220,195 @@ pub(crate) unsafe fn add_final_path(
             (pathkeys, private),
         );
         pg_sys::add_path(output_rel, path);
+    }
+}
+
+/// The grouping run on Dune that `rel` is (or an ordered relation above it), with its outputs.
+///
+/// # Safety
+/// A relation of the planner.
+unsafe fn grouped<'a>(
+    rel: *mut pg_sys::RelOptInfo,
+) -> Option<(&'a RelInfo, &'a [*mut pg_sys::Node])> {
+    // SAFETY: as the function requires.
+    let info = unsafe { rel_info(rel) }?;
+    match &info.kind {
+        RelKind::Grouped { tlist } => Some((info, tlist)),
+        _ => None,
+    }
+}
+
+/// The ORDER BY of `pathkeys` over a grouping's outputs, if every key is one of them of a type
+/// Dune orders as PostgreSQL does (numbers, dates and timestamps; never text, whose order is
+/// the collation's).
+///
+/// # Safety
+/// The planner's pathkeys; `tlist` the grouping's outputs.
+unsafe fn grouped_order(
+    pathkeys: *mut pg_sys::List,
+    items: &[Expr<PValue>],
+    tlist: &[*mut pg_sys::Node],
+) -> Option<Vec<OrderKey<PValue>>> {
+    // SAFETY: a List of PathKey whose classes hold EquivalenceMembers; expression nodes.
+    unsafe {
+        let ordered = [
+            pg_sys::INT2OID,
+            pg_sys::INT4OID,
+            pg_sys::INT8OID,
+            pg_sys::FLOAT8OID,
+            pg_sys::NUMERICOID,
+            pg_sys::DATEOID,
+            pg_sys::TIMESTAMPOID,
+            pg_sys::TIMESTAMPTZOID,
+        ];
+        let keys = PgList::<pg_sys::PathKey>::from_pg(pathkeys);
+        let mut out = Vec::new();
+        for pk in keys.iter_ptr() {
+            let ec = (*pk).pk_eclass;
+            if (*ec).ec_has_volatile {
+                return None;
+            }
+            let position = PgList::<pg_sys::EquivalenceMember>::from_pg((*ec).ec_members)
+                .iter_ptr()
+                .find_map(|em| {
+                    let e = strip((*em).em_expr as *mut pg_sys::Node);
+                    tlist
+                        .iter()
+                        .position(|&t| pg_sys::equal(strip(t) as *const _, e as *const _))
+                })?;
+            if !ordered.contains(&pg_sys::exprType(tlist[position])) {
+                return None;
+            }
+            out.push(OrderKey {
+                expr: items[position].clone(),
+                descending: (*pk).pk_strategy == pg_sys::BTGreaterStrategyNumber as i32,
+                nulls_first: (*pk).pk_nulls_first,
+            });
+        }
+        Some(out)
+    }
+}
+
+/// At UPPERREL_ORDERED over a grouping run on Dune: the same statement with the query's
+/// ORDER BY (`GROUP BY taker ORDER BY sum(amount_usd) DESC`), when Dune can sort it.
+///
+/// # Safety
+/// The planner's structures at UPPERREL_ORDERED.
+pub(crate) unsafe fn add_grouped_order_path(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    ordered_rel: *mut pg_sys::RelOptInfo,
+) {
+    // SAFETY: as the function requires.
+    unsafe {
+        let Some((info, tlist)) = grouped(input_rel) else {
+            return;
+        };
+        let ScanDraft::Statement(draft) = &info.scan else {
+            return;
+        };
+        let pathkeys = (*root).sort_pathkeys;
+        let Some(order) = grouped_order(pathkeys, &draft.select.items, tlist) else {
+            return;
+        };
+        let mut d = draft.clone();
+        d.select.order_by = order;
+        let ordered = RelInfo {
+            kind: RelKind::Grouped {
+                tlist: tlist.to_vec(),
+            },
+            scan: ScanDraft::Statement(d),
+            params: info.params.clone(),
+            all_pushed: true,
+            cached: false,
+        };
+        keep(ordered_rel, ordered);
+        let rows = (*input_rel).rows.max(1.0);
+        let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_ORDERED as usize];
+        let private = marker(c"ordered");
+        let path = foreign_path(
+            root,
+            ordered_rel,
+            PathKind::Upper,
+            target,
+            rows,
+            upper_cost(rows),
+            (pathkeys, private),
+        );
+        pg_sys::add_path(ordered_rel, path);
+    }
+}
+
+/// At UPPERREL_FINAL over a grouping run on Dune (ordered on Dune, or with no ORDER BY): the
+/// same statement with the query's LIMIT and OFFSET, so that Dune returns only those rows.
+///
+/// # Safety
+/// The planner's structures at UPPERREL_FINAL; `extra` its FinalPathExtraData.
+pub(crate) unsafe fn add_grouped_final_path(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    final_rel: *mut pg_sys::RelOptInfo,
+    extra: *mut pg_sys::FinalPathExtraData,
+) {
+    // SAFETY: as the function requires.
+    unsafe {
+        let q = (*root).parse;
+        if !(*extra).limit_needed
+            || (*q).commandType != pg_sys::CmdType::CMD_SELECT
+            || !(*q).rowMarks.is_null()
+            || (*q).limitOption == pg_sys::LimitOption::LIMIT_OPTION_WITH_TIES
+        {
+            return;
+        }
+        let Some((info, tlist)) = grouped(input_rel) else {
+            return;
+        };
+        let ScanDraft::Statement(draft) = &info.scan else {
+            return;
+        };
+        // an ORDER BY that is not the statement's is applied by PostgreSQL: so is the LIMIT
+        if !(*q).sortClause.is_null() && draft.select.order_by.is_empty() {
+            return;
+        }
+        let (Some(count), Some(offset)) =
+            (const_count((*q).limitCount), const_count((*q).limitOffset))
+        else {
+            return;
+        };
+        let mut d = draft.clone();
+        (d.select.limit, d.select.offset) = (Some(count), offset);
+        let pathkeys = if draft.select.order_by.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            (*root).sort_pathkeys
+        };
+        keep(
+            final_rel,
+            RelInfo {
+                kind: RelKind::Grouped {
+                    tlist: tlist.to_vec(),
+                },
+                scan: ScanDraft::Statement(d),
+                params: info.params.clone(),
+                all_pushed: true,
+                cached: false,
+            },
+        );
+        let rows = ((*input_rel).rows).min(count as f64).max(1.0);
+        let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_FINAL as usize];
+        let private = marker(c"final");
+        // cheaper than the same rows under a Limit node
+        let (startup, total) = upper_cost(rows);
+        let cost = (startup - 1.0, total - 1.0);
+        let path = foreign_path(
+            root,
+            final_rel,
+            PathKind::Upper,
+            target,
+            rows,
+            cost,
+            (pathkeys, private),
+        );
+        pg_sys::add_path(final_rel, path);
     }
 }

@@ -89,10 +89,15 @@ impl StatementDraft {
     /// # Safety
     /// `node` must be NULL or a valid expression node.
     pub(crate) unsafe fn column(&self, node: *mut pg_sys::Node) -> Option<(usize, &Column)> {
-        self.relations.iter().enumerate().find_map(|(i, r)| {
-            // SAFETY: as the function requires.
-            unsafe { Ctx::new(r.varno, &r.table).column(node) }.map(|c| (i, c))
-        })
+        // SAFETY: as the function requires.
+        unsafe { self.ctx(Vec::new()).column_ref(node) }
+    }
+
+    /// Deparsing over the statement's relations, with these parameters so far.
+    pub(crate) fn ctx(&self, params: Vec<*mut pg_sys::Node>) -> Ctx<'_> {
+        let relations: Vec<(u32, &Table)> =
+            self.relations.iter().map(|r| (r.varno, &r.table)).collect();
+        Ctx::over(&relations, params)
     }
 }
 

@@ -44,7 +44,7 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT symbol FROM dune_tokens.erc20 ORDER BY symbo
 EXPLAIN (VERBOSE, COSTS OFF) SELECT min(project) FROM dune_dex.trades;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT project, count(*) FROM dune_dex.trades GROUP BY 1 HAVING count(*) > 500;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT avg(block_number) FROM dune_dex.trades;
-EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM dune_dex.trades WHERE lower(project) = 'curve';
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM dune_dex.trades WHERE btrim(project) = 'curve';
 -- a join of two Dune tables runs as one statement, with the grouping above it
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT e.symbol, count(*) FROM dune_dex.trades t JOIN dune_tokens.erc20 e
@@ -61,7 +61,7 @@ SELECT t.project, e.symbol FROM dune_dex.trades t JOIN dune_tokens.erc20 e
   ON e.contract_address = t.token_bought_address AND e.decimals < t.evt_index;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT t.project, e.symbol FROM dune_dex.trades t JOIN dune_tokens.erc20 e
-  ON e.contract_address = t.token_bought_address WHERE lower(e.symbol) = 'weth';
+  ON e.contract_address = t.token_bought_address WHERE btrim(e.symbol) = 'weth';
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT t.project, e.symbol FROM dune_dex.trades t FULL JOIN dune_tokens.erc20 e
   ON e.contract_address = t.token_bought_address;

@@ -451,7 +451,19 @@ impl Tr<'_> {
         };
         let first_type = args.first().and_then(|a| self.infer(a.clone(), scope));
         let wide = first_type.filter(|t| t.is_wide());
+        // a calendar field of `at_timezone(t, zone)`: taken in that zone
+        if let Some(text) = self.zoned_call(name, &args, scope)? {
+            out.push_str(&text);
+            return Ok(j + 1);
+        }
         let text = match name {
+            "lower" | "upper" => format!("dune_{name}({})", all()?.join(",")),
+            "sign" => format!("dune_sign({})", all()?.join(",")),
+            // the same instant in another zone: equal, ordered and returned as it is
+            "at_timezone" => {
+                arity(args.len() == 2)?;
+                format!("({})", tr(&args[0])?)
+            }
             // uint256 and int256 are digits: summed exactly, ordered by the number collation
             "sum" if wide.is_some() => format!(
                 "(dune_sum256({}, '{}') COLLATE {NUMBER_COLLATION})",
@@ -462,9 +474,10 @@ impl Tr<'_> {
                 arity(args.len() == 1)?;
                 format!("({name}({}) COLLATE {NUMBER_COLLATION})", all()?.join(","))
             }
-            "count" | "sum" | "avg" | "abs" | "coalesce" | "nullif" | "lower" | "upper"
-            | "length" | "trim" | "ltrim" | "rtrim" | "replace" | "substr" | "row_number"
-            | "rank" | "dense_rank" => format!("{name}({})", all()?.join(",")),
+            "count" | "sum" | "avg" | "abs" | "coalesce" | "nullif" | "length" | "trim"
+            | "ltrim" | "rtrim" | "replace" | "substr" | "row_number" | "rank" | "dense_rank" => {
+                format!("{name}({})", all()?.join(","))
+            }
             "min" | "max" => {
                 arity(args.len() == 1)?;
                 format!("{name}({})", all()?.join(","))
@@ -500,6 +513,56 @@ impl Tr<'_> {
         };
         out.push_str(&text);
         Ok(j + 1)
+    }
+
+    /// `(x, zone)` of an argument that is exactly `at_timezone(x, zone)`.
+    fn at_timezone(&self, r: &Range<usize>) -> Option<(Range<usize>, Range<usize>)> {
+        let i = r.start;
+        if !self.is(i, "at_timezone")
+            || self.kind(i + 1) != Some(Tk::Open)
+            || self.close(i + 1) != r.end - 1
+        {
+            return None;
+        }
+        match self.split_commas(i + 2..r.end - 1).as_slice() {
+            [x, zone] => Some((x.clone(), zone.clone())),
+            _ => None,
+        }
+    }
+
+    /// `date_trunc(unit, at_timezone(t, zone))` and `year(at_timezone(t, zone))`, …: computed
+    /// in the zone's calendar (`dune_date_trunc_tz`, `dune_part_tz`); None for any other call.
+    fn zoned_call(&self, name: &str, args: &[Range<usize>], scope: &Scope) -> R<Option<String>> {
+        const PARTS: [&str; 12] = [
+            "year",
+            "quarter",
+            "month",
+            "week",
+            "day",
+            "day_of_week",
+            "dow",
+            "day_of_year",
+            "doy",
+            "hour",
+            "minute",
+            "second",
+        ];
+        let (unit, zoned) = match (name, args) {
+            ("date_trunc", [unit, t]) => (Some(unit), t),
+            (part, [t]) if PARTS.contains(&part) => (None, t),
+            _ => return Ok(None),
+        };
+        let Some((x, zone)) = self.at_timezone(zoned) else {
+            return Ok(None);
+        };
+        let (x, zone) = (self.expr(x, scope)?, self.expr(zone, scope)?);
+        Ok(Some(match unit {
+            Some(u) => format!(
+                "dune_date_trunc_tz({}, {x}, {zone})",
+                self.expr(u.clone(), scope)?
+            ),
+            None => format!("dune_part_tz('{name}', {x}, {zone})"),
+        }))
     }
 
     /// The rest of the known functions (aggregates renamed, dates, `now()`).

@@ -54,6 +54,7 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     })?;
     conn.create_collation(NUMBER_COLLATION, compare_numbers)?;
     conn.create_aggregate_function("dune_sum256", 2, flags, WideSum)?;
+    register_calendar(conn, flags)?;
     for (name, up) in [("dune_floor", false), ("dune_ceil", true)] {
         conn.create_scalar_function(name, 1, flags, move |ctx: &mut Context<'_>| {
             Ok(match ctx.get_raw(0) {
@@ -63,6 +64,56 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             })
         })?;
     }
+    Ok(())
+}
+
+/// The functions of zoned calendar fields, Unicode case and `sign`.
+fn register_calendar(conn: &Connection, flags: FunctionFlags) -> rusqlite::Result<()> {
+    conn.create_scalar_function("dune_date_trunc_tz", 3, flags, |ctx: &mut Context<'_>| {
+        let (unit, zone): (String, String) = (ctx.get(0)?, ctx.get(2)?);
+        match ctx.get_raw(1) {
+            ValueRef::Integer(us) => zoned_trunc(&unit, us, &zone)
+                .map(Sql::Integer)
+                .map_err(fail),
+            _ => Ok(Sql::Null),
+        }
+    })?;
+    conn.create_scalar_function("dune_part_tz", 3, flags, |ctx: &mut Context<'_>| {
+        let (unit, zone): (String, String) = (ctx.get(0)?, ctx.get(2)?);
+        match ctx.get_raw(1) {
+            ValueRef::Integer(us) => zoned_part(&unit, us, &zone).map(Sql::Integer).map_err(fail),
+            _ => Ok(Sql::Null),
+        }
+    })?;
+    for (name, up) in [("dune_lower", false), ("dune_upper", true)] {
+        conn.create_scalar_function(name, 1, flags, move |ctx: &mut Context<'_>| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => {
+                    let s = String::from_utf8_lossy(t);
+                    Sql::Text(if up {
+                        s.to_uppercase()
+                    } else {
+                        s.to_lowercase()
+                    })
+                }
+                ValueRef::Null => Sql::Null,
+                _ => {
+                    return Err(fail(format!(
+                        "Unexpected parameters for function {}",
+                        &name[5..]
+                    )));
+                }
+            })
+        })?;
+    }
+    conn.create_scalar_function("dune_sign", 1, flags, |ctx: &mut Context<'_>| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Integer(i) => Sql::Integer(i.signum()),
+            ValueRef::Real(f) if f.is_nan() => Sql::Real(f),
+            ValueRef::Real(f) => Sql::Real(if f == 0.0 { 0.0 } else { f.signum() }),
+            _ => Sql::Null,
+        })
+    })?;
     Ok(())
 }
 
@@ -275,6 +326,71 @@ pub fn date_trunc(unit: &str, us: i64) -> Result<i64, String> {
         "quarter" => days_from_civil(y, (m - 1) / 3 * 3 + 1, 1) * DAY_US,
         "year" => days_from_civil(y, 1, 1) * DAY_US,
         other => return Err(format!("'{other}' is not a valid Timestamp field")),
+    })
+}
+
+/// The zone `zone` (an IANA name, as Trino takes it) and the civil time of instant `us`
+/// (microseconds since the epoch) there.
+fn civil_in(us: i64, zone: &str) -> Result<(jiff::tz::TimeZone, jiff::civil::DateTime), String> {
+    let tz = jiff::tz::TimeZone::get(zone).map_err(|_| format!("Time zone '{zone}' is invalid"))?;
+    let ts = jiff::Timestamp::from_microsecond(us).map_err(|e| e.to_string())?;
+    let dt = tz.to_datetime(ts);
+    Ok((tz, dt))
+}
+
+/// `date_trunc(unit, at_timezone(t, zone))` on microseconds: truncated in the zone's calendar
+/// (weeks start on Monday, as in Trino), the instant that local time is.
+pub fn zoned_trunc(unit: &str, us: i64, zone: &str) -> Result<i64, String> {
+    use jiff::civil::{Date, Time};
+    let (tz, dt) = civil_in(us, zone)?;
+    let (d, t) = (dt.date(), dt.time());
+    let e = |e: jiff::Error| e.to_string();
+    let (date, time) = match unit.to_ascii_lowercase().as_str() {
+        "second" => (
+            d,
+            Time::new(t.hour(), t.minute(), t.second(), 0).map_err(e)?,
+        ),
+        "minute" => (d, Time::new(t.hour(), t.minute(), 0, 0).map_err(e)?),
+        "hour" => (d, Time::new(t.hour(), 0, 0, 0).map_err(e)?),
+        "day" => (d, Time::midnight()),
+        "week" => {
+            let back = i64::from(d.weekday().to_monday_zero_offset());
+            let monday = d.checked_sub(jiff::Span::new().days(back)).map_err(e)?;
+            (monday, Time::midnight())
+        }
+        "month" => (
+            Date::new(d.year(), d.month(), 1).map_err(e)?,
+            Time::midnight(),
+        ),
+        "quarter" => {
+            let m = (d.month() - 1) / 3 * 3 + 1;
+            (Date::new(d.year(), m, 1).map_err(e)?, Time::midnight())
+        }
+        "year" => (Date::new(d.year(), 1, 1).map_err(e)?, Time::midnight()),
+        other => return Err(format!("'{other}' is not a valid Timestamp field")),
+    };
+    let start = tz.to_timestamp(date.to_datetime(time)).map_err(e)?;
+    Ok(start.as_microsecond())
+}
+
+/// `year(at_timezone(t, zone))`, `day_of_week(…)`, …: the field in the zone's calendar.
+pub fn zoned_part(unit: &str, us: i64, zone: &str) -> Result<i64, String> {
+    let (_, dt) = civil_in(us, zone)?;
+    Ok(match unit {
+        "year" => i64::from(dt.year()),
+        "quarter" => i64::from((dt.month() - 1) / 3 + 1),
+        "month" => i64::from(dt.month()),
+        "day" => i64::from(dt.day()),
+        "day_of_week" | "dow" => i64::from(dt.weekday().to_monday_one_offset()),
+        "day_of_year" | "doy" => i64::from(dt.day_of_year()),
+        "hour" => i64::from(dt.hour()),
+        "minute" => i64::from(dt.minute()),
+        "second" => i64::from(dt.second()),
+        other => {
+            return Err(format!(
+                "{other}() is not supported by the Dune API emulator"
+            ));
+        }
     })
 }
 

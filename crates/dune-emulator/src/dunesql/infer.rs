@@ -193,7 +193,7 @@ impl Tr<'_> {
             },
             "avg" | "to_unixtime" => DType::Double,
             "min" | "max" | "arbitrary" | "any_value" | "abs" | "round" | "nullif" | "floor"
-            | "ceil" | "ceiling" => arg(0)?,
+            | "ceil" | "ceiling" | "sign" | "at_timezone" => arg(0)?,
             "coalesce" | "greatest" | "least" => (0..args.len()).find_map(arg)?,
             "if" => arg(1).or_else(|| arg(2))?,
             "date_trunc" => arg(1)?,

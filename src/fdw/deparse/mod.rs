@@ -7,189 +7,17 @@
 //! The same conditions become result filters or a statement's WHERE.
 
 use crate::fdw::datum::{array_datum_elements, datum_literal, output_text};
-use crate::fdw::table::{Column, Table};
+use crate::fdw::table::Column;
 use dune_api::{Expr, Literal, Op, PValue};
-use pg_format::{
-    Compare, Family, rounding_bounds, rounding_bounds_micros, timestamp_text, type_rule,
-};
+use pg_format::{Compare, Family, rounding_bounds, rounding_bounds_micros, timestamp_text};
 use pgrx::pg_sys;
-use std::ffi::CStr;
 
-/// How values of `type_oid` compare on Dune (the type table of `pg_format`).
-pub fn family(type_oid: pg_sys::Oid) -> Family {
-    type_rule(type_oid.to_u32()).family
-}
+mod ctx;
+mod expr;
 
-/// What deparsing needs: the scanned relation and the parameters collected so far.
-pub struct Ctx<'a> {
-    pub varno: u32,
-    pub table: &'a Table,
-    /// Parameter expressions, to become the plan's fdw_exprs.
-    pub params: Vec<*mut pg_sys::Node>,
-    /// Columns of other relations count as parameters: the join clauses of a parameterized
-    /// path, whose outer columns the executor supplies on each rescan (PostgreSQL turns them
-    /// into nestloop parameters in fdw_exprs).
-    pub outer: bool,
-    /// Stable expressions may be sent as values (evaluated when the scan starts): not inside
-    /// an OR, where PostgreSQL might never evaluate them (`x > 5 OR y = 10 / $1`).
-    pub expressions: bool,
-}
-
-impl<'a> Ctx<'a> {
-    /// Deparsing of the quals of relation `varno`, a scan of `table`.
-    pub fn new(varno: u32, table: &'a Table) -> Ctx<'a> {
-        Ctx {
-            varno,
-            table,
-            params: Vec::new(),
-            outer: false,
-            expressions: true,
-        }
-    }
-}
-
-/// The node under any binary-compatible casts (RelabelType).
-///
-/// # Safety
-/// `node` must be NULL or a valid expression node.
-pub unsafe fn strip(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
-    // SAFETY: RelabelType's arg is an expression node.
-    unsafe {
-        while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
-            node = (*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
-        }
-        node
-    }
-}
-
-impl<'a> Ctx<'a> {
-    /// The column `node` reads, if it is a plain column of the scanned relation.
-    ///
-    /// # Safety
-    /// `node` must be NULL or a valid expression node.
-    pub unsafe fn column(&self, node: *mut pg_sys::Node) -> Option<&'a Column> {
-        // SAFETY: checked to be a Var before the cast.
-        unsafe {
-            let node = strip(node);
-            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
-                return None;
-            }
-            let var = node as *mut pg_sys::Var;
-            if (*var).varno as u32 != self.varno || (*var).varlevelsup != 0 || (*var).varattno <= 0
-            {
-                return None;
-            }
-            // a parameter column is not a column of the result: nothing is filtered or sorted on it
-            self.table
-                .column((*var).varattno)
-                .filter(|c| c.param.is_none())
-        }
-    }
-
-    /// The parameter column `node` reads, if it is one of the scanned relation.
-    ///
-    /// # Safety
-    /// `node` must be NULL or a valid expression node.
-    pub unsafe fn param_column(&self, node: *mut pg_sys::Node) -> Option<&'a Column> {
-        // SAFETY: checked to be a Var before the cast.
-        unsafe {
-            let node = strip(node);
-            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
-                return None;
-            }
-            let var = node as *mut pg_sys::Var;
-            if (*var).varno as u32 != self.varno || (*var).varlevelsup != 0 {
-                return None;
-            }
-            self.table
-                .column((*var).varattno)
-                .filter(|c| c.param.is_some())
-        }
-    }
-
-    /// A constant or parameter of category `want` as a value.
-    ///
-    /// # Safety
-    /// `node` must be NULL or a valid expression node.
-    pub unsafe fn value(&mut self, node: *mut pg_sys::Node, want: Family) -> Option<PValue> {
-        // SAFETY: each cast follows a node tag check.
-        unsafe {
-            let node = strip(node);
-            if node.is_null() {
-                return None;
-            }
-            match (*node).type_ {
-                pg_sys::NodeTag::T_Const => {
-                    let c = node as *mut pg_sys::Const;
-                    if (*c).constisnull || family((*c).consttype) != want {
-                        return None;
-                    }
-                    datum_literal((*c).constvalue, (*c).consttype).map(PValue::Lit)
-                }
-                pg_sys::NodeTag::T_Param => {
-                    let ty = (*(node as *mut pg_sys::Param)).paramtype;
-                    (family(ty) == want).then(|| self.param(node, ty))
-                }
-                pg_sys::NodeTag::T_Var if self.outer => {
-                    let var = node as *mut pg_sys::Var;
-                    let outer = (*var).varno as u32 != self.varno && (*var).varlevelsup == 0;
-                    (outer && family((*var).vartype) == want)
-                        .then(|| self.param(node, (*var).vartype))
-                }
-                // an expression without columns whose value cannot change during the statement
-                // (`now() - interval '1 day'`, `CAST($1 AS date)`): evaluated once per scan
-                _ if self.expressions && stable_value(node) => {
-                    let ty = pg_sys::exprType(node);
-                    (family(ty) == want).then(|| self.param(node, ty))
-                }
-                _ => None,
-            }
-        }
-    }
-}
-
-impl Ctx<'_> {
-    /// `node` (a parameter, or an outer column) as the next scan-time value.
-    fn param(&mut self, node: *mut pg_sys::Node, _ty: pg_sys::Oid) -> PValue {
-        self.params.push(node);
-        PValue::Param(self.params.len() - 1)
-    }
-
-    /// An array parameter (`= ANY($1)`, `= ANY(ARRAY(SELECT …))`) whose elements are of
-    /// category `want`, as one scan-time value that stands for its elements.
-    ///
-    /// # Safety
-    /// `node` must be NULL or a valid expression node.
-    unsafe fn array_param(&mut self, node: *mut pg_sys::Node, want: Family) -> Option<PValue> {
-        // SAFETY: checked to be a Param before the cast.
-        unsafe {
-            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Param {
-                return None;
-            }
-            let ty = (*(node as *mut pg_sys::Param)).paramtype;
-            let elem = pg_sys::get_element_type(ty);
-            (elem != pg_sys::InvalidOid && family(elem) == want).then(|| self.param(node, ty))
-        }
-    }
-}
-
-/// Whether `node` is an expression with no column of any relation, no volatile function, no
-/// aggregate and no subplan: its value is the same for every row of a scan (PostgreSQL
-/// evaluates stable functions such as now() once per statement), so it may be evaluated at
-/// scan start and sent as a constant.
-///
-/// # Safety
-/// `node` must be a valid expression node.
-unsafe fn stable_value(node: *mut pg_sys::Node) -> bool {
-    // SAFETY: the planner's expression walkers over a valid node.
-    unsafe {
-        !pg_sys::contain_var_clause(node)
-            && !pg_sys::contain_volatile_functions(node)
-            && !pg_sys::contain_subplans(node)
-            && !pg_sys::contain_agg_clause(node)
-            && !pg_sys::contain_window_function(node)
-    }
-}
+pub use ctx::{Ctx, family, strip};
+pub(crate) use ctx::{builtin, list_nodes, op_name, op_of};
+pub use expr::{condition, expression};
 
 /// A value given to a query parameter by `param_column = value`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -267,39 +95,6 @@ pub unsafe fn reads_param_column(ctx: &Ctx, node: *mut pg_sys::Node) -> bool {
     }
 }
 
-pub(crate) fn builtin(opno: pg_sys::Oid) -> bool {
-    u32::from(opno) < pg_sys::FirstNormalObjectId
-}
-
-pub(crate) unsafe fn op_name(opno: pg_sys::Oid) -> Option<String> {
-    // SAFETY: get_opname returns a palloc'd name or NULL.
-    unsafe {
-        let p = pg_sys::get_opname(opno);
-        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-    }
-}
-
-fn op_of(name: &str) -> Option<Op> {
-    Some(match name {
-        "=" => Op::Eq,
-        "<>" => Op::Ne,
-        "<" => Op::Lt,
-        "<=" => Op::Le,
-        ">" => Op::Gt,
-        ">=" => Op::Ge,
-        _ => return None,
-    })
-}
-
-unsafe fn list_nodes(list: *mut pg_sys::List) -> Vec<*mut pg_sys::Node> {
-    // SAFETY: a List of nodes (or NIL).
-    unsafe {
-        pgrx::PgList::<pg_sys::Node>::from_pg(list)
-            .iter_ptr()
-            .collect()
-    }
-}
-
 /// A translated WHERE clause: the Dune condition, and whether Dune keeps exactly PostgreSQL's
 /// rows with it (else a superset).
 pub struct Pushed {
@@ -347,6 +142,18 @@ fn listed(col: &Column, values: Vec<PValue>) -> Expr<PValue> {
 /// # Safety
 /// `node` must be a valid expression node of the planner.
 pub unsafe fn clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Pushed> {
+    // SAFETY: as the function requires.
+    unsafe {
+        match column_clause(ctx, node) {
+            // in a DuneSQL statement, any condition over expressions DuneSQL computes alike
+            None if ctx.statement => condition(ctx, node).and_then(exact),
+            pushed => pushed,
+        }
+    }
+}
+
+/// A WHERE clause over a column and values, by the column's rule.
+unsafe fn column_clause(ctx: &mut Ctx, node: *mut pg_sys::Node) -> Option<Pushed> {
     // SAFETY: every cast follows a node tag check.
     unsafe {
         let node = strip(node);
@@ -496,7 +303,7 @@ unsafe fn op_expr(ctx: &mut Ctx, e: *mut pg_sys::OpExpr) -> Option<Pushed> {
         let ordering = !matches!(op, Op::Eq | Op::Ne);
         match compare {
             Compare::Exact { ordered, .. } if ordered || !ordering => {
-                exact(compared(&col, op, ctx.value(other, cat)?))
+                exact(compared(&col, op, ctx.value_as(other, cat)?))
             }
             Compare::Superset { .. } if op == Op::Eq => {
                 superset(compared(&col, op, ctx.value(other, cat)?))
